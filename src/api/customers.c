@@ -1,0 +1,44 @@
+/*
+ * customers: POST /api/v1/customers (onboarding) and
+ * GET /api/v1/customers/me.
+ */
+#include "api/api.h"
+#include "api/render.h"
+#include "domain/customer.h"
+#include "http/validate.h"
+
+static const struct valid_field onboard_fields[] = {
+    {"email", VALID_STRING, true, 3, 254, NULL},
+    {"name", VALID_STRING, true, 1, 200, NULL},
+    {"source", VALID_STRING, false, 1, 32, customer_sources},
+};
+
+enum tg_err api_customers_create(struct http_request *req)
+{
+    json_t *f[3];
+    enum tg_err e = valid_object(req, req->json, onboard_fields, 3, f);
+    if (e != TG_OK)
+        return e;
+    struct customer c;
+    struct apikey key;
+    e = customer_onboard(req, json_string_value(f[0]), json_string_value(f[1]),
+                         f[2] != NULL ? json_string_value(f[2]) : "direct", &c, &key);
+    if (e != TG_OK)
+        return e;
+    json_t *body = json_pack("{s:o, s:s, s:s}", "customer", render_customer(&c), "api_key",
+                             key.key, "api_key_prefix", key.prefix);
+    apikey_cleanse(&key);
+    /* The key is in the body: make sure no cache keeps it. */
+    if ((e = http_add_header(req, "Cache-Control", "no-store")) != TG_OK)
+        return e;
+    return http_reply_json(req, 201, body);
+}
+
+enum tg_err api_customers_me(struct http_request *req)
+{
+    struct customer c;
+    enum tg_err e = customer_get(req, req->auth.customer_id, &c);
+    if (e != TG_OK)
+        return e;
+    return http_reply_json(req, 200, render_customer(&c));
+}

@@ -1,0 +1,74 @@
+/*
+ * dispatch: the route table and the request pipeline; see api.h.
+ */
+#include <string.h>
+
+#include "api/api.h"
+#include "domain/apikey.h"
+#include "domain/service.h"
+
+#define BODY_SMALL 4096 /* every v1 body is a few small fields */
+
+const struct route api_routes[] = {
+    {"GET", "/health", "health", ROUTE_PUBLIC, 0, false, api_health},
+    {"POST", "/api/v1/customers", "customers_create", ROUTE_PUBLIC, BODY_SMALL, false,
+     api_customers_create},
+    {"GET", "/api/v1/customers/me", "customers_me", ROUTE_API_KEY, 0, false, api_customers_me},
+    {"POST", "/api/v1/usage", "usage_create", ROUTE_API_KEY, 16384, true, api_usage_create},
+    {"GET", "/api/v1/usage/summary", "usage_summary", ROUTE_API_KEY, 0, false,
+     api_usage_summary},
+    {"GET", "/api/v1/credits/transactions", "credits_transactions", ROUTE_API_KEY, 0, false,
+     api_credits_transactions},
+    {NULL, NULL, NULL, ROUTE_PUBLIC, 0, false, NULL},
+};
+
+/* idempotency_key_valid: 1..255 bytes of visible ASCII (the draft allows
+ * any sf-string; we keep to what can be logged and compared safely). */
+static bool idempotency_key_valid(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > HTTP_IDEMPOTENCY_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static enum tg_err pipeline(struct http_request *req, char **envp, struct http_io io)
+{
+    const struct route *route;
+    enum tg_err e = http_parse_params(req, envp);
+    if (e == TG_OK)
+        e = router_match(api_routes, req, &route);
+    if (e != TG_OK)
+        return e;
+
+    size_t max = route->body_max;
+    if (max > (size_t)req->svc->cfg->max_body_bytes)
+        max = (size_t)req->svc->cfg->max_body_bytes;
+    if (route->body_max == 0 && req->content_length > 0)
+        return http_fail(req, TG_ETOOLARGE, "%s %s takes no body", route->method, route->path);
+    if ((e = http_read_body(req, io, max)) != TG_OK)
+        return e;
+
+    if (route->handler != api_health && (e = db_connect(req->svc->db)) != TG_OK)
+        return http_fail(req, e, "the database is unreachable; retry shortly");
+    if (route->auth == ROUTE_API_KEY && (e = apikey_authenticate(req)) != TG_OK)
+        return e;
+    if (route->idempotency_key &&
+        (req->idempotency_key == NULL || !idempotency_key_valid(req->idempotency_key)))
+        return http_fail(req, TG_EIDEMPOTENCYKEY,
+                         "send an Idempotency-Key header of 1 to 255 visible ASCII characters");
+    if (route->body_max > 0 &&
+        (e = http_parse_json(req, (size_t)req->svc->cfg->json_max_depth)) != TG_OK)
+        return e;
+    return route->handler(req);
+}
+
+void api_serve(struct http_request *req, char **envp, struct http_io io)
+{
+    enum tg_err e = pipeline(req, envp, io);
+    if (e != TG_OK || req->resp.status == 0)
+        http_reply_problem(req, e != TG_OK ? e : TG_EINTERNAL);
+}

@@ -1,0 +1,98 @@
+/*
+ * tollgate-fcgi: the FastCGI server behind nginx. Loads the configuration,
+ * opens the socket (or takes it from systemd socket activation) and hands
+ * over to the master, which pre-forks the workers.
+ */
+#include <config.h>
+
+#include <fcgiapp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "domain/email.h"
+#include "fcgi/master.h"
+
+#define LISTEN_BACKLOG 1024
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: tollgate-fcgi [-c FILE] [-t]\n"
+                "  -c FILE  configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+                "  -t       check the configuration and exit\n"
+                "  -V       print the version and exit\n");
+}
+
+/* open_listener: the socket systemd passed us, or a new unix socket at
+ * cfg->fcgi_socket (mode 0660: nginx reaches it through the group). */
+static int open_listener(const struct config *cfg)
+{
+    int n = sd_listen_fds(1);
+    if (n == 1)
+        return SD_LISTEN_FDS_START;
+    if (n > 1) {
+        log_msg(LOG_ERROR, "socket activation passed %d sockets; expected one", n);
+        return -1;
+    }
+    mode_t old = umask(0117);
+    int fd = FCGX_OpenSocket(cfg->fcgi_socket, LISTEN_BACKLOG);
+    umask(old);
+    if (fd < 0)
+        log_msg(LOG_ERROR, "cannot listen on %s", cfg->fcgi_socket);
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    bool check_only = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:thV")) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 't': check_only = true; break;
+        case 'V': puts("tollgate-fcgi " PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    log_init("tollgate-fcgi");
+
+    char err[512];
+    struct config cfg;
+    struct email_blocklist bl;
+    if (config_load(&cfg, config_path, err, sizeof(err)) != TG_OK) {
+        fprintf(stderr, "tollgate-fcgi: %s\n", err);
+        return 1;
+    }
+    if (email_blocklist_load(&bl, cfg.disposable_domains_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tollgate-fcgi: %s\n", err);
+        config_free(&cfg);
+        return 1;
+    }
+    if (check_only) {
+        printf("configuration ok (%zu disposable domains)\n", bl.count);
+        email_blocklist_free(&bl);
+        config_free(&cfg);
+        return 0;
+    }
+    if (FCGX_Init() != 0) {
+        fprintf(stderr, "tollgate-fcgi: FCGX_Init failed\n");
+        return 1;
+    }
+    int fd = open_listener(&cfg);
+    int rc = fd < 0 ? 1 : master_run(&cfg, &bl, config_path, fd);
+    email_blocklist_free(&bl);
+    config_free(&cfg);
+    return rc;
+}

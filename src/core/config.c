@@ -1,0 +1,216 @@
+/*
+ * config: load and validate configuration; see config.h. The file format is
+ * INI, parsed by inih (Debian libinih); keys may sit outside any section or
+ * in [tollgate].
+ */
+#include "core/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY(n, e, t, f, d, lo, hi, doc) {n, e, t, offsetof(struct config, f), d, lo, hi, doc}
+
+const struct config_key config_keys[] = {
+    KEY("environment", "TOLLGATE_ENVIRONMENT", CONFIG_STRING, environment, "development", 0, 0,
+        "production, staging or development; decides the API key prefix (tg_live_/tg_test_)"),
+    KEY("database", "TOLLGATE_DATABASE", CONFIG_STRING, database, "dbname=tollgate", 0, 0,
+        "libpq connection string of the PostgreSQL database"),
+    KEY("fcgi_socket", "TOLLGATE_FCGI_SOCKET", CONFIG_STRING, fcgi_socket,
+        LOCALSTATEDIR "/run/tollgate/fcgi.sock", 0, 0,
+        "unix socket the FastCGI workers listen on (ignored under socket activation)"),
+    KEY("workers", "TOLLGATE_WORKERS", CONFIG_LONG, workers, "4", 1, 256,
+        "number of pre-forked FastCGI workers, each with one PostgreSQL connection"),
+    KEY("max_body_bytes", "TOLLGATE_MAX_BODY_BYTES", CONFIG_LONG, max_body_bytes, "65536", 1024,
+        16777216, "largest request body accepted by any route, in bytes"),
+    KEY("json_max_depth", "TOLLGATE_JSON_MAX_DEPTH", CONFIG_LONG, json_max_depth, "16", 2, 256,
+        "deepest nesting of arrays and objects accepted in a request body"),
+    KEY("disposable_domains_file", "TOLLGATE_DISPOSABLE_DOMAINS_FILE", CONFIG_STRING,
+        disposable_domains_file, PKGDATADIR "/disposable-domains.txt", 0, 0,
+        "file of disposable e-mail domains refused at signup, one a line"),
+    KEY("sql_dir", "TOLLGATE_SQL_DIR", CONFIG_STRING, sql_dir, PKGDATADIR "/sql", 0, 0,
+        "directory of numbered migration files applied by tollgatectl migrate"),
+    KEY("low_balance_threshold", "TOLLGATE_LOW_BALANCE_THRESHOLD", CONFIG_LONG,
+        low_balance_threshold, "2", 0, 1000000,
+        "usage summary warns when the credit balance is at or below this"),
+    KEY("ledger_page_size", "TOLLGATE_LEDGER_PAGE_SIZE", CONFIG_LONG, ledger_page_size, "25", 1,
+        100, "default number of entries a page of /api/v1/credits/transactions holds"),
+    {0},
+};
+
+static const char *environments[] = {"production", "staging", "development", NULL};
+
+struct load_ctx {
+    struct config *cfg;
+    const char *path;
+    char *err;
+    size_t errlen;
+    bool failed; /* keep the first error: inih goes on after one */
+    FILE *file;
+    int lineno;  /* counted by read_line: Debian's inih passes no line number */
+    unsigned char seen[sizeof(config_keys) / sizeof(config_keys[0])];
+};
+
+/* parse_long: strict decimal within [min, max]. */
+static int parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    if (*s == '\0')
+        return -1;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* set_key: store text as key k's value; message into err on failure. */
+static int set_key(struct config *cfg, const struct config_key *k, const char *text,
+                   const char *where, char *err, size_t errlen)
+{
+    char *base = (char *)cfg + k->offset;
+    if (k->type == CONFIG_LONG) {
+        long v;
+        if (parse_long(text, k->min, k->max, &v) != 0) {
+            snprintf(err, errlen, "%s: %s: \"%s\" is not a whole number from %ld to %ld", where,
+                     k->name, text, k->min, k->max);
+            return -1;
+        }
+        *(long *)(void *)base = v;
+        return 0;
+    }
+    if (strlen(text) > 4096) {
+        snprintf(err, errlen, "%s: %s: value longer than 4096 bytes", where, k->name);
+        return -1;
+    }
+    char *copy = strdup(text);
+    if (copy == NULL) {
+        snprintf(err, errlen, "%s: %s: out of memory", where, k->name);
+        return -1;
+    }
+    char **slot = (char **)(void *)base;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static int on_ini_line(struct load_ctx *ctx, const char *section, const char *name,
+                       const char *value, int lineno)
+{
+    char where[512];
+    snprintf(where, sizeof(where), "%s:%d", ctx->path, lineno);
+    if (section[0] != '\0' && strcmp(section, "tollgate") != 0) {
+        snprintf(ctx->err, ctx->errlen, "%s: unknown section [%s]", where, section);
+        return 0;
+    }
+    for (size_t i = 0; config_keys[i].name != NULL; i++) {
+        if (strcmp(config_keys[i].name, name) != 0)
+            continue;
+        if (ctx->seen[i]) {
+            snprintf(ctx->err, ctx->errlen, "%s: %s: key given twice", where, name);
+            return 0;
+        }
+        ctx->seen[i] = 1;
+        return set_key(ctx->cfg, &config_keys[i], value, where, ctx->err, ctx->errlen) == 0;
+    }
+    snprintf(ctx->err, ctx->errlen, "%s: unknown key \"%s\"", where, name);
+    return 0;
+}
+
+/* read_line: fgets for inih that also counts lines. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct load_ctx *ctx = stream;
+    char *line = fgets(str, num, ctx->file);
+    if (line != NULL)
+        ctx->lineno++;
+    return line;
+}
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *ctx = user;
+    if (ctx->failed)
+        return 0;
+    if (on_ini_line(ctx, section, name, value, ctx->lineno) == 0) {
+        ctx->failed = true;
+        return 0;
+    }
+    return 1;
+}
+
+static int check_values(const struct config *cfg, char *err, size_t errlen)
+{
+    for (const char **e = environments; *e != NULL; e++)
+        if (strcmp(cfg->environment, *e) == 0)
+            return 0;
+    snprintf(err, errlen, "environment: \"%s\" is not production, staging or development",
+             cfg->environment);
+    return -1;
+}
+
+enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(err, errlen, "no error");
+    for (const struct config_key *k = config_keys; k->name != NULL; k++)
+        if (set_key(cfg, k, k->def, "default", err, errlen) != 0)
+            goto fail;
+
+    bool explicit_path = path != NULL;
+    if (path == NULL)
+        path = getenv("TOLLGATE_CONFIG");
+    explicit_path = explicit_path || path != NULL;
+    if (path == NULL)
+        path = CONFIG_DEFAULT_PATH;
+
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (explicit_path || errno != ENOENT) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            goto fail;
+        }
+    } else {
+        struct load_ctx ctx = {.cfg = cfg, .path = path, .err = err, .errlen = errlen, .file = f};
+        int rc = ini_parse_stream(read_line, &ctx, on_ini, &ctx);
+        fclose(f);
+        if (rc != 0) {
+            if (rc > 0 && !ctx.failed)
+                snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+            else if (rc < 0)
+                snprintf(err, errlen, "%s: cannot read", path);
+            goto fail;
+        }
+    }
+
+    for (const struct config_key *k = config_keys; k->name != NULL; k++) {
+        const char *v = getenv(k->env);
+        if (v != NULL && set_key(cfg, k, v, k->env, err, errlen) != 0)
+            goto fail;
+    }
+    if (check_values(cfg, err, errlen) != 0)
+        goto fail;
+    return TG_OK;
+fail:
+    config_free(cfg);
+    return TG_ECONFIG;
+}
+
+void config_free(struct config *cfg)
+{
+    for (const struct config_key *k = config_keys; k->name != NULL; k++)
+        if (k->type == CONFIG_STRING) {
+            char **slot = (char **)(void *)((char *)cfg + k->offset);
+            free(*slot);
+        }
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+bool config_is_production(const struct config *cfg)
+{
+    return strcmp(cfg->environment, "production") == 0;
+}

@@ -1,0 +1,207 @@
+/*
+ * master: pre-fork supervisor; see master.h. Signals are blocked and taken
+ * synchronously with sigtimedwait(), so there is no handler state to race.
+ */
+#include "fcgi/master.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "fcgi/worker.h"
+
+#define MAX_WORKERS 256
+#define DRAIN_SECONDS 30
+#define CRASH_WINDOW_SECONDS 1
+
+struct slot {
+    pid_t pid;       /* 0: empty */
+    time_t started;
+    time_t retry_at; /* empty slot: do not respawn before this */
+};
+
+struct master {
+    struct config *cfg;
+    struct email_blocklist *bl;
+    const char *config_path;
+    int listen_fd;
+    struct slot slots[MAX_WORKERS];
+    pid_t retiring[MAX_WORKERS * 4]; /* replaced on reload, draining */
+    size_t nretiring;
+    sigset_t sigs;
+};
+
+static pid_t spawn(struct master *m)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int rc = worker_run(m->cfg, m->bl, m->listen_fd);
+        config_free(m->cfg);
+        email_blocklist_free(m->bl);
+        _exit(rc);
+    }
+    if (pid < 0)
+        log_msg(LOG_ERROR, "fork: %s", strerror(errno));
+    return pid;
+}
+
+static void fill_slots(struct master *m)
+{
+    time_t now = time(NULL);
+    for (long i = 0; i < m->cfg->workers; i++) {
+        struct slot *s = &m->slots[i];
+        if (s->pid != 0 || now < s->retry_at)
+            continue;
+        pid_t pid = spawn(m);
+        if (pid > 0) {
+            s->pid = pid;
+            s->started = now;
+        } else {
+            s->retry_at = now + 1;
+        }
+    }
+}
+
+static void describe_exit(pid_t pid, int status, const char *what)
+{
+    if (WIFEXITED(status))
+        log_msg(WEXITSTATUS(status) == 0 ? LOG_INFO : LOG_WARN, "%s %d exited with status %d",
+                what, (int)pid, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        log_msg(LOG_WARN, "%s %d killed by signal %d", what, (int)pid, WTERMSIG(status));
+}
+
+/* reap: collect every exited child; empty its slot (to be refilled) or
+ * forget it if it was retiring. */
+static void reap(struct master *m)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        bool found = false;
+        for (size_t i = 0; i < m->nretiring && !found; i++)
+            if (m->retiring[i] == pid) {
+                m->retiring[i] = m->retiring[--m->nretiring];
+                found = true;
+            }
+        if (found)
+            continue;
+        time_t now = time(NULL);
+        for (int i = 0; i < MAX_WORKERS; i++) {
+            struct slot *s = &m->slots[i];
+            if (s->pid != pid)
+                continue;
+            describe_exit(pid, status, "worker");
+            s->pid = 0;
+            /* A worker that dies at once would die again: pause first. */
+            s->retry_at = now - s->started < CRASH_WINDOW_SECONDS ? now + 1 : 0;
+        }
+    }
+}
+
+static size_t live_children(const struct master *m)
+{
+    size_t n = m->nretiring;
+    for (int i = 0; i < MAX_WORKERS; i++)
+        n += m->slots[i].pid != 0;
+    return n;
+}
+
+static void signal_all(struct master *m, int sig)
+{
+    for (int i = 0; i < MAX_WORKERS; i++)
+        if (m->slots[i].pid != 0)
+            kill(m->slots[i].pid, sig);
+    for (size_t i = 0; i < m->nretiring; i++)
+        kill(m->retiring[i], sig);
+}
+
+/* reload: re-read the configuration and the blocklist; on success retire
+ * every worker and start new ones. A bad file keeps the old configuration. */
+static void reload(struct master *m)
+{
+    char err[512];
+    struct config cfg;
+    struct email_blocklist bl;
+    if (config_load(&cfg, m->config_path, err, sizeof(err)) != TG_OK) {
+        log_msg(LOG_ERROR, "reload refused, keeping the running configuration: %s", err);
+        return;
+    }
+    if (email_blocklist_load(&bl, cfg.disposable_domains_file, err, sizeof(err)) != 0) {
+        log_msg(LOG_ERROR, "reload refused, keeping the running configuration: %s", err);
+        config_free(&cfg);
+        return;
+    }
+    config_free(m->cfg);
+    *m->cfg = cfg;
+    email_blocklist_free(m->bl);
+    *m->bl = bl;
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        struct slot *s = &m->slots[i];
+        if (s->pid != 0 && m->nretiring < sizeof(m->retiring) / sizeof(m->retiring[0])) {
+            m->retiring[m->nretiring++] = s->pid;
+            kill(s->pid, SIGTERM);
+            s->pid = 0;
+            s->retry_at = 0;
+        }
+    }
+    log_msg(LOG_INFO, "configuration reloaded; starting %ld workers", m->cfg->workers);
+    fill_slots(m);
+}
+
+static int drain(struct master *m)
+{
+    log_msg(LOG_INFO, "draining %zu workers", live_children(m));
+    signal_all(m, SIGTERM);
+    struct timespec tick = {.tv_sec = 1};
+    time_t deadline = time(NULL) + DRAIN_SECONDS;
+    while (live_children(m) > 0) {
+        if (time(NULL) >= deadline) {
+            log_msg(LOG_WARN, "drain deadline passed; killing %zu workers", live_children(m));
+            signal_all(m, SIGKILL);
+            deadline = time(NULL) + DRAIN_SECONDS;
+        }
+        siginfo_t info;
+        (void)sigtimedwait(&m->sigs, &info, &tick);
+        reap(m);
+    }
+    log_msg(LOG_INFO, "stopped");
+    return 0;
+}
+
+int master_run(struct config *cfg, struct email_blocklist *bl, const char *config_path,
+               int listen_fd)
+{
+    static struct master m; /* large: keep it off the stack */
+    memset(&m, 0, sizeof(m));
+    m.cfg = cfg;
+    m.bl = bl;
+    m.config_path = config_path;
+    m.listen_fd = listen_fd;
+    sigemptyset(&m.sigs);
+    sigaddset(&m.sigs, SIGTERM);
+    sigaddset(&m.sigs, SIGINT);
+    sigaddset(&m.sigs, SIGHUP);
+    sigaddset(&m.sigs, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &m.sigs, NULL);
+
+    log_msg(LOG_INFO, "starting %ld workers", cfg->workers);
+    fill_slots(&m);
+    struct timespec tick = {.tv_sec = 1};
+    for (;;) {
+        siginfo_t info;
+        int sig = sigtimedwait(&m.sigs, &info, &tick);
+        if (sig == SIGTERM || sig == SIGINT)
+            return drain(&m);
+        reap(&m);
+        if (sig == SIGHUP)
+            reload(&m);
+        fill_slots(&m);
+    }
+}

@@ -1,0 +1,20 @@
+/*
+ * master: the process that owns the FastCGI socket and keeps N workers
+ * alive. SIGTERM/SIGINT drain (workers finish their request, then exit;
+ * stragglers are killed after a deadline); SIGHUP re-reads the
+ * configuration and replaces every worker, new ones first; a worker that
+ * dies is restarted, with a pause when workers die right after starting.
+ */
+#ifndef TOLLGATE_MASTER_H
+#define TOLLGATE_MASTER_H
+
+#include "core/config.h"
+#include "domain/email.h"
+
+/* master_run: run until told to stop. cfg and bl are owned by the master
+ * and replaced on reload; config_path (NULL = default) is re-read on SIGHUP.
+ * Returns the process exit status. */
+int master_run(struct config *cfg, struct email_blocklist *bl, const char *config_path,
+               int listen_fd);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * worker: the FastCGI accept loop; see worker.h. Shutdown: SIGTERM sets a
+ * flag and calls FCGX_ShutdownPending(); with FCGI_FAIL_ACCEPT_ON_INTR and
+ * no SA_RESTART, a worker blocked in accept() returns at once, and one busy
+ * with a request finishes it and then leaves the loop.
+ */
+#include "fcgi/worker.h"
+
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "domain/service.h"
+#include "store/db.h"
+
+#define ARENA_CHUNK 16384
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    FCGX_ShutdownPending();
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop; /* no SA_RESTART: accept() must return */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* the master reloads and replaces us */
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static int fcgx_read(void *ctx, char *buf, int len)
+{
+    return FCGX_GetStr(buf, len, ((FCGX_Request *)ctx)->in);
+}
+
+static void respond(FCGX_Request *fr, const struct http_response *resp)
+{
+    FCGX_FPrintF(fr->out, "Status: %d %s\r\nContent-Type: %s\r\n", resp->status,
+                 http_status_text(resp->status), resp->content_type);
+    for (size_t i = 0; i < resp->nheaders; i++)
+        FCGX_FPrintF(fr->out, "%s: %s\r\n", resp->headers[i].name, resp->headers[i].value);
+    FCGX_PutStr("\r\n", 2, fr->out);
+    FCGX_PutStr(resp->body, (int)resp->body_len, fr->out);
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void log_request(const struct http_request *req, double ms)
+{
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:s}", "msg", "request",
+                             "request_id", req->request_id ? req->request_id : "", "method",
+                             req->method, "path", req->path, "status", req->resp.status,
+                             "duration_ms", ms, "route", req->route_name);
+    if (line != NULL && req->auth.ok) {
+        json_object_set_new(line, "customer_id", json_string(req->auth.customer_id));
+        json_object_set_new(line, "api_key_prefix", json_string(req->auth.key_prefix));
+    }
+    if (line != NULL && req->resp.status >= 400 && req->problem_detail != NULL)
+        json_object_set_new(line, "detail", json_string(req->problem_detail));
+    log_json(req->resp.status >= 500 ? LOG_ERROR : LOG_INFO, line);
+}
+
+int worker_run(const struct config *cfg, const struct email_blocklist *bl, int listen_fd)
+{
+    install_signals();
+    struct arena *arena = arena_new(ARENA_CHUNK);
+    struct db *db = db_new(cfg->database);
+    if (arena == NULL || db == NULL) {
+        log_msg(LOG_ERROR, "worker: out of memory at start");
+        arena_free(arena);
+        db_free(db);
+        return 1;
+    }
+    if (db_connect(db) != TG_OK)
+        log_msg(LOG_WARN, "worker: database not reachable yet; will retry per request");
+    struct service svc = {.cfg = cfg, .db = db, .blocklist = bl};
+
+    FCGX_Request fr;
+    if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+        log_msg(LOG_ERROR, "worker: FCGX_InitRequest failed");
+        arena_free(arena);
+        db_free(db);
+        return 1;
+    }
+    while (!stopping) {
+        if (FCGX_Accept_r(&fr) < 0) {
+            /* Interrupted by a signal (check the flag), or accept failed
+             * (e.g. out of descriptors): do not spin on it. */
+            if (!stopping)
+                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+            continue;
+        }
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        struct http_request req;
+        http_request_init(&req, arena, &svc);
+        api_serve(&req, fr.envp, (struct http_io){.ctx = &fr, .read = fcgx_read});
+        respond(&fr, &req.resp);
+        FCGX_Finish_r(&fr);
+        log_request(&req, elapsed_ms(&t0));
+        arena_reset(arena);
+    }
+    FCGX_Free(&fr, 1);
+    db_free(db);
+    arena_free(arena);
+    return 0;
+}

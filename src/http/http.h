@@ -1,0 +1,140 @@
+/*
+ * http: the request and response of one FastCGI request, and the helpers
+ * handlers answer with. A request and everything hanging off it is owned by
+ * req->arena and released in one arena_reset() at the end of the accept
+ * loop; nothing here outlives the request.
+ */
+#ifndef TOLLGATE_HTTP_H
+#define TOLLGATE_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/tgerr.h"
+
+struct service;
+
+#define HTTP_MAX_HEADERS 8
+#define HTTP_REQUEST_ID_MAX 64
+#define HTTP_IDEMPOTENCY_KEY_MAX 255
+
+struct http_header {
+    const char *name;
+    const char *value;
+};
+
+struct http_response {
+    int status;                 /* 0 until a reply is set */
+    const char *content_type;
+    const char *body;           /* arena-owned */
+    size_t body_len;
+    struct http_header headers[HTTP_MAX_HEADERS];
+    size_t nheaders;
+};
+
+/* Who called: filled by authentication before an authenticated handler runs. */
+struct http_auth {
+    bool ok;
+    const char *customer_id; /* uuid text */
+    const char *api_key_id;  /* uuid text */
+    const char *key_prefix;  /* display prefix, safe to log */
+};
+
+/* How the body is read: the FastCGI stream in production, a buffer in tests.
+ * read() returns bytes read (0 at end), or -1 on error. */
+struct http_io {
+    void *ctx;
+    int (*read)(void *ctx, char *buf, int len);
+};
+
+struct http_request {
+    struct arena *arena;
+    struct service *svc;          /* borrowed: configuration, database, lists */
+
+    /* From the FastCGI parameters (arena copies). */
+    const char *request_id;
+    const char *method;
+    const char *path;             /* normalized by nginx ($document_uri) */
+    const char *query;            /* "" when none */
+    const char *content_type;     /* NULL when absent */
+    const char *authorization;    /* NULL when absent */
+    const char *idempotency_key;  /* NULL when absent */
+    const char *remote_addr;
+    long long content_length;     /* -1 when absent */
+
+    /* Set while serving. */
+    const char *route_name;       /* for logs and metrics; "" when unrouted */
+    const char *path_param;       /* the {id} segment of the path, if any */
+    const char *body;             /* NUL-terminated, arena-owned */
+    size_t body_len;
+    json_t *json;                 /* parsed body; arena-owned, borrowed */
+    struct http_auth auth;
+    const char *problem_detail;   /* detail of the problem answer, if any */
+    const char *allow;            /* methods for the Allow header of a 405 */
+
+    struct http_response resp;
+};
+
+/* http_request_init: reset req for a new request over arena a. */
+void http_request_init(struct http_request *req, struct arena *a, struct service *svc);
+
+/* http_parse_params: fill the request fields from FastCGI params envp
+ * ("NAME=value" strings, NULL-terminated). A parameter tollgate reads given
+ * twice (nginx 1.22 passes duplicate headers on separately), a malformed
+ * Content-Length or Request-Id: TG_EBADREQUEST with a detail set. */
+enum tg_err http_parse_params(struct http_request *req, char **envp)
+    __attribute__((warn_unused_result));
+
+/* http_read_body: read exactly content_length bytes through io into
+ * req->body. Over max bytes: TG_ETOOLARGE (nothing read); short read or I/O
+ * error: TG_EBADREQUEST. A missing Content-Length is an empty body. */
+enum tg_err http_read_body(struct http_request *req, struct http_io io, size_t max)
+    __attribute__((warn_unused_result));
+
+/* http_parse_json: parse req->body into req->json, which must be an object.
+ * Refuses nesting deeper than max_depth, duplicate keys, invalid UTF-8 and
+ * NUL bytes: TG_EBADJSON with a detail naming the position. A content type
+ * other than application/json: TG_EBADCONTENTTYPE. */
+enum tg_err http_parse_json(struct http_request *req, size_t max_depth)
+    __attribute__((warn_unused_result));
+
+/* http_json_depth: the deepest nesting of [] and {} in text (strings are
+ * skipped), stopping early once it exceeds limit. Exposed for tests. */
+size_t http_json_depth(const char *text, size_t len, size_t limit);
+
+/* http_fail: record a detail for the problem answer and return err, so a
+ * handler can write `return http_fail(req, TG_EINVALID, "...", ...)`. */
+enum tg_err http_fail(struct http_request *req, enum tg_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* http_reply_json: answer status with body (stolen: the reference passes to
+ * the request), serialized compactly in insertion order. TG_ENOMEM when it
+ * cannot be serialized. */
+enum tg_err http_reply_json(struct http_request *req, int status, json_t *body)
+    __attribute__((warn_unused_result));
+
+/* http_reply_raw: answer status with an arena-owned body of the given type. */
+void http_reply_raw(struct http_request *req, int status, const char *content_type,
+                    const char *body, size_t len);
+
+/* http_reply_problem: answer with RFC 9457 problem+json for err, using
+ * req->problem_detail as the detail when set; headers set before are
+ * dropped, and a 405 gets its Allow header. Never fails: falls back to a
+ * static body when out of memory. */
+void http_reply_problem(struct http_request *req, enum tg_err err);
+
+/* http_add_header: add a response header (name and value arena-owned or
+ * static). TG_EINTERNAL when HTTP_MAX_HEADERS are already set. */
+enum tg_err http_add_header(struct http_request *req, const char *name, const char *value);
+
+/* http_query_get: the percent-decoded value of query parameter name in
+ * *out (NULL when absent). Given twice, or not decodable: TG_EINVALID. */
+enum tg_err http_query_get(struct http_request *req, const char *name, const char **out)
+    __attribute__((warn_unused_result));
+
+/* http_status_text: the reason phrase of an HTTP status ("Created"). */
+const char *http_status_text(int status);
+
+#endif

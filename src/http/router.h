@@ -1,0 +1,33 @@
+/*
+ * router: the route table. Each route declares its method, path, whether it
+ * needs an API key, its body limit and whether it requires an
+ * Idempotency-Key, so those checks run once, before any handler.
+ */
+#ifndef TOLLGATE_ROUTER_H
+#define TOLLGATE_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/http.h"
+
+enum route_auth { ROUTE_PUBLIC, ROUTE_API_KEY };
+
+struct route {
+    const char *method;      /* "GET", "POST", "DELETE" */
+    const char *path;        /* "/api/v1/x"; a final "{id}" segment matches one segment */
+    const char *name;        /* stable name for logs and metrics */
+    enum route_auth auth;
+    size_t body_max;         /* 0: no body accepted */
+    bool idempotency_key;    /* the Idempotency-Key header is required */
+    enum tg_err (*handler)(struct http_request *req);
+};
+
+/* router_match: the route of routes (terminated by a NULL method) for
+ * req->method and req->path. Sets req->route_name and, for a "{id}" route,
+ * req->path_param. No path matches: TG_ENOTFOUND; the path matches with
+ * other methods: TG_EMETHOD, with an Allow header added. */
+enum tg_err router_match(const struct route *routes, struct http_request *req,
+                         const struct route **out) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * db: connection and prepared statements; see db.h.
+ */
+#include "store/db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+struct db {
+    char *conninfo;
+    PGconn *conn;
+    bool ready; /* connected and every statement prepared */
+};
+
+struct db *db_new(const char *conninfo)
+{
+    struct db *db = calloc(1, sizeof(*db));
+    if (db == NULL)
+        return NULL;
+    db->conninfo = strdup(conninfo);
+    if (db->conninfo == NULL) {
+        free(db);
+        return NULL;
+    }
+    return db;
+}
+
+void db_free(struct db *db)
+{
+    if (db == NULL)
+        return;
+    PQfinish(db->conn);
+    free(db->conninfo);
+    free(db);
+}
+
+static void drop(struct db *db)
+{
+    PQfinish(db->conn);
+    db->conn = NULL;
+    db->ready = false;
+}
+
+static enum tg_err prepare_all(struct db *db)
+{
+    for (int i = 0; i < DB_STMT_COUNT; i++) {
+        const struct db_statement *s = &db_statements[i];
+        PGresult *r = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            log_msg(LOG_ERROR, "prepare %s: %s", s->name, PQerrorMessage(db->conn));
+        PQclear(r);
+        if (!ok)
+            return TG_EDB;
+    }
+    return TG_OK;
+}
+
+enum tg_err db_connect(struct db *db)
+{
+    if (db->ready && PQstatus(db->conn) == CONNECTION_OK)
+        return TG_OK;
+    drop(db);
+    db->conn = PQconnectdb(db->conninfo);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        log_msg(LOG_ERROR, "database connection failed: %s", PQerrorMessage(db->conn));
+        drop(db);
+        return TG_EDB;
+    }
+    if (prepare_all(db) != TG_OK) {
+        drop(db);
+        return TG_EDB;
+    }
+    db->ready = true;
+    return TG_OK;
+}
+
+static void pqclear_cb(void *p)
+{
+    PQclear(p);
+}
+
+enum tg_err db_exec(struct db *db, struct arena *a, enum db_stmt stmt,
+                    const char *const *params, const int *lengths, const int *formats,
+                    PGresult **out)
+{
+    *out = NULL;
+    if (!db->ready)
+        return TG_EDB;
+    const struct db_statement *s = &db_statements[stmt];
+    PGresult *r = PQexecPrepared(db->conn, s->name, s->nparams, params, lengths, formats, 0);
+    if (arena_defer(a, pqclear_cb, r) != 0)
+        return TG_ENOMEM;
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        *out = r;
+        return TG_OK;
+    }
+    const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    log_msg(LOG_ERROR, "statement %s failed (SQLSTATE %s): %s", s->name, state ? state : "none",
+            PQerrorMessage(db->conn));
+    if (PQstatus(db->conn) != CONNECTION_OK)
+        drop(db);
+    return TG_EDB;
+}
+
+PGconn *db_conn(struct db *db)
+{
+    return db->ready ? db->conn : NULL;
+}

@@ -1,0 +1,23 @@
+/*
+ * migrate: schema migrations and ledger verification for tollgatectl. These
+ * run reviewed SQL files from sql_dir (never request data) on a direct
+ * connection; an advisory lock makes concurrent runs wait for each other.
+ */
+#ifndef TOLLGATE_MIGRATE_H
+#define TOLLGATE_MIGRATE_H
+
+#include <stdio.h>
+
+/* migrate_run: apply, in order, every file NNN_name.sql of sql_dir not yet
+ * in schema_migrations, each in one transaction together with its record
+ * (version, name, SHA-256). A file changed after it was applied is an error.
+ * Progress goes to out. Returns 0, or 1 on any error (printed to stderr). */
+int migrate_run(const char *conninfo, const char *sql_dir, FILE *out);
+
+/* migrate_verify_ledger: check that each customer's credit_balance equals
+ * the sum of its ledger entries, that no balance is negative, and that each
+ * entry's balance_after is the running sum (an entry changed in place breaks
+ * it). Prints each problem to out. Returns 0 when clean, 1 otherwise. */
+int migrate_verify_ledger(const char *conninfo, FILE *out);
+
+#endif
