@@ -60,19 +60,19 @@ static void respond(FCGX_Request *fr, const struct http_response *resp)
     FCGX_PutStr(resp->body, (int)resp->body_len, fr->out);
 }
 
-static double elapsed_ms(const struct timespec *t0)
+static long long elapsed_us(const struct timespec *t0)
 {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+    return (long long)(t1.tv_sec - t0->tv_sec) * 1000000 + (t1.tv_nsec - t0->tv_nsec) / 1000;
 }
 
-static void log_request(const struct http_request *req, double ms)
+static void log_request(const struct http_request *req, long long us)
 {
-    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:s}", "msg", "request",
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:s}", "msg", "request",
                              "request_id", req->request_id ? req->request_id : "", "method",
                              req->method, "path", req->path, "status", req->resp.status,
-                             "duration_ms", ms, "route", req->route_name);
+                             "duration_us", (json_int_t)us, "route", req->route_name);
     if (line != NULL && req->auth.ok) {
         json_object_set_new(line, "customer_id", json_string(req->auth.customer_id));
         json_object_set_new(line, "api_key_prefix", json_string(req->auth.key_prefix));
@@ -119,7 +119,7 @@ int worker_run(const struct config *cfg, const struct email_blocklist *bl, int l
         api_serve(&req, fr.envp, (struct http_io){.ctx = &fr, .read = fcgx_read});
         respond(&fr, &req.resp);
         FCGX_Finish_r(&fr);
-        log_request(&req, elapsed_ms(&t0));
+        log_request(&req, elapsed_us(&t0));
         arena_reset(arena);
     }
     FCGX_Free(&fr, 1);

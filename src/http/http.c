@@ -87,6 +87,7 @@ static int parse_content_length(const char *s, long long *out)
 enum tg_err http_parse_params(struct http_request *req, char **envp)
 {
     const char *val[P_COUNT] = {0};
+    int duplicate = -1;
     for (char **e = envp; e != NULL && *e != NULL; e++) {
         const char *eq = strchr(*e, '=');
         if (eq == NULL)
@@ -95,9 +96,8 @@ enum tg_err http_parse_params(struct http_request *req, char **envp)
         for (int p = 0; p < P_COUNT; p++) {
             if (strlen(param_names[p]) != nlen || memcmp(*e, param_names[p], nlen) != 0)
                 continue;
-            if (val[p] != NULL)
-                return http_fail(req, TG_EBADREQUEST, "header %s given more than once",
-                                 header_names[p] != NULL ? header_names[p] : param_names[p]);
+            if (val[p] != NULL && duplicate < 0)
+                duplicate = p;
             val[p] = eq + 1;
         }
     }
@@ -121,6 +121,10 @@ enum tg_err http_parse_params(struct http_request *req, char **envp)
         (val[P_AUTHORIZATION] && !req->authorization) ||
         (val[P_IDEMPOTENCY_KEY] && !req->idempotency_key))
         return TG_ENOMEM;
+    if (duplicate >= 0)
+        return http_fail(req, TG_EBADREQUEST, "header %s given more than once",
+                         header_names[duplicate] != NULL ? header_names[duplicate]
+                                                         : param_names[duplicate]);
     if (val[P_CONTENT_LENGTH] != NULL && val[P_CONTENT_LENGTH][0] != '\0' &&
         parse_content_length(val[P_CONTENT_LENGTH], &req->content_length) != 0)
         return http_fail(req, TG_EBADREQUEST, "Content-Length is not a decimal number");
