@@ -24,5 +24,6 @@ enum tg_err api_customers_me(struct http_request *req);
 enum tg_err api_usage_create(struct http_request *req);
 enum tg_err api_usage_summary(struct http_request *req);
 enum tg_err api_credits_transactions(struct http_request *req);
+enum tg_err api_metrics(struct http_request *req);
 
 #endif

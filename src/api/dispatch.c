@@ -19,6 +19,7 @@ const struct route api_routes[] = {
      api_usage_summary},
     {"GET", "/api/v1/credits/transactions", "credits_transactions", ROUTE_API_KEY, 0, false,
      api_credits_transactions},
+    {"GET", "/metrics", "metrics", ROUTE_PUBLIC, 0, false, api_metrics},
     {NULL, NULL, NULL, ROUTE_PUBLIC, 0, false, NULL},
 };
 
@@ -52,7 +53,9 @@ static enum tg_err pipeline(struct http_request *req, char **envp, struct http_i
     if ((e = http_read_body(req, io, max)) != TG_OK)
         return e;
 
-    if (route->handler != api_health && (e = db_connect(req->svc->db)) != TG_OK)
+    /* Health and metrics answer (and say so) without a database. */
+    if (route->handler != api_health && route->handler != api_metrics &&
+        (e = db_connect(req->svc->db)) != TG_OK)
         return http_fail(req, e, "the database is unreachable; retry shortly");
     if (route->auth == ROUTE_API_KEY && (e = apikey_authenticate(req)) != TG_OK)
         return e;

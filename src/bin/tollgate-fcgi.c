@@ -14,10 +14,12 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "domain/email.h"
 #include "fcgi/master.h"
+#include "core/metrics.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -90,6 +92,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "tollgate-fcgi: FCGX_Init failed\n");
         return 1;
     }
+    static const char *route_names[METRICS_MAX_ROUTES];
+    int nroutes = 0;
+    while (api_routes[nroutes].method != NULL && nroutes < METRICS_MAX_ROUTES) {
+        route_names[nroutes] = api_routes[nroutes].name;
+        nroutes++;
+    }
+    if (metrics_init(route_names, nroutes) != 0)
+        log_msg(LOG_WARN, "metrics: no shared memory; /metrics shows database gauges only");
     int fd = open_listener(&cfg);
     int rc = fd < 0 ? 1 : master_run(&cfg, &bl, config_path, fd);
     email_blocklist_free(&bl);

@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "store/migrate.h"
+#include "store/verify.h"
 
 static void usage(FILE *to)
 {
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = strcmp(cmd, "migrate") == 0 ? migrate_run(cfg.database, cfg.sql_dir, stdout)
-                                         : migrate_verify_ledger(cfg.database, stdout);
+                                         : verify_ledger(cfg.database, stdout);
     config_free(&cfg);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "fcgi/worker.h"
 
 #define MAX_WORKERS 256
@@ -98,6 +99,7 @@ static void reap(struct master *m)
             if (s->pid != pid)
                 continue;
             describe_exit(pid, status, "worker");
+            metrics_worker_restarted();
             s->pid = 0;
             /* A worker that dies at once would die again: pause first. */
             s->retry_at = now - s->started < CRASH_WINDOW_SECONDS ? now + 1 : 0;
@@ -152,6 +154,7 @@ static void reload(struct master *m)
         }
     }
     log_msg(LOG_INFO, "configuration reloaded; starting %ld workers", m->cfg->workers);
+    metrics_set_workers(m->cfg->workers);
     fill_slots(m);
 }
 
@@ -192,6 +195,7 @@ int master_run(struct config *cfg, struct email_blocklist *bl, const char *confi
     sigprocmask(SIG_BLOCK, &m.sigs, NULL);
 
     log_msg(LOG_INFO, "starting %ld workers", cfg->workers);
+    metrics_set_workers(cfg->workers);
     fill_slots(&m);
     struct timespec tick = {.tv_sec = 1};
     for (;;) {

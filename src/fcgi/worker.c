@@ -16,6 +16,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "domain/service.h"
+#include "core/metrics.h"
 #include "store/db.h"
 
 #define ARENA_CHUNK 16384
@@ -119,7 +120,9 @@ int worker_run(const struct config *cfg, const struct email_blocklist *bl, int l
         api_serve(&req, fr.envp, (struct http_io){.ctx = &fr, .read = fcgx_read});
         respond(&fr, &req.resp);
         FCGX_Finish_r(&fr);
-        log_request(&req, elapsed_us(&t0));
+        long long us = elapsed_us(&t0);
+        metrics_observe(req.route_index, req.resp.status, us);
+        log_request(&req, us);
         arena_reset(arena);
     }
     FCGX_Free(&fr, 1);

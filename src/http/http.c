@@ -22,6 +22,7 @@ void http_request_init(struct http_request *req, struct arena *a, struct service
     req->route_name = "";
     req->remote_addr = "";
     req->content_length = -1;
+    req->route_index = -1;
 }
 
 /* The parameters tollgate reads. Each may appear at most once. */

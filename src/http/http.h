@@ -66,6 +66,7 @@ struct http_request {
 
     /* Set while serving. */
     const char *route_name;       /* for logs and metrics; "" when unrouted */
+    int route_index;              /* index in the route table; -1 when unrouted */
     const char *path_param;       /* the {id} segment of the path, if any */
     const char *body;             /* NUL-terminated, arena-owned */
     size_t body_len;

@@ -48,6 +48,7 @@ enum tg_err router_match(const struct route *routes, struct http_request *req,
             continue;
         }
         req->route_name = r->name;
+        req->route_index = (int)(r - routes);
         if (param != NULL && (req->path_param = arena_strndup(req->arena, param, param_len)) == NULL)
             return TG_ENOMEM;
         *out = r;

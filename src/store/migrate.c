@@ -158,38 +158,3 @@ int migrate_run(const char *conninfo, const char *sql_dir, FILE *out)
     PQfinish(c);
     return rc;
 }
-
-static const char verify_sql[] =
-    "SELECT 'balance' AS problem, c.id::text, c.credit_balance::text, coalesce(s.total, 0)::text"
-    "  FROM customers c LEFT JOIN (SELECT customer_id, sum(amount) AS total"
-    "                                FROM credit_transactions GROUP BY customer_id) s"
-    "    ON s.customer_id = c.id"
-    " WHERE c.credit_balance <> coalesce(s.total, 0) OR c.credit_balance < 0"
-    " UNION ALL "
-    "SELECT 'entry', t.customer_id::text || ' entry ' || t.id, t.balance_after::text,"
-    "       t.running::text"
-    "  FROM (SELECT id, customer_id, balance_after,"
-    "               sum(amount) OVER (PARTITION BY customer_id ORDER BY id) AS running"
-    "          FROM credit_transactions) t"
-    " WHERE t.balance_after <> t.running OR t.balance_after < 0";
-
-int migrate_verify_ledger(const char *conninfo, FILE *out)
-{
-    PGconn *c = connect_db(conninfo);
-    if (c == NULL)
-        return 1;
-    PGresult *r = PQexecParams(c, verify_sql, 0, NULL, NULL, NULL, NULL, 0);
-    int rc = 1;
-    if (ok(c, r, "verify-ledger")) {
-        int n = PQntuples(r);
-        for (int i = 0; i < n; i++)
-            fprintf(out, "%s mismatch: %s: recorded %s, entries sum to %s\n", PQgetvalue(r, i, 0),
-                    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
-        if (n == 0)
-            fprintf(out, "ledger ok\n");
-        rc = n != 0;
-    }
-    PQclear(r);
-    PQfinish(c);
-    return rc;
-}

@@ -14,10 +14,4 @@
  * Progress goes to out. Returns 0, or 1 on any error (printed to stderr). */
 int migrate_run(const char *conninfo, const char *sql_dir, FILE *out);
 
-/* migrate_verify_ledger: check that each customer's credit_balance equals
- * the sum of its ledger entries, that no balance is negative, and that each
- * entry's balance_after is the running sum (an entry changed in place breaks
- * it). Prints each problem to out. Returns 0 when clean, 1 otherwise. */
-int migrate_verify_ledger(const char *conninfo, FILE *out);
-
 #endif

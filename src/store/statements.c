@@ -53,6 +53,12 @@ const struct db_statement db_statements[DB_STMT_COUNT] = {
                           " WHERE c.id = $1 ORDER BY t.id DESC",
                           2},
 
+    [DB_METRICS] = {"metrics",
+                    "SELECT p.tier, count(c.id), coalesce(sum(c.credit_balance), 0)"
+                    " FROM pricing_tiers p LEFT JOIN customers c ON c.tier = p.tier"
+                    " GROUP BY p.tier ORDER BY p.tier",
+                    0},
+
     [DB_LEDGER_PAGE] = {"ledger_page",
                         "SELECT " LEDGER_COLS " FROM credit_transactions t"
                         " WHERE t.customer_id = $1 AND ($2::bigint IS NULL OR t.id < $2::bigint)"
