@@ -58,10 +58,28 @@ static enum tg_err prepare_all(struct db *db)
     return TG_OK;
 }
 
+/* on_notice: log server messages as JSON lines (libpq would print them raw
+ * on stderr); a FATAL one means the server is ending this connection. */
+static void on_notice(void *arg, const PGresult *res)
+{
+    struct db *db = arg;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    bool fatal = severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0);
+    if (fatal)
+        db->ready = false;
+    log_msg(fatal ? LOG_WARN : LOG_INFO, "postgresql %s: %s", severity ? severity : "NOTICE",
+            msg ? msg : "");
+}
+
 enum tg_err db_connect(struct db *db)
 {
-    if (db->ready && PQstatus(db->conn) == CONNECTION_OK)
-        return TG_OK;
+    /* PQconsumeInput reads what the server sent while we were idle: a
+     * server shutting down sends FATAL (see on_notice) and closes, so a
+     * restarted server is noticed here, before a statement is sent. */
+    if (db->ready && PQconsumeInput(db->conn) == 1 && !PQisBusy(db->conn) && db->ready &&
+        PQstatus(db->conn) == CONNECTION_OK)
+        return TG_OK; /* PQisBusy parses what PQconsumeInput read */
     drop(db);
     db->conn = PQconnectdb(db->conninfo);
     if (PQstatus(db->conn) != CONNECTION_OK) {
@@ -69,6 +87,7 @@ enum tg_err db_connect(struct db *db)
         drop(db);
         return TG_EDB;
     }
+    PQsetNoticeReceiver(db->conn, on_notice, db);
     if (prepare_all(db) != TG_OK) {
         drop(db);
         return TG_EDB;
