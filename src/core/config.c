@@ -38,6 +38,9 @@ const struct config_key config_keys[] = {
         "usage summary warns when the credit balance is at or below this"),
     KEY("ledger_page_size", "TOLLGATE_LEDGER_PAGE_SIZE", CONFIG_LONG, ledger_page_size, "25", 1,
         100, "default number of entries a page of /api/v1/credits/transactions holds"),
+    KEY("statement_timeout_ms", "TOLLGATE_STATEMENT_TIMEOUT_MS", CONFIG_LONG,
+        statement_timeout_ms, "5000", 100, 600000,
+        "longest a request's SQL statement may run before PostgreSQL cancels it (503)"),
     {0},
 };
 

@@ -87,7 +87,7 @@ int worker_run(const struct config *cfg, const struct email_blocklist *bl, int l
 {
     install_signals();
     struct arena *arena = arena_new(ARENA_CHUNK);
-    struct db *db = db_new(cfg->database);
+    struct db *db = db_new(cfg->database, cfg->statement_timeout_ms);
     if (arena == NULL || db == NULL) {
         log_msg(LOG_ERROR, "worker: out of memory at start");
         arena_free(arena);

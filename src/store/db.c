@@ -3,6 +3,7 @@
  */
 #include "store/db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,15 +11,17 @@
 
 struct db {
     char *conninfo;
+    char statement_timeout[24]; /* milliseconds, as text for set_config */
     PGconn *conn;
     bool ready; /* connected and every statement prepared */
 };
 
-struct db *db_new(const char *conninfo)
+struct db *db_new(const char *conninfo, long statement_timeout_ms)
 {
     struct db *db = calloc(1, sizeof(*db));
     if (db == NULL)
         return NULL;
+    snprintf(db->statement_timeout, sizeof(db->statement_timeout), "%ld", statement_timeout_ms);
     db->conninfo = strdup(conninfo);
     if (db->conninfo == NULL) {
         free(db);
@@ -43,8 +46,18 @@ static void drop(struct db *db)
     db->ready = false;
 }
 
-static enum tg_err prepare_all(struct db *db)
+/* session_setup: session settings, then every statement prepared. */
+static enum tg_err session_setup(struct db *db)
 {
+    const char *params[1] = {db->statement_timeout};
+    PGresult *t = PQexecParams(db->conn, "SELECT set_config('statement_timeout', $1, false)", 1,
+                               NULL, params, NULL, NULL, 0);
+    bool set = PQresultStatus(t) == PGRES_TUPLES_OK;
+    PQclear(t);
+    if (!set) {
+        log_msg(LOG_ERROR, "set statement_timeout: %s", PQerrorMessage(db->conn));
+        return TG_EDB;
+    }
     for (int i = 0; i < DB_STMT_COUNT; i++) {
         const struct db_statement *s = &db_statements[i];
         PGresult *r = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
@@ -88,7 +101,7 @@ enum tg_err db_connect(struct db *db)
         return TG_EDB;
     }
     PQsetNoticeReceiver(db->conn, on_notice, db);
-    if (prepare_all(db) != TG_OK) {
+    if (session_setup(db) != TG_OK) {
         drop(db);
         return TG_EDB;
     }

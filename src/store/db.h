@@ -17,9 +17,11 @@
 
 struct db;
 
-/* db_new: a handle for conninfo (copied); does not connect. NULL when out
- * of memory. Free with db_free(). */
-struct db *db_new(const char *conninfo) __attribute__((warn_unused_result));
+/* db_new: a handle for conninfo (copied) whose statements PostgreSQL
+ * cancels after statement_timeout_ms; does not connect. NULL when out of
+ * memory. Free with db_free(). */
+struct db *db_new(const char *conninfo, long statement_timeout_ms)
+    __attribute__((warn_unused_result));
 
 /* db_free: close the connection and release the handle. NULL is ok. */
 void db_free(struct db *db);
