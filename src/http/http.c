@@ -270,6 +270,8 @@ void http_reply_problem(struct http_request *req, enum tg_err err)
     req->resp.nheaders = 0;
     if (err == TG_EMETHOD && req->allow != NULL)
         (void)http_add_header(req, "Allow", req->allow);
+    if (info->status == 503)
+        (void)http_add_header(req, "Retry-After", "5");
     if (http_reply_json(req, info->status, p) != TG_OK) {
         http_reply_raw(req, 503, "application/problem+json", fallback, sizeof(fallback) - 1);
         return;

@@ -39,7 +39,9 @@ enum tg_err router_match(const struct route *routes, struct http_request *req,
         size_t param_len = 0;
         if (!path_matches(r->path, req->path, &param, &param_len))
             continue;
-        if (strcmp(r->method, req->method) != 0) {
+        /* HEAD is GET without the body; nginx drops the body. */
+        bool head_as_get = strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
+        if (strcmp(r->method, req->method) != 0 && !head_as_get) {
             if (strlen(allow) + strlen(r->method) + 3 < sizeof(allow)) {
                 if (allow[0] != '\0')
                     strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
