@@ -12,11 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY(n, e, t, f, d, lo, hi, doc) {n, e, t, offsetof(struct config, f), d, lo, hi, doc}
+#define KEY(n, e, t, f, d, lo, hi, doc) {n, e, t, offsetof(struct config, f), d, lo, hi, doc, NULL}
+
+static const char *const environments[] = {"production", "staging", "development", NULL};
 
 const struct config_key config_keys[] = {
-    KEY("environment", "TOLLGATE_ENVIRONMENT", CONFIG_STRING, environment, "development", 0, 0,
-        "production, staging or development; decides the API key prefix (tg_live_/tg_test_)"),
+    {"environment", "TOLLGATE_ENVIRONMENT", CONFIG_STRING, offsetof(struct config, environment),
+     "development", 0, 0,
+     "production, staging or development; decides the API key prefix (tg_live_/tg_test_)",
+     environments},
     KEY("database", "TOLLGATE_DATABASE", CONFIG_STRING, database, "dbname=tollgate", 0, 0,
         "libpq connection string of the PostgreSQL database"),
     KEY("fcgi_socket", "TOLLGATE_FCGI_SOCKET", CONFIG_STRING, fcgi_socket,
@@ -44,7 +48,6 @@ const struct config_key config_keys[] = {
     {0},
 };
 
-static const char *environments[] = {"production", "staging", "development", NULL};
 
 struct load_ctx {
     struct config *cfg;
@@ -57,11 +60,13 @@ struct load_ctx {
     unsigned char seen[sizeof(config_keys) / sizeof(config_keys[0])];
 };
 
-/* parse_long: strict decimal within [min, max]. */
+/* parse_long: strict decimal within [min, max]: optional '-', digits, and
+ * nothing else (strtol alone would take " 4" and "+4"). */
 static int parse_long(const char *s, long min, long max, long *out)
 {
     char *end;
-    if (*s == '\0')
+    const char *digits = *s == '-' ? s + 1 : s;
+    if (*digits < '0' || *digits > '9')
         return -1;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -85,6 +90,16 @@ static int set_key(struct config *cfg, const struct config_key *k, const char *t
         }
         *(long *)(void *)base = v;
         return 0;
+    }
+    if (k->one_of != NULL) {
+        const char *const *v = k->one_of;
+        while (*v != NULL && strcmp(*v, text) != 0)
+            v++;
+        if (*v == NULL) {
+            snprintf(err, errlen, "%s: %s: \"%s\" is not an accepted value", where, k->name,
+                     text);
+            return -1;
+        }
     }
     if (strlen(text) > 4096) {
         snprintf(err, errlen, "%s: %s: value longer than 4096 bytes", where, k->name);
@@ -146,16 +161,6 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     return 1;
 }
 
-static int check_values(const struct config *cfg, char *err, size_t errlen)
-{
-    for (const char **e = environments; *e != NULL; e++)
-        if (strcmp(cfg->environment, *e) == 0)
-            return 0;
-    snprintf(err, errlen, "environment: \"%s\" is not production, staging or development",
-             cfg->environment);
-    return -1;
-}
-
 enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -195,8 +200,6 @@ enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t 
         if (v != NULL && set_key(cfg, k, v, k->env, err, errlen) != 0)
             goto fail;
     }
-    if (check_values(cfg, err, errlen) != 0)
-        goto fail;
     return TG_OK;
 fail:
     config_free(cfg);

@@ -3,6 +3,7 @@
  */
 #include "http/http.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -289,6 +290,16 @@ enum tg_err http_add_header(struct http_request *req, const char *name, const ch
     return TG_OK;
 }
 
+/* escapes_valid: every '%' in s[0..len) starts a %XX hex escape. */
+static bool escapes_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '%' && (i + 2 >= len || !isxdigit((unsigned char)s[i + 1]) ||
+                            !isxdigit((unsigned char)s[i + 2])))
+            return false;
+    return true;
+}
+
 enum tg_err http_query_get(struct http_request *req, const char *name, const char **out)
 {
     size_t nlen = strlen(name);
@@ -299,8 +310,20 @@ enum tg_err http_query_get(struct http_request *req, const char *name, const cha
         if (len > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
             if (*out != NULL)
                 return http_fail(req, TG_EINVALID, "query parameter %s given twice", name);
+            const char *raw = p + nlen + 1;
+            size_t rawlen = len - nlen - 1;
+            if (!escapes_valid(raw, rawlen))
+                return http_fail(req, TG_EINVALID, "query parameter %s: malformed %%-escape",
+                                 name);
             int dlen = 0;
-            char *d = curl_easy_unescape(NULL, p + nlen + 1, (int)(len - nlen - 1), &dlen);
+            /* curl reads a length of 0 as "up to the NUL": the rest of the
+             * query. An empty value is just "". */
+            char *d = rawlen == 0 ? NULL : curl_easy_unescape(NULL, raw, (int)rawlen, &dlen);
+            if (rawlen == 0) {
+                if ((*out = arena_strdup(req->arena, "")) == NULL)
+                    return TG_ENOMEM;
+                goto next;
+            }
             if (d == NULL)
                 return TG_ENOMEM;
             *out = arena_strndup(req->arena, d, (size_t)dlen);
@@ -312,6 +335,7 @@ enum tg_err http_query_get(struct http_request *req, const char *name, const cha
         } else if (len == nlen && memcmp(p, name, nlen) == 0) {
             return http_fail(req, TG_EINVALID, "query parameter %s has no value", name);
         }
+    next:
         p += len;
         if (*p == '&')
             p++;

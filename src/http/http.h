@@ -83,8 +83,9 @@ void http_request_init(struct http_request *req, struct arena *a, struct service
 
 /* http_parse_params: fill the request fields from FastCGI params envp
  * ("NAME=value" strings, NULL-terminated). A parameter tollgate reads given
- * twice (nginx 1.22 passes duplicate headers on separately), a malformed
- * Content-Length or Request-Id: TG_EBADREQUEST with a detail set. */
+ * twice (nginx 1.22 passes duplicate headers on separately) or a malformed
+ * Content-Length: TG_EBADREQUEST with a detail set. A missing or malformed
+ * REQUEST_ID is replaced by a new random one. */
 enum tg_err http_parse_params(struct http_request *req, char **envp)
     __attribute__((warn_unused_result));
 

@@ -4,6 +4,7 @@
  */
 #include "http/router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define PARAM "{id}"
@@ -29,6 +30,19 @@ static bool path_matches(const char *pattern, const char *path, const char **par
     return true;
 }
 
+/* allow_add: append method to the comma-separated list unless present. */
+static void allow_add(char *allow, size_t size, const char *method)
+{
+    size_t mlen = strlen(method);
+    for (const char *p = allow; (p = strstr(p, method)) != NULL; p += mlen)
+        if ((p == allow || p[-1] == ' ') && (p[mlen] == ',' || p[mlen] == '\0'))
+            return;
+    size_t used = strlen(allow);
+    if (used + mlen + 3 > size)
+        return;
+    snprintf(allow + used, size - used, "%s%s", used > 0 ? ", " : "", method);
+}
+
 enum tg_err router_match(const struct route *routes, struct http_request *req,
                          const struct route **out)
 {
@@ -42,11 +56,9 @@ enum tg_err router_match(const struct route *routes, struct http_request *req,
         /* HEAD is GET without the body; nginx drops the body. */
         bool head_as_get = strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
         if (strcmp(r->method, req->method) != 0 && !head_as_get) {
-            if (strlen(allow) + strlen(r->method) + 3 < sizeof(allow)) {
-                if (allow[0] != '\0')
-                    strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
-                strncat(allow, r->method, sizeof(allow) - strlen(allow) - 1);
-            }
+            allow_add(allow, sizeof(allow), r->method);
+            if (strcmp(r->method, "GET") == 0)
+                allow_add(allow, sizeof(allow), "HEAD");
             continue;
         }
         req->route_name = r->name;

@@ -1,0 +1,61 @@
+/*
+ * config: tollgate's configuration. Defaults, then the INI file
+ * (/etc/tollgate/tollgate.conf or the path given), then TOLLGATE_* environment
+ * variables (for development). Every key is declared once, in the table in
+ * config.c, with its type, bounds, environment variable and documentation
+ * line; docs/configuration.md lists the same keys, and a check
+ * (t/checks/config-documented) fails when they differ.
+ */
+#ifndef TOLLGATE_CONFIG_H
+#define TOLLGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/tgerr.h"
+
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/tollgate/tollgate.conf"
+
+struct config {
+    char *environment;            /* production | staging | development */
+    char *database;               /* libpq conninfo string */
+    char *fcgi_socket;            /* FastCGI unix socket path */
+    long workers;                 /* pre-forked FastCGI workers */
+    long max_body_bytes;          /* hard cap on any request body */
+    long json_max_depth;          /* nesting limit for request JSON */
+    char *disposable_domains_file;/* one domain a line, '#' comments */
+    char *sql_dir;                /* numbered migration files */
+    long low_balance_threshold;   /* warn at or below this many credits */
+    long ledger_page_size;        /* default page of /credits/transactions */
+    long statement_timeout_ms;    /* PostgreSQL statement_timeout per statement */
+};
+
+struct config_key {
+    const char *name;     /* key in the file */
+    const char *env;      /* environment variable overriding it */
+    enum { CONFIG_STRING, CONFIG_LONG } type;
+    size_t offset;        /* into struct config */
+    const char *def;      /* default, as text */
+    long min, max;        /* bounds for CONFIG_LONG */
+    const char *doc;      /* one line for docs/configuration.md */
+    const char *const *one_of; /* CONFIG_STRING: the accepted values, or NULL */
+};
+
+/* config_keys: the table of every key, terminated by a zeroed entry. */
+extern const struct config_key config_keys[];
+
+/* config_load: fill cfg from defaults, the file at path (NULL = the default
+ * path, which may be absent; an explicit path must exist) and the
+ * environment. On error returns TG_ECONFIG with a message naming the file,
+ * line and key in err (errlen bytes); cfg is then freed. On success the
+ * caller owns cfg's strings: release with config_free(). */
+enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* config_free: release the strings of cfg and zero it. */
+void config_free(struct config *cfg);
+
+/* config_is_production: environment == "production". */
+bool config_is_production(const struct config *cfg);
+
+#endif

@@ -1,0 +1,616 @@
+/*
+ * Unit tests for src/http/http.c: http_parse_params over a fake FastCGI
+ * envp (fields filled, defaults when absent, duplicate parameters and bad
+ * Content-Length refused, request id kept when well-formed and generated
+ * otherwise); http_read_body through a fake struct http_io (exact, chunked,
+ * over the limit, short, I/O error, absent); http_parse_json (content type,
+ * depth limit, duplicate keys, non-objects, invalid UTF-8, NUL);
+ * http_json_depth with brackets in strings and escapes; http_query_get
+ * (decoding, missing, duplicate, empty, %00, malformed escapes); and the
+ * responses: http_reply_problem (RFC 9457 fields, content type, Allow on
+ * 405), http_reply_json, http_add_header, http_fail.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/config.h"
+#include "domain/service.h"
+#include "http/http.h"
+
+/* leak_check: under --enable-sanitizers a leaking test must fail, but
+ * Criterion ignores the exit status LeakSanitizer gives a test's process. So
+ * each test ends with a leak check that aborts, which Criterion reports as a
+ * crash in teardown and turns into a failing exit status. No-op otherwise. */
+int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+static void leak_check(void)
+{
+    if (__lsan_do_recoverable_leak_check != NULL && __lsan_do_recoverable_leak_check() != 0) {
+        fputs("memory leaked: see the LeakSanitizer report above\n", stderr);
+        abort();
+    }
+}
+
+static struct arena *arena;
+static struct config cfg;
+static struct service svc;
+static struct http_request req;
+
+static void setup(void)
+{
+    arena = arena_new(4096);
+    cr_assert_not_null(arena);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.environment = "development";
+    cfg.max_body_bytes = 65536;
+    cfg.json_max_depth = 16;
+    svc.cfg = &cfg;
+    http_request_init(&req, arena, &svc);
+}
+
+static void teardown(void)
+{
+    arena_free(arena);
+    arena = NULL;
+    leak_check();
+}
+
+TestSuite(http, .init = setup, .fini = teardown);
+
+static bool is_hex32(const char *s)
+{
+    return strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
+}
+
+/* ---- http_parse_params ----------------------------------------------- */
+
+Test(http, params_fill_the_request)
+{
+    char method[] = "REQUEST_METHOD=POST", path[] = "DOCUMENT_URI=/api/v1/usage";
+    char *env[] = {"GATEWAY_INTERFACE=CGI/1.1",
+                   method,
+                   path,
+                   "QUERY_STRING=limit=5&cursor=9",
+                   "CONTENT_TYPE=application/json",
+                   "CONTENT_LENGTH=42",
+                   "HTTP_AUTHORIZATION=Bearer tg_test_abc",
+                   "HTTP_IDEMPOTENCY_KEY=deploy-42",
+                   "REQUEST_ID=0123456789abcdef0123456789abcdef",
+                   "REMOTE_ADDR=192.0.2.7",
+                   "HTTP_USER_AGENT=curl/8.0",
+                   NULL};
+    cr_assert_eq(http_parse_params(&req, env), TG_OK);
+    memset(method, 'X', sizeof(method) - 1); /* the request holds copies */
+    memset(path, 'X', sizeof(path) - 1);
+    cr_assert_str_eq(req.method, "POST");
+    cr_assert_str_eq(req.path, "/api/v1/usage");
+    cr_assert_str_eq(req.query, "limit=5&cursor=9");
+    cr_assert_str_eq(req.content_type, "application/json");
+    cr_assert_eq(req.content_length, 42);
+    cr_assert_str_eq(req.authorization, "Bearer tg_test_abc");
+    cr_assert_str_eq(req.idempotency_key, "deploy-42");
+    cr_assert_str_eq(req.request_id, "0123456789abcdef0123456789abcdef");
+    cr_assert_str_eq(req.remote_addr, "192.0.2.7");
+    cr_assert_null(req.problem_detail);
+}
+
+Test(http, absent_params_get_defaults)
+{
+    char *env[] = {"REQUEST_METHOD=GET",  "DOCUMENT_URI=/health",
+                   "NOEQUALSSIGN",        "HTTP_AUTHORIZATIONX=Bearer nope",
+                   "XREQUEST_METHOD=PUT", NULL};
+    cr_assert_eq(http_parse_params(&req, env), TG_OK);
+    cr_assert_str_eq(req.method, "GET");
+    cr_assert_str_eq(req.query, "");
+    cr_assert_str_eq(req.remote_addr, "");
+    cr_assert_null(req.content_type);
+    cr_assert_null(req.authorization, "HTTP_AUTHORIZATIONX is another parameter");
+    cr_assert_null(req.idempotency_key);
+    cr_assert_eq(req.content_length, -1);
+    cr_assert(is_hex32(req.request_id), "generated id \"%s\"", req.request_id);
+    const char *first = req.request_id;
+    http_request_init(&req, arena, &svc);
+    cr_assert_eq(http_parse_params(&req, NULL), TG_OK, "a NULL envp is an empty one");
+    cr_assert_str_neq(req.request_id, first, "each generated id is new");
+}
+
+/* A parameter given twice (nginx passes duplicate headers on separately). */
+Test(http, duplicate_parameters_are_refused)
+{
+    static const char *const dup[][2] = {{"HTTP_AUTHORIZATION", "Authorization"},
+                                         {"HTTP_IDEMPOTENCY_KEY", "Idempotency-Key"},
+                                         {"CONTENT_LENGTH", "Content-Length"},
+                                         {"CONTENT_TYPE", "Content-Type"}};
+    for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
+        char first[128], second[128];
+        snprintf(first, sizeof(first), "%s=1", dup[i][0]);
+        snprintf(second, sizeof(second), "%s=2", dup[i][0]);
+        char *env[] = {"REQUEST_METHOD=POST",  first,  "DOCUMENT_URI=/api/v1/usage",
+                       "REQUEST_ID=req-dup-1", second, NULL};
+        http_request_init(&req, arena, &svc);
+        cr_assert_eq(http_parse_params(&req, env), TG_EBADREQUEST, "%s twice", dup[i][0]);
+        cr_assert_not_null(req.problem_detail);
+        cr_assert_not_null(strstr(req.problem_detail, dup[i][1]), "detail \"%s\"",
+                           req.problem_detail);
+        cr_assert_str_eq(req.request_id, "req-dup-1", "the request id survives the error");
+    }
+}
+
+Test(http, content_length)
+{
+    static const struct {
+        const char *text;
+        long long value; /* -2: refused */
+    } cases[] = {
+        {"0", 0},     {"7", 7},
+        {"007", 7},   {"123456789012345", 123456789012345LL},
+        {"", -1},     {"abc", -2},
+        {"-1", -2},   {"1.5", -2},
+        {" 12", -2},  {"12 ", -2},
+        {"0x10", -2}, {"+5", -2},
+        {"1e3", -2},  {"1234567890123456", -2},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char cl[64];
+        snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%s", cases[i].text);
+        char *env[] = {"REQUEST_METHOD=POST", cl, NULL};
+        http_request_init(&req, arena, &svc);
+        enum tg_err e = http_parse_params(&req, env);
+        if (cases[i].value == -2) {
+            cr_assert_eq(e, TG_EBADREQUEST, "\"%s\" accepted", cases[i].text);
+            cr_assert_not_null(strstr(req.problem_detail, "Content-Length"));
+        } else {
+            cr_assert_eq(e, TG_OK, "\"%s\" refused", cases[i].text);
+            cr_assert_eq(req.content_length, cases[i].value, "\"%s\"", cases[i].text);
+        }
+    }
+}
+
+/* A well-formed Request-Id (from nginx's $request_id or the client) is kept;
+ * anything else is replaced by 32 new hex digits. */
+Test(http, request_id_kept_or_generated)
+{
+    static const struct {
+        const char *id;
+        bool kept;
+    } cases[] = {
+        {"a", true},
+        {"req_1-B", true},
+        {"0123456789abcdef0123456789abcdef", true},
+        {"", false},
+        {"has space", false},
+        {"semi;colon", false},
+        {"new\nline", false},
+        {"quote\"", false},
+        {"caf\xc3\xa9", false},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", true},   /* 64 */
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false}, /* 65 */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char p[128];
+        snprintf(p, sizeof(p), "REQUEST_ID=%s", cases[i].id);
+        char *env[] = {p, NULL};
+        http_request_init(&req, arena, &svc);
+        cr_assert_eq(http_parse_params(&req, env), TG_OK, "\"%s\"", cases[i].id);
+        if (cases[i].kept)
+            cr_assert_str_eq(req.request_id, cases[i].id);
+        else
+            cr_assert(is_hex32(req.request_id), "\"%s\" gave \"%s\"", cases[i].id, req.request_id);
+    }
+}
+
+/* ---- http_read_body -------------------------------------------------- */
+
+struct fake_io {
+    const char *data;
+    size_t len, pos;
+    int chunk;   /* most bytes one read returns */
+    int fail_at; /* return -1 on this call (1-based); 0 = never */
+    int calls;
+};
+
+static int fake_read(void *ctx, char *buf, int len)
+{
+    struct fake_io *f = ctx;
+    f->calls++;
+    if (f->fail_at != 0 && f->calls == f->fail_at)
+        return -1;
+    cr_assert_gt(len, 0);
+    size_t n = f->len - f->pos;
+    if (n > (size_t)len)
+        n = (size_t)len;
+    if (f->chunk > 0 && n > (size_t)f->chunk)
+        n = (size_t)f->chunk;
+    memcpy(buf, f->data + f->pos, n);
+    f->pos += n;
+    return (int)n;
+}
+
+static struct http_io io_of(struct fake_io *f)
+{
+    return (struct http_io){.ctx = f, .read = fake_read};
+}
+
+Test(http, body_is_read_exactly)
+{
+    static const struct {
+        const char *data; /* what the stream holds */
+        long long content_length;
+        size_t max;
+        int chunk;
+    } cases[] = {
+        {"{\"a\":1}", 7, 7, 0},                               /* exactly max */
+        {"0123456789abcdefghijklmnopqrstuvwxyz", 36, 100, 5}, /* in pieces */
+        {"helloEXTRA", 5, 100, 0}, /* more than announced: only Content-Length */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fake_io f = {
+            .data = cases[i].data, .len = strlen(cases[i].data), .chunk = cases[i].chunk};
+        http_request_init(&req, arena, &svc);
+        req.content_length = cases[i].content_length;
+        cr_assert_eq(http_read_body(&req, io_of(&f), cases[i].max), TG_OK, "case %zu", i);
+        cr_assert_eq(req.body_len, (size_t)cases[i].content_length);
+        cr_assert_eq(strlen(req.body), req.body_len, "NUL-terminated");
+        cr_assert_eq(memcmp(req.body, cases[i].data, req.body_len), 0);
+        cr_assert_eq(f.pos, req.body_len, "case %zu: read past Content-Length", i);
+    }
+}
+
+Test(http, large_body)
+{
+    size_t n = 200000;
+    char *data = arena_alloc(arena, n);
+    cr_assert_not_null(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (char)('a' + i % 26);
+    struct fake_io f = {.data = data, .len = n};
+    req.content_length = (long long)n;
+    cr_assert_eq(http_read_body(&req, io_of(&f), n), TG_OK);
+    cr_assert_eq(req.body_len, n);
+    cr_assert_eq(memcmp(req.body, data, n), 0);
+    cr_assert_eq(req.body[n], '\0');
+}
+
+Test(http, body_refusals)
+{
+    static const struct {
+        const char *data;
+        long long content_length;
+        size_t max;
+        int chunk, fail_at;
+        enum tg_err want;
+        bool unread; /* refused before reading anything */
+    } bad[] = {
+        {"12345678", 8, 7, 0, 0, TG_ETOOLARGE, true},
+        {"", 999999999999999LL, 65536, 0, 0, TG_ETOOLARGE, true},
+        {"abc", 10, 100, 0, 0, TG_EBADREQUEST, false},        /* short */
+        {"abcdefghij", 10, 100, 4, 2, TG_EBADREQUEST, false}, /* I/O error */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct fake_io f = {.data = bad[i].data,
+                            .len = strlen(bad[i].data),
+                            .chunk = bad[i].chunk,
+                            .fail_at = bad[i].fail_at};
+        http_request_init(&req, arena, &svc);
+        req.content_length = bad[i].content_length;
+        cr_assert_eq(http_read_body(&req, io_of(&f), bad[i].max), bad[i].want, "case %zu", i);
+        cr_assert_null(req.body, "case %zu", i);
+        cr_assert_not_null(req.problem_detail, "case %zu", i);
+        if (bad[i].unread)
+            cr_assert_eq(f.calls, 0, "case %zu: nothing may be read", i);
+    }
+}
+
+Test(http, absent_or_zero_length_is_empty_body)
+{
+    struct fake_io f = {.data = "ignored", .len = 7};
+    cr_assert_eq(req.content_length, -1);
+    cr_assert_eq(http_read_body(&req, io_of(&f), 100), TG_OK);
+    cr_assert_str_eq(req.body, "");
+    cr_assert_eq(req.body_len, 0);
+    req.content_length = 0;
+    cr_assert_eq(http_read_body(&req, io_of(&f), 0), TG_OK);
+    cr_assert_eq(req.body_len, 0);
+    cr_assert_eq(f.calls, 0);
+}
+
+/* ---- http_parse_json and http_json_depth ------------------------------ */
+
+static enum tg_err parse_json(const char *ct, const char *body, size_t len, size_t depth)
+{
+    http_request_init(&req, arena, &svc);
+    req.content_type = ct;
+    req.body = body;
+    req.body_len = len;
+    return http_parse_json(&req, depth);
+}
+
+#define PARSE(ct, body, depth) parse_json(ct, body, sizeof(body) - 1, depth)
+
+Test(http, json_object_and_content_types)
+{
+    static const char *const ok[] = {"application/json", "application/json; charset=utf-8",
+                                     "application/json;charset=UTF-8", "Application/JSON"};
+    static const char *const bad[] = {"text/plain",
+                                      "application/jsonp",
+                                      "application/json-seq",
+                                      "application/x-www-form-urlencoded",
+                                      "application/problem+json",
+                                      "",
+                                      "json",
+                                      "application/js"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        cr_assert_eq(PARSE(ok[i], "{\"name\":\"Ada\",\"n\":[1,2]}", 16), TG_OK, "\"%s\"", ok[i]);
+        cr_assert_str_eq(json_string_value(json_object_get(req.json, "name")), "Ada");
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(PARSE(bad[i], "{}", 16), TG_EBADCONTENTTYPE, "\"%s\"", bad[i]);
+        cr_assert_null(req.json);
+    }
+    cr_assert_eq(PARSE(NULL, "{}", 16), TG_EBADCONTENTTYPE, "no Content-Type");
+}
+
+Test(http, json_depth_limit)
+{
+    cr_assert_eq(PARSE("application/json", "{\"a\":{\"b\":{\"c\":1}}}", 3), TG_OK);
+    cr_assert_eq(PARSE("application/json", "{\"a\":{\"b\":{\"c\":[1]}}}", 3), TG_EBADJSON);
+    cr_assert_null(req.json);
+    cr_assert_not_null(req.problem_detail);
+    cr_assert_not_null(strstr(req.problem_detail, "3"), "%s", req.problem_detail);
+    /* brackets inside strings do not count */
+    cr_assert_eq(PARSE("application/json", "{\"a\":\"[[[[{{{{\"}", 1), TG_OK);
+}
+
+Test(http, json_refusals)
+{
+    static const struct {
+        const char *body;
+        size_t len;
+        const char *why;
+    } bad[] = {
+        {"{\"a\":1,\"a\":2}", 13, "duplicate key"},
+        {"[1,2]", 5, "array"},
+        {"\"text\"", 6, "string"},
+        {"42", 2, "number"},
+        {"null", 4, "null"},
+        {"", 0, "empty"},
+        {"{\"a\":1", 6, "truncated"},
+        {"{\"a\":1} {}", 10, "trailing data"},
+        {"{\"a\":\"\xff\"}", 9, "invalid UTF-8"},
+        {"{\"a\":\"\xc0\xaf\"}", 10, "overlong UTF-8"},
+        {"{\"a\":\"\xed\xa0\x80\"}", 11, "UTF-16 surrogate in UTF-8"},
+        {"{\"\xfe\":1}", 7, "invalid UTF-8 key"},
+        {"{\"a\":\"\\u0000\"}", 14, "escaped NUL"},
+        {"{\"a\":\"x\0y\"}", 11, "raw NUL"},
+        {"{\"a\":1}\0", 8, "NUL after the object"},
+        {"{'a':1}", 7, "single quotes"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(parse_json("application/json", bad[i].body, bad[i].len, 16), TG_EBADJSON,
+                     "%s accepted", bad[i].why);
+        cr_assert_null(req.json, "%s", bad[i].why);
+        cr_assert_not_null(req.problem_detail, "%s: no detail", bad[i].why);
+    }
+}
+
+Test(http, json_depth)
+{
+#define DEPTH(s, limit) http_json_depth(s, sizeof(s) - 1, limit)
+    cr_assert_eq(DEPTH("", 10), 0);
+    cr_assert_eq(DEPTH("42", 10), 0);
+    cr_assert_eq(DEPTH("{}", 10), 1);
+    cr_assert_eq(DEPTH("[[]]", 10), 2);
+    cr_assert_eq(DEPTH("[[],[],{}]", 10), 2, "siblings do not add up");
+    cr_assert_eq(DEPTH("{\"a\":[{\"b\":[]}],\"c\":{}}", 10), 4);
+    cr_assert_eq(DEPTH("]]]}[", 10), 1, "stray closers do not go below zero");
+    /* brackets in strings do not count */
+    cr_assert_eq(DEPTH("{\"a\":\"[[[[{{{{\"}", 10), 1);
+    cr_assert_eq(DEPTH("{\"a\":\"]]]]\",\"b\":[[1]]}", 10), 3);
+    /* an escaped quote does not end the string */
+    cr_assert_eq(DEPTH("{\"a\":\"\\\"[[[[\"}", 10), 1);
+    cr_assert_eq(DEPTH("[\"\\\\\\\"[\"]", 10), 1);
+    /* an escaped backslash does not escape the closing quote */
+    cr_assert_eq(DEPTH("{\"a\\\\\":[[1]]}", 10), 3);
+    cr_assert_eq(DEPTH("[\"\\\\\\\\\",[[]]]", 10), 3);
+}
+
+Test(http, json_depth_respects_len_and_limit)
+{
+    cr_assert_eq(http_json_depth("[[[[", 2, 10), 2);
+    size_t d = DEPTH("[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]", 3);
+    cr_assert_gt(d, 3, "over the limit must report more than the limit");
+#undef DEPTH
+}
+
+/* ---- http_query_get -------------------------------------------------- */
+
+static enum tg_err query(const char *q, const char *name, const char **out)
+{
+    http_request_init(&req, arena, &svc);
+    req.query = q;
+    return http_query_get(&req, name, out);
+}
+
+Test(http, query_values)
+{
+    static const struct {
+        const char *query, *name, *want; /* want NULL: absent */
+    } cases[] = {
+        {"a=1&b=22&c=333", "a", "1"},
+        {"a=1&b=22&c=333", "b", "22"},
+        {"a=1&b=22&c=333", "c", "333"},
+        {"&&a=1&", "a", "1"},
+        {"a=x=y", "a", "x=y"},
+        {"", "a", NULL},
+        {"ab=1&ba=2&xa=3", "a", NULL}, /* names are matched whole */
+        {"a=1", "ab", NULL},
+        {"A=1", "a", NULL}, /* and are case-sensitive */
+        {"q=hello%20world%2F%26%3d", "q", "hello world/&="},
+        {"q=%C3%A9t%c3%a9", "q", "\xc3\xa9t\xc3\xa9"},
+        {"q=a+b", "q", "a+b"}, /* '+' is a space only in HTML forms */
+        {"b=2&a=", "a", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *v = "sentinel";
+        cr_assert_eq(query(cases[i].query, cases[i].name, &v), TG_OK, "\"%s\"", cases[i].query);
+        if (cases[i].want == NULL)
+            cr_assert_null(v, "\"%s\" %s", cases[i].query, cases[i].name);
+        else
+            cr_assert_str_eq(v, cases[i].want, "\"%s\" %s", cases[i].query, cases[i].name);
+    }
+}
+
+/* An empty value followed by another parameter: the value is "", not the
+ * rest of the query string. */
+Test(http, query_empty_value_is_empty_string)
+{
+    const char *v = NULL;
+    cr_assert_eq(query("a=&b=2", "a", &v), TG_OK);
+    cr_assert_not_null(v);
+    cr_assert_str_eq(v, "");
+}
+
+Test(http, query_refusals)
+{
+    static const char *const bad[][2] = {
+        {"b=2&a", "a"},                   /* no value */
+        {"limit=1&x=2&limit=3", "limit"}, /* given twice */
+        {"limit=1&limit=1", "limit"},     /* even with equal values */
+        {"cursor=12%00", "cursor"},       /* NUL byte */
+        {"cursor=%00", "cursor"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *v;
+        cr_assert_eq(query(bad[i][0], bad[i][1], &v), TG_EINVALID, "\"%s\"", bad[i][0]);
+        cr_assert_not_null(req.problem_detail);
+        cr_assert_not_null(strstr(req.problem_detail, bad[i][1]), "%s", req.problem_detail);
+    }
+}
+
+/* http.h: "not decodable: TG_EINVALID" (RFC 3986 2.1: "%" HEXDIG HEXDIG). */
+Test(http, query_malformed_percent_escape_is_invalid)
+{
+    static const char *const bad[] = {"q=%zz", "q=%4", "q=%", "q=100%", "q=%G1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *v = NULL;
+        cr_expect_eq(query(bad[i], "q", &v), TG_EINVALID, "\"%s\" gave \"%s\"", bad[i],
+                     v ? v : "(null)");
+    }
+}
+
+/* ---- responses ------------------------------------------------------- */
+
+static void decref(void *j)
+{
+    json_decref(j);
+}
+
+/* reply_body: the response body parsed; owned by the arena. */
+static json_t *reply_body(void)
+{
+    cr_assert_not_null(req.resp.body);
+    cr_assert_eq(strlen(req.resp.body), req.resp.body_len);
+    json_error_t e;
+    json_t *j = json_loadb(req.resp.body, req.resp.body_len, 0, &e);
+    cr_assert_not_null(j, "body is not JSON: %s", req.resp.body);
+    cr_assert_eq(arena_defer(arena, decref, j), 0);
+    return j;
+}
+
+static const char *header(const char *name)
+{
+    for (size_t i = 0; i < req.resp.nheaders; i++)
+        if (strcasecmp(req.resp.headers[i].name, name) == 0)
+            return req.resp.headers[i].value;
+    return NULL;
+}
+
+Test(http, problem_has_rfc9457_fields)
+{
+    req.request_id = "req-1";
+    cr_assert_eq(http_fail(&req, TG_EINVALID, "name: must be %d to %d bytes", 1, 200), TG_EINVALID);
+    http_reply_problem(&req, TG_EINVALID);
+    cr_assert_eq(req.resp.status, 400);
+    cr_assert_str_eq(req.resp.content_type, "application/problem+json");
+    json_t *b = reply_body();
+    cr_assert_str_eq(json_string_value(json_object_get(b, "type")),
+                     TG_PROBLEM_BASE "validation-failed");
+    cr_assert_str_eq(json_string_value(json_object_get(b, "title")),
+                     tg_err_info(TG_EINVALID)->title);
+    cr_assert_eq(json_integer_value(json_object_get(b, "status")), 400);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "detail")),
+                     "name: must be 1 to 200 bytes");
+    cr_assert_str_eq(json_string_value(json_object_get(b, "request_id")), "req-1");
+    http_request_init(&req, arena, &svc);
+    http_reply_problem(&req, TG_ENOTFOUND);
+    cr_assert_null(json_object_get(reply_body(), "detail"), "no detail, no member");
+}
+
+Test(http, problem_for_every_error_matches_the_table)
+{
+    for (int e = 1; e < TG_ERR_COUNT; e++) {
+        http_request_init(&req, arena, &svc);
+        http_reply_problem(&req, (enum tg_err)e);
+        const struct tg_err_info *info = tg_err_info((enum tg_err)e);
+        cr_assert_eq(req.resp.status, info->status, "error %d", e);
+        cr_assert_str_eq(req.resp.content_type, "application/problem+json");
+        json_t *b = reply_body();
+        char type[256];
+        snprintf(type, sizeof(type), "%s%s", TG_PROBLEM_BASE, info->slug);
+        cr_assert_str_eq(json_string_value(json_object_get(b, "type")), type);
+        cr_assert_eq(json_integer_value(json_object_get(b, "status")), info->status);
+    }
+    http_reply_problem(&req, (enum tg_err)4242);
+    cr_assert_eq(req.resp.status, 500, "unknown errors are internal errors");
+    cr_assert_str_eq(json_string_value(json_object_get(reply_body(), "type")),
+                     TG_PROBLEM_BASE "internal-error");
+}
+
+/* Headers set before are dropped; a 405 gets its Allow header. */
+Test(http, problem_headers)
+{
+    cr_assert_eq(http_add_header(&req, "Location", "/api/v1/customers/me"), TG_OK);
+    http_reply_problem(&req, TG_ECONFLICT);
+    cr_assert_eq(req.resp.nheaders, 0);
+    req.allow = "GET, DELETE";
+    cr_assert_eq(http_add_header(&req, "X-Other", "1"), TG_OK);
+    http_reply_problem(&req, TG_EMETHOD);
+    cr_assert_eq(req.resp.status, 405);
+    cr_assert_eq(req.resp.nheaders, 1);
+    cr_assert_str_eq(header("Allow"), "GET, DELETE");
+}
+
+Test(http, reply_json_is_compact_and_ordered)
+{
+    json_t *body = json_pack("{s:i,s:s,s:[i,i]}", "zeta", 1, "alpha", "x", "list", 1, 2);
+    cr_assert_eq(http_reply_json(&req, 201, body), TG_OK);
+    cr_assert_eq(req.resp.status, 201);
+    cr_assert_str_eq(req.resp.content_type, "application/json");
+    cr_assert_str_eq(req.resp.body, "{\"zeta\":1,\"alpha\":\"x\",\"list\":[1,2]}");
+    cr_assert_eq(req.resp.body_len, strlen(req.resp.body));
+    http_request_init(&req, arena, &svc);
+    cr_assert_eq(http_reply_json(&req, 200, NULL), TG_ENOMEM, "a failed json_pack");
+    cr_assert_eq(req.resp.status, 0);
+}
+
+Test(http, add_header_has_a_limit)
+{
+    for (int i = 0; i < HTTP_MAX_HEADERS; i++)
+        cr_assert_eq(http_add_header(&req, "X-N", "v"), TG_OK);
+    cr_assert_eq(http_add_header(&req, "X-Over", "v"), TG_EINTERNAL);
+    cr_assert_eq(req.resp.nheaders, HTTP_MAX_HEADERS);
+}
+
+/* Every status an error maps to has a reason phrase for the Status line. */
+Test(http, status_text)
+{
+    cr_assert_str_eq(http_status_text(201), "Created");
+    cr_assert_str_eq(http_status_text(599), "Unknown");
+    for (int e = 1; e < TG_ERR_COUNT; e++) {
+        int status = tg_err_info((enum tg_err)e)->status;
+        cr_assert_str_neq(http_status_text(status), "Unknown", "status %d", status);
+    }
+}
