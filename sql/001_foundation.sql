@@ -37,6 +37,9 @@ CREATE TABLE customers (
     billing_status      text NOT NULL DEFAULT 'none'
                         CHECK (billing_status IN ('none', 'active', 'past_due', 'delinquent')),
     credit_balance      bigint NOT NULL DEFAULT 0 CHECK (credit_balance >= 0),
+    -- Number of ledger entries; each entry's seq is taken from it under the
+    -- row lock, so seq (not id) is the order in which balances changed.
+    ledger_seq          bigint NOT NULL DEFAULT 0,
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
@@ -58,18 +61,22 @@ CREATE INDEX api_keys_customer ON api_keys (customer_id);
 CREATE TABLE credit_transactions (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     customer_id     uuid NOT NULL REFERENCES customers (id),
+    -- 1, 2, 3... per customer, in balance order; set by the trigger below.
+    -- (ids are taken before the trigger waits for the customer's row lock,
+    -- so two writers can commit in the other order than their ids.)
+    seq             bigint NOT NULL DEFAULT 0, -- replaced by the trigger
     amount          bigint NOT NULL CHECK (amount <> 0),
     kind            text NOT NULL CHECK (kind IN (
                         'trial_signup', 'trial_billing_added', 'pro_subscription_payment',
                         'purchased', 'fix_deployed', 'adjustment', 'refund')),
-    -- The balance right after this entry; set by the trigger below.
+    -- The balance right after this entry (set by the trigger below).
     balance_after   bigint NOT NULL CHECK (balance_after >= 0),
     -- What caused the entry: a usage event id, a Stripe invoice id, ...
     reference       text,
     description     text,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX credit_transactions_customer ON credit_transactions (customer_id, id DESC);
+CREATE UNIQUE INDEX credit_transactions_customer_seq ON credit_transactions (customer_id, seq);
 -- A Stripe invoice (or any other external reference) grants a kind of
 -- credit to a customer at most once.
 CREATE UNIQUE INDEX credit_transactions_once ON credit_transactions (customer_id, kind, reference)
@@ -78,9 +85,10 @@ CREATE UNIQUE INDEX credit_transactions_once ON credit_transactions (customer_id
 CREATE FUNCTION ledger_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE customers
-       SET credit_balance = credit_balance + NEW.amount, updated_at = now()
+       SET credit_balance = credit_balance + NEW.amount, ledger_seq = ledger_seq + 1,
+           updated_at = now()
      WHERE id = NEW.customer_id
-    RETURNING credit_balance INTO NEW.balance_after;
+    RETURNING credit_balance, ledger_seq INTO NEW.balance_after, NEW.seq;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'ledger entry for unknown customer %', NEW.customer_id
             USING ERRCODE = 'foreign_key_violation';

@@ -1,8 +1,8 @@
 /*
  * credits: GET /api/v1/credits/transactions -- the customer's ledger, newest
- * first. Pagination is by cursor: next_cursor is the id of the last entry
- * of the page, passed back as ?cursor= for the next (older) page; limit
- * picks the page size (1 to 100).
+ * first. Pagination is by cursor: next_cursor (opaque to clients; today the
+ * per-customer sequence number of the page's last entry) is passed back as
+ * ?cursor= for the next, older page; limit picks the page size (1 to 100).
  */
 #include <stdio.h>
 #include <string.h>
@@ -51,7 +51,7 @@ enum tg_err api_credits_transactions(struct http_request *req)
         }
     char next[24];
     if (page.has_more)
-        snprintf(next, sizeof(next), "%lld", page.entries[page.count - 1].id);
+        snprintf(next, sizeof(next), "%lld", page.entries[page.count - 1].seq);
     json_t *body = json_pack("{s:s, s:o, s:b, s:s?}", "object", "list", "data", data, "has_more",
                              page.has_more, "next_cursor", page.has_more ? next : NULL);
     return http_reply_json(req, 200, body);

@@ -24,15 +24,16 @@ void ledger_entry_from_row(PGresult *r, int i, int col, struct ledger_entry *le)
     le->reference = nullable(r, i, col + 4);
     le->description = nullable(r, i, col + 5);
     le->created_at = PQgetvalue(r, i, col + 6);
+    le->seq = strtoll(PQgetvalue(r, i, col + 7), NULL, 10);
 }
 
-enum tg_err ledger_page(struct http_request *req, const char *customer_id, long long before_id,
+enum tg_err ledger_page(struct http_request *req, const char *customer_id, long long before_seq,
                         int limit, struct ledger_page *out)
 {
     char before[24], lim[16];
-    snprintf(before, sizeof(before), "%lld", before_id);
+    snprintf(before, sizeof(before), "%lld", before_seq);
     snprintf(lim, sizeof(lim), "%d", limit + 1); /* one more tells whether there is more */
-    const char *params[3] = {customer_id, before_id > 0 ? before : NULL, lim};
+    const char *params[3] = {customer_id, before_seq > 0 ? before : NULL, lim};
     PGresult *r;
     enum tg_err e = db_exec(req->svc->db, req->arena, DB_LEDGER_PAGE, params, NULL, NULL, &r);
     if (e != TG_OK)

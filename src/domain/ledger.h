@@ -21,6 +21,7 @@ struct ledger_entry {
     const char *reference;   /* NULL when none */
     const char *description; /* NULL when none */
     const char *created_at;  /* RFC 3339 UTC */
+    long long seq;           /* 1, 2, ... per customer, in balance order */
 };
 
 #define LEDGER_PAGE_MAX 100
@@ -32,9 +33,9 @@ struct ledger_page {
 };
 
 /* ledger_page: up to limit (1..LEDGER_PAGE_MAX) entries of customer_id
- * older than entry before_id (0 = from the newest). Errors: TG_EDB,
- * TG_ENOMEM. */
-enum tg_err ledger_page(struct http_request *req, const char *customer_id, long long before_id,
+ * before the entry of sequence number before_seq (0 = from the newest).
+ * Errors: TG_EDB, TG_ENOMEM. */
+enum tg_err ledger_page(struct http_request *req, const char *customer_id, long long before_seq,
                         int limit, struct ledger_page *out) __attribute__((warn_unused_result));
 
 /* ledger_entry_from_row: read LEDGER_COLS (statements.c) starting at

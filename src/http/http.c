@@ -273,6 +273,8 @@ void http_reply_problem(struct http_request *req, enum tg_err err)
         (void)http_add_header(req, "Allow", req->allow);
     if (info->status == 503)
         (void)http_add_header(req, "Retry-After", "5");
+    if (info->status == 401) /* RFC 9110 11.6.1; RFC 6750 section 3 */
+        (void)http_add_header(req, "WWW-Authenticate", "Bearer realm=\"tollgate\"");
     if (http_reply_json(req, info->status, p) != TG_OK) {
         http_reply_raw(req, 503, "application/problem+json", fallback, sizeof(fallback) - 1);
         return;

@@ -14,7 +14,8 @@
 
 /* Columns of a ledger entry, in the order ledger.c reads them. */
 #define LEDGER_COLS                                                                            \
-    "t.id, t.amount, t.kind, t.balance_after, t.reference, t.description, " TS("t.created_at")
+    "t.id, t.amount, t.kind, t.balance_after, t.reference, t.description, " TS("t.created_at") \
+    ", t.seq"
 
 const struct db_statement db_statements[DB_STMT_COUNT] = {
     [DB_HEALTH] = {"health", "SELECT coalesce(max(version), 0) FROM schema_migrations", 0},
@@ -49,8 +50,8 @@ const struct db_statement db_statements[DB_STMT_COUNT] = {
                           "SELECT " CUSTOMER_COLS ", " LEDGER_COLS
                           " FROM customers c LEFT JOIN LATERAL"
                           " (SELECT * FROM credit_transactions t WHERE t.customer_id = c.id"
-                          "   ORDER BY t.id DESC LIMIT $2) t ON true"
-                          " WHERE c.id = $1 ORDER BY t.id DESC",
+                          "   ORDER BY t.seq DESC LIMIT $2) t ON true"
+                          " WHERE c.id = $1 ORDER BY t.seq DESC",
                           2},
 
     [DB_METRICS] = {"metrics",
@@ -61,7 +62,7 @@ const struct db_statement db_statements[DB_STMT_COUNT] = {
 
     [DB_LEDGER_PAGE] = {"ledger_page",
                         "SELECT " LEDGER_COLS " FROM credit_transactions t"
-                        " WHERE t.customer_id = $1 AND ($2::bigint IS NULL OR t.id < $2::bigint)"
-                        " ORDER BY t.id DESC LIMIT $3",
+                        " WHERE t.customer_id = $1 AND ($2::bigint IS NULL OR t.seq < $2::bigint)"
+                        " ORDER BY t.seq DESC LIMIT $3",
                         3},
 };

@@ -13,7 +13,7 @@ enum db_stmt {
     DB_CUSTOMER_GET,      /* (customer_id) -> customer row */
     DB_USAGE_FIX,         /* (customer_id, key, request_hash, fix_id, metadata) -> outcome */
     DB_USAGE_SUMMARY,     /* (customer_id, n) -> customer cols + its n newest entries */
-    DB_LEDGER_PAGE,       /* (customer_id, before_id|NULL, limit) -> entries newest first */
+    DB_LEDGER_PAGE,       /* (customer_id, before_seq|NULL, limit) -> entries newest first */
     DB_METRICS,           /* () -> tier, customers, credits outstanding */
     DB_STMT_COUNT
 };

@@ -15,10 +15,11 @@ static const char verify_sql[] =
     " UNION ALL "
     "SELECT 'entry', t.customer_id::text || ' entry ' || t.id, t.balance_after::text,"
     "       t.running::text"
-    "  FROM (SELECT id, customer_id, balance_after,"
-    "               sum(amount) OVER (PARTITION BY customer_id ORDER BY id) AS running"
-    "          FROM credit_transactions) t"
-    " WHERE t.balance_after <> t.running OR t.balance_after < 0";
+    "  FROM (SELECT id, customer_id, balance_after, seq,"
+    "               sum(amount) OVER w AS running, row_number() OVER w AS n"
+    "          FROM credit_transactions"
+    "        WINDOW w AS (PARTITION BY customer_id ORDER BY seq)) t"
+    " WHERE t.balance_after <> t.running OR t.balance_after < 0 OR t.seq <> t.n";
 
 int verify_ledger(const char *conninfo, FILE *out)
 {
