@@ -27,6 +27,8 @@ static const struct tg_err_info table[TG_ERR_COUNT] = {
     [TG_EINSUFFICIENT] = {402, "insufficient-credits", "No credits left and no billing set up"},
     [TG_ERATELIMITED] = {429, "rate-limited", "Too many requests"},
     [TG_ECONFIG] = {500, "configuration-error", "Configuration error"},
+    [TG_EUPSTREAM] = {503, "payment-provider-unavailable", "Payment provider unavailable"},
+    [TG_EPAYMENTFAILED] = {402, "payment-failed", "Payment failed"},
 };
 
 const struct tg_err_info *tg_err_info(enum tg_err err)

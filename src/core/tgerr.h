@@ -28,6 +28,8 @@ enum tg_err {
     TG_EINSUFFICIENT,     /* no credit and nothing to charge */
     TG_ERATELIMITED,      /* too many requests */
     TG_ECONFIG,           /* configuration file or value is wrong */
+    TG_EUPSTREAM,         /* Stripe could not be reached in time */
+    TG_EPAYMENTFAILED,    /* Stripe declined the card or the payment */
     TG_ERR_COUNT
 };
 
