@@ -25,7 +25,9 @@ CREATE TABLE stripe_requests (
                      CHECK (status IN ('pending', 'succeeded', 'failed')),
     result           jsonb,
     attempts         integer NOT NULL DEFAULT 0,
-    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    -- tollgate-worker takes a pending call from here on: long enough for
+    -- the request that made it to finish its own attempt first.
+    next_attempt_at  timestamptz NOT NULL DEFAULT now() + interval '60 seconds',
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
@@ -87,3 +89,296 @@ ALTER TABLE usage_events
 -- A grant keyed by its reference happens once ('billing_added' for the
 -- one-time payment-method bonus; the Stripe invoice id for Pro credits).
 -- credit_transactions_once from 001 already covers these kinds.
+
+-- NOTE for every function below: never INSERT into credit_transactions with
+-- ON CONFLICT: its BEFORE trigger moves the balance before the conflict is
+-- detected. Lock the customer row, check, then insert.
+
+-- usage_fix_deployed (replaces 001's): as before, and when the balance is 0
+-- and the customer can be charged (tier payg or pro, a default payment
+-- method, not delinquent), phase 1 of a charge: the Stripe call (with its
+-- idempotency key), the pending charge and a 'processing' usage event are
+-- committed together; status 202 tells the caller to run the charge
+-- (charge_settle() is phase 3). A request whose event is still
+-- 'processing' gets 409. 402 now also carries why (reason).
+DROP FUNCTION usage_fix_deployed(uuid, text, bytea, text, jsonb);
+CREATE FUNCTION usage_fix_deployed(p_customer uuid, p_key text, p_hash bytea,
+                                   p_fix_id text, p_metadata jsonb)
+RETURNS TABLE (status integer, event_id bigint, outcome text, balance_after bigint,
+               ledger_entry_id bigint, fix_id text, created_at timestamptz,
+               charge_id bigint, reason text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c     customers%ROWTYPE;
+    ev    usage_events%ROWTYPE;
+    tier  pricing_tiers%ROWTYPE;
+    le    bigint;
+    req   bigint;
+    ch    bigint;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = p_customer FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 404, NULL::bigint, NULL::text, NULL::bigint, NULL::bigint,
+                            NULL::text, NULL::timestamptz, NULL::bigint, NULL::text;
+        RETURN;
+    END IF;
+
+    SELECT * INTO ev FROM usage_events u
+     WHERE u.customer_id = p_customer AND u.idempotency_key = p_key;
+    IF FOUND THEN
+        RETURN QUERY SELECT CASE WHEN ev.request_hash <> p_hash THEN 422
+                                 WHEN ev.outcome = 'processing' THEN 409
+                                 ELSE 200 END,
+                            ev.id, ev.outcome, ev.balance_after, ev.ledger_entry_id,
+                            ev.fix_id, ev.created_at, ev.charge_id, NULL::text;
+        RETURN;
+    END IF;
+
+    IF c.credit_balance > 0 THEN
+        INSERT INTO credit_transactions (customer_id, amount, kind, reference)
+        VALUES (p_customer, -1, 'fix_deployed', p_fix_id)
+        RETURNING id INTO le;
+        INSERT INTO usage_events (customer_id, idempotency_key, request_hash, kind, fix_id,
+                                  metadata, outcome, balance_after, ledger_entry_id)
+        VALUES (p_customer, p_key, p_hash, 'fix_deployed', p_fix_id, p_metadata, 'credit',
+                c.credit_balance - 1, le)
+        RETURNING * INTO ev;
+        RETURN QUERY SELECT 201, ev.id, ev.outcome, ev.balance_after, ev.ledger_entry_id,
+                            ev.fix_id, ev.created_at, NULL::bigint, NULL::text;
+        RETURN;
+    END IF;
+
+    SELECT * INTO tier FROM pricing_tiers t WHERE t.tier = c.tier;
+    IF tier.unit_price_cents IS NULL OR c.default_payment_method IS NULL
+       OR c.stripe_customer_id IS NULL OR c.billing_status = 'delinquent' THEN
+        RETURN QUERY SELECT 402, NULL::bigint, NULL::text, 0::bigint, NULL::bigint, NULL::text,
+                            NULL::timestamptz, NULL::bigint,
+                            CASE WHEN c.billing_status = 'delinquent' THEN 'delinquent'
+                                 ELSE 'no_billing' END;
+        RETURN;
+    END IF;
+
+    INSERT INTO stripe_requests (idempotency_key, customer_id, operation, params)
+    VALUES ('tgch_' || replace(gen_random_uuid()::text, '-', ''), p_customer, 'charge',
+            jsonb_build_object('amount', tier.unit_price_cents, 'currency', tier.currency,
+                               'customer', c.stripe_customer_id,
+                               'payment_method', c.default_payment_method,
+                               'description', 'tollgate: fix ' || p_fix_id))
+    RETURNING id INTO req;
+    INSERT INTO charges (customer_id, stripe_request_id, amount_cents, currency, tier)
+    VALUES (p_customer, req, tier.unit_price_cents, tier.currency, c.tier)
+    RETURNING id INTO ch;
+    INSERT INTO usage_events (customer_id, idempotency_key, request_hash, kind, fix_id,
+                              metadata, outcome, balance_after, charge_id)
+    VALUES (p_customer, p_key, p_hash, 'fix_deployed', p_fix_id, p_metadata, 'processing',
+            0, ch)
+    RETURNING * INTO ev;
+    RETURN QUERY SELECT 202, ev.id, ev.outcome, ev.balance_after, NULL::bigint, ev.fix_id,
+                        ev.created_at, ch, NULL::text;
+END $$;
+
+-- charge_settle: phase 3 of a charge. p_outcome is 'succeeded' (Stripe
+-- took the money), 'pending' (Stripe could not be reached or is still
+-- processing: the fix is allowed, tollgate-worker finishes the call) or
+-- 'failed' (declined). A 'processing' usage event becomes 'charged' with
+-- +1 purchased and -1 fix_deployed, or, on failure, is removed so nothing is
+-- consumed and its Idempotency-Key can be used again. A charge that had been
+-- left pending and then fails puts the customer past_due. Safe to call
+-- again with the same outcome. Returns the usage event's row (none if it
+-- was removed).
+CREATE FUNCTION charge_settle(p_charge bigint, p_outcome text, p_payment_intent text,
+                              p_failure_code text, p_decline_code text, p_result jsonb,
+                              p_grace interval)
+RETURNS SETOF usage_events LANGUAGE plpgsql AS $$
+DECLARE
+    ch  charges%ROWTYPE;
+    ev  usage_events%ROWTYPE;
+    c   customers%ROWTYPE;
+    le  bigint;
+BEGIN
+    SELECT * INTO ch FROM charges WHERE id = p_charge;
+    IF NOT FOUND OR p_outcome NOT IN ('succeeded', 'pending', 'failed') THEN
+        RAISE EXCEPTION 'charge_settle: charge % / outcome %', p_charge, p_outcome;
+    END IF;
+    SELECT * INTO c FROM customers WHERE id = ch.customer_id FOR UPDATE;
+    SELECT * INTO ev FROM usage_events WHERE charge_id = p_charge FOR UPDATE;
+
+    IF ch.status <> 'pending' THEN
+        -- Already final: a repeated settle changes nothing.
+        IF FOUND THEN RETURN NEXT ev; END IF;
+        RETURN;
+    END IF;
+
+    UPDATE charges
+       SET status = p_outcome,
+           stripe_payment_intent_id = coalesce(p_payment_intent, stripe_payment_intent_id),
+           failure_code = p_failure_code, decline_code = p_decline_code, updated_at = now()
+     WHERE id = p_charge;
+    PERFORM stripe_request_finish(ch.stripe_request_id, p_outcome, p_result);
+
+    IF p_outcome = 'failed' THEN
+        IF ev.outcome = 'processing' THEN
+            DELETE FROM usage_events WHERE id = ev.id;
+            RETURN;
+        END IF;
+        -- The fix was allowed while the charge was pending: the customer
+        -- owes it now. Grace period from here (DESIGN.md section 2).
+        UPDATE customers
+           SET billing_status = 'past_due',
+               grace_period_ends_at = coalesce(grace_period_ends_at, now() + p_grace),
+               updated_at = now()
+         WHERE id = c.id AND billing_status IN ('active', 'past_due');
+        RETURN NEXT ev;
+        RETURN;
+    END IF;
+
+    IF ev.outcome = 'processing' THEN
+        INSERT INTO credit_transactions (customer_id, amount, kind, reference, description)
+        VALUES (c.id, 1, 'purchased', 'charge:' || p_charge,
+                format('Bought for %s %s', ch.amount_cents, upper(ch.currency)));
+        INSERT INTO credit_transactions (customer_id, amount, kind, reference)
+        VALUES (c.id, -1, 'fix_deployed', ev.fix_id)
+        RETURNING id INTO le;
+        UPDATE usage_events
+           SET outcome = 'charged', ledger_entry_id = le,
+               balance_after = (SELECT credit_balance FROM customers WHERE id = c.id)
+         WHERE id = ev.id
+        RETURNING * INTO ev;
+    END IF;
+    RETURN NEXT ev;
+END $$;
+
+-- stripe_request_begin: phase 1 of a Stripe call that is not a charge: the
+-- call and its idempotency key committed before anything is sent.
+-- Returns the new row's id and key.
+CREATE FUNCTION stripe_request_begin(p_customer uuid, p_operation text, p_params jsonb)
+RETURNS TABLE (id bigint, idempotency_key text) LANGUAGE sql AS $$
+    INSERT INTO stripe_requests (customer_id, operation, params, idempotency_key)
+    VALUES (p_customer, p_operation, p_params,
+            'tg' || left(p_operation, 3) || '_' || replace(gen_random_uuid()::text, '-', ''))
+    RETURNING id, idempotency_key;
+$$;
+
+-- stripe_request_finish: record the final result of a call (succeeded or
+-- failed), or schedule a pending one for tollgate-worker with exponential
+-- backoff from 1 s to 1 h.
+CREATE FUNCTION stripe_request_finish(p_request bigint, p_status text, p_result jsonb)
+RETURNS void LANGUAGE sql AS $$
+    UPDATE stripe_requests
+       SET status = p_status, result = p_result, attempts = attempts + 1, updated_at = now(),
+           next_attempt_at = now() + least(interval '1 hour',
+                                           interval '1 second' * power(2, least(attempts, 12)))
+     WHERE id = p_request;
+$$;
+
+-- payment_method_added: phase 3 of attaching a payment method with billing
+-- consent (DESIGN.md section 2): it becomes the default, billing becomes
+-- active, a trial customer moves to payg, and +5 trial_billing_added is
+-- granted once per customer ever (pricing_tiers.included_credits of payg).
+CREATE FUNCTION payment_method_added(p_request bigint, p_customer uuid, p_payment_method text,
+                                     p_result jsonb)
+RETURNS SETOF customers LANGUAGE plpgsql AS $$
+DECLARE
+    c      customers%ROWTYPE;
+    bonus  integer;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = p_customer FOR UPDATE;
+    UPDATE customers
+       SET default_payment_method = p_payment_method,
+           billing_consent_at = coalesce(billing_consent_at, now()),
+           billing_status = CASE WHEN billing_status = 'none' THEN 'active' ELSE billing_status END,
+           tier = CASE WHEN tier = 'trial' THEN 'payg' ELSE tier END,
+           updated_at = now()
+     WHERE id = p_customer;
+    SELECT included_credits INTO STRICT bonus FROM pricing_tiers WHERE tier = 'payg';
+    IF bonus > 0 AND NOT EXISTS (SELECT 1 FROM credit_transactions
+                                  WHERE customer_id = p_customer
+                                    AND kind = 'trial_billing_added') THEN
+        INSERT INTO credit_transactions (customer_id, amount, kind, reference, description)
+        VALUES (p_customer, bonus, 'trial_billing_added', 'billing_added',
+                'Bonus credits for adding a payment method');
+    END IF;
+    PERFORM stripe_request_finish(p_request, 'succeeded', p_result);
+    RETURN QUERY SELECT * FROM customers WHERE id = p_customer;
+END $$;
+
+-- subscription_begin: phase 1 of starting a subscription on plan. Refuses
+-- (status 409) when the customer already has a live one, 402 when it has
+-- no default payment method; otherwise records the call and a 'creating'
+-- subscription and answers 202 with the call's id and key.
+CREATE FUNCTION subscription_begin(p_customer uuid, p_plan text, p_price text)
+RETURNS TABLE (status integer, subscription_id uuid, request_id bigint,
+               idempotency_key text, stripe_customer_id text, payment_method text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c    customers%ROWTYPE;
+    r    record;
+    sid  uuid;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = p_customer FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = p_customer
+                  AND s.status NOT IN ('canceled', 'incomplete_expired')) THEN
+        RETURN QUERY SELECT 409, NULL::uuid, NULL::bigint, NULL::text, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+    IF c.default_payment_method IS NULL OR c.stripe_customer_id IS NULL THEN
+        RETURN QUERY SELECT 402, NULL::uuid, NULL::bigint, NULL::text, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM stripe_request_begin(p_customer, 'create_subscription',
+        jsonb_build_object('customer', c.stripe_customer_id, 'price', p_price,
+                           'default_payment_method', c.default_payment_method));
+    INSERT INTO subscriptions (customer_id, plan, stripe_request_id, stripe_price_id)
+    VALUES (p_customer, p_plan, r.id, p_price)
+    RETURNING id INTO sid;
+    RETURN QUERY SELECT 202, sid, r.id, r.idempotency_key, c.stripe_customer_id,
+                        c.default_payment_method;
+END $$;
+
+-- subscription_apply: record Stripe's view of a subscription (from the
+-- create call's answer now; from webhooks later). p_invoice_id and
+-- p_invoice_paid describe its latest invoice: a paid invoice of a live
+-- subscription grants the plan's credits, keyed by the invoice id so the
+-- same invoice can never grant twice, and makes the customer pro. A
+-- subscription that ended moves the customer back to payg, credits kept.
+CREATE FUNCTION subscription_apply(p_subscription uuid, p_stripe_id text, p_status text,
+                                   p_period_start timestamptz, p_period_end timestamptz,
+                                   p_cancel_at_period_end boolean, p_canceled_at timestamptz,
+                                   p_invoice_id text, p_invoice_paid boolean)
+RETURNS SETOF subscriptions LANGUAGE plpgsql AS $$
+DECLARE
+    s      subscriptions%ROWTYPE;
+    grant_n integer;
+BEGIN
+    SELECT * INTO STRICT s FROM subscriptions WHERE id = p_subscription;
+    PERFORM 1 FROM customers WHERE id = s.customer_id FOR UPDATE;
+    UPDATE subscriptions
+       SET stripe_subscription_id = coalesce(p_stripe_id, stripe_subscription_id),
+           status = p_status, current_period_start = p_period_start,
+           current_period_end = p_period_end, cancel_at_period_end = p_cancel_at_period_end,
+           canceled_at = p_canceled_at, updated_at = now()
+     WHERE id = p_subscription
+    RETURNING * INTO s;
+
+    IF p_status IN ('active', 'trialing', 'past_due') THEN
+        UPDATE customers SET tier = s.plan, updated_at = now()
+         WHERE id = s.customer_id AND tier <> s.plan;
+    ELSIF p_status IN ('canceled', 'incomplete_expired', 'unpaid') THEN
+        UPDATE customers SET tier = 'payg', updated_at = now()
+         WHERE id = s.customer_id AND tier = s.plan;
+    END IF;
+
+    IF p_invoice_paid AND p_invoice_id IS NOT NULL AND p_status IN ('active', 'trialing')
+       AND NOT EXISTS (SELECT 1 FROM credit_transactions
+                        WHERE customer_id = s.customer_id AND kind = 'pro_subscription_payment'
+                          AND reference = p_invoice_id) THEN
+        SELECT included_credits INTO STRICT grant_n FROM pricing_tiers WHERE tier = s.plan;
+        INSERT INTO credit_transactions (customer_id, amount, kind, reference, description)
+        VALUES (s.customer_id, grant_n, 'pro_subscription_payment', p_invoice_id,
+                'Credits of a paid Pro invoice');
+        UPDATE customers
+           SET billing_status = 'active', grace_period_ends_at = NULL, updated_at = now()
+         WHERE id = s.customer_id AND billing_status IN ('past_due', 'delinquent');
+    END IF;
+    RETURN NEXT s;
+END $$;

@@ -25,5 +25,10 @@ enum tg_err api_usage_create(struct http_request *req);
 enum tg_err api_usage_summary(struct http_request *req);
 enum tg_err api_credits_transactions(struct http_request *req);
 enum tg_err api_metrics(struct http_request *req);
+enum tg_err api_payment_method_add(struct http_request *req);
+enum tg_err api_subscriptions_create(struct http_request *req);
+enum tg_err api_subscriptions_current(struct http_request *req);
+enum tg_err api_subscriptions_cancel(struct http_request *req);
+enum tg_err api_subscriptions_preview(struct http_request *req);
 
 #endif

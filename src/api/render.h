@@ -16,4 +16,12 @@ json_t *render_customer(const struct customer *c);
 json_t *render_ledger_entry(const struct ledger_entry *e);
 json_t *render_usage_event(const struct usage_event *u);
 
+#include "domain/subscription.h"
+
+json_t *render_subscription(const struct subscription *s);
+
+/* render_invoice_preview: Stripe's upcoming invoice (borrowed) as ours:
+ * amounts in cents, times as RFC 3339. */
+json_t *render_invoice_preview(const char *plan, json_t *invoice);
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include <config.h>
 
+#include <curl/curl.h>
 #include <fcgiapp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 0;
     }
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before fork: not thread-safe */
     if (FCGX_Init() != 0) {
         fprintf(stderr, "tollgate-fcgi: FCGX_Init failed\n");
         return 1;

@@ -6,6 +6,10 @@
 #include "core/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <ini.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +49,23 @@ const struct config_key config_keys[] = {
     KEY("statement_timeout_ms", "TOLLGATE_STATEMENT_TIMEOUT_MS", CONFIG_LONG,
         statement_timeout_ms, "5000", 100, 600000,
         "longest a request's SQL statement may run before PostgreSQL cancels it (503)"),
+    KEY("stripe_api_base", "TOLLGATE_STRIPE_API_BASE", CONFIG_STRING, stripe_api_base,
+        "https://api.stripe.com", 0, 0,
+        "base URL of the Stripe API (the emulator's URL in development and tests)"),
+    KEY("stripe_secret_key_file", "TOLLGATE_STRIPE_SECRET_KEY_FILE", CONFIG_STRING,
+        stripe_secret_key_file, "", 0, 0,
+        "file holding the Stripe secret key (sk_live_, sk_test_ or rk_); empty: no Stripe"),
+    KEY("stripe_price_pro", "TOLLGATE_STRIPE_PRICE_PRO", CONFIG_STRING, stripe_price_pro, "", 0,
+        0, "Stripe price id (price_...) of the Pro plan's monthly subscription"),
+    KEY("stripe_connect_timeout_ms", "TOLLGATE_STRIPE_CONNECT_TIMEOUT_MS", CONFIG_LONG,
+        stripe_connect_timeout_ms, "2000", 100, 60000,
+        "longest wait for a connection to Stripe, per attempt"),
+    KEY("stripe_timeout_ms", "TOLLGATE_STRIPE_TIMEOUT_MS", CONFIG_LONG, stripe_timeout_ms,
+        "10000", 500, 120000, "longest a Stripe call may take, per attempt"),
+    KEY("stripe_max_retries", "TOLLGATE_STRIPE_MAX_RETRIES", CONFIG_LONG, stripe_max_retries,
+        "2", 0, 10, "retries of a Stripe call after network errors, 409, 429 and 5xx"),
+    KEY("grace_period_days", "TOLLGATE_GRACE_PERIOD_DAYS", CONFIG_LONG, grace_period_days, "7",
+        0, 90, "days a customer stays past_due after a failed payment before delinquent"),
     {0},
 };
 
@@ -161,6 +182,48 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     return 1;
 }
 
+/* load_secret: the first line of path into *out. The file must be a
+ * regular file that neither group nor others can read (a secret); at most
+ * 512 bytes. */
+static int load_secret(const char *path, const char *key, char **out, char *err, size_t errlen)
+{
+    struct stat st;
+    char buf[514];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s: %s", key, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+        snprintf(err, errlen, "%s: %s: must be a regular file readable by its owner only "
+                              "(chmod 600)", key, path);
+        close(fd);
+        return -1;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0 || n > 512) {
+        snprintf(err, errlen, "%s: %s: unreadable or longer than 512 bytes", key, path);
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return -1;
+    }
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (buf[0] == '\0') {
+        snprintf(err, errlen, "%s: %s: empty", key, path);
+        return -1;
+    }
+    *out = strdup(buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (*out == NULL) {
+        snprintf(err, errlen, "%s: out of memory", key);
+        return -1;
+    }
+    return 0;
+}
+
 enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -200,6 +263,10 @@ enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t 
         if (v != NULL && set_key(cfg, k, v, k->env, err, errlen) != 0)
             goto fail;
     }
+    if (cfg->stripe_secret_key_file[0] != '\0' &&
+        load_secret(cfg->stripe_secret_key_file, "stripe_secret_key_file",
+                    &cfg->stripe_secret_key, err, errlen) != 0)
+        goto fail;
     return TG_OK;
 fail:
     config_free(cfg);
@@ -208,6 +275,10 @@ fail:
 
 void config_free(struct config *cfg)
 {
+    if (cfg->stripe_secret_key != NULL) {
+        OPENSSL_cleanse(cfg->stripe_secret_key, strlen(cfg->stripe_secret_key));
+        free(cfg->stripe_secret_key);
+    }
     for (const struct config_key *k = config_keys; k->name != NULL; k++)
         if (k->type == CONFIG_STRING) {
             char **slot = (char **)(void *)((char *)cfg + k->offset);

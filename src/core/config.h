@@ -28,6 +28,17 @@ struct config {
     long low_balance_threshold;   /* warn at or below this many credits */
     long ledger_page_size;        /* default page of /credits/transactions */
     long statement_timeout_ms;    /* PostgreSQL statement_timeout per statement */
+    char *stripe_api_base;        /* https://api.stripe.com, or the emulator */
+    char *stripe_secret_key_file; /* file holding sk_...; "" = Stripe not configured */
+    char *stripe_price_pro;       /* Stripe price id of the Pro plan */
+    long stripe_connect_timeout_ms;
+    long stripe_timeout_ms;       /* per attempt */
+    long stripe_max_retries;      /* retries after the first attempt */
+    long grace_period_days;       /* after a failed payment, before delinquent */
+
+    /* Secrets, read from the files named above (never from the file or the
+     * environment themselves); wiped by config_free(). */
+    char *stripe_secret_key;      /* NULL when not configured */
 };
 
 struct config_key {

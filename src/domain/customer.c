@@ -20,6 +20,9 @@ void customer_from_row(PGresult *r, int i, struct customer *c)
     c->billing_status = PQgetvalue(r, i, 5);
     c->credit_balance = strtoll(PQgetvalue(r, i, 6), NULL, 10);
     c->created_at = PQgetvalue(r, i, 7);
+    c->stripe_customer_id = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8);
+    c->default_payment_method = PQgetisnull(r, i, 9) ? NULL : PQgetvalue(r, i, 9);
+    c->grace_period_ends_at = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10);
 }
 
 enum tg_err customer_onboard(struct http_request *req, const char *email, const char *name,

@@ -21,6 +21,9 @@ struct customer {
     const char *billing_status; /* none | active | past_due | delinquent */
     long long credit_balance;   /* credits, never negative */
     const char *created_at;     /* RFC 3339 UTC */
+    const char *stripe_customer_id;     /* cus_..., NULL before billing */
+    const char *default_payment_method; /* pm_..., NULL before billing */
+    const char *grace_period_ends_at;   /* RFC 3339 UTC, NULL unless past_due */
 };
 
 /* The accepted signup sources. NULL-terminated. */
@@ -43,6 +46,6 @@ enum tg_err customer_get(struct http_request *req, const char *id, struct custom
  * CUSTOMER_NCOLS - 1) of row i of r; strings borrowed from r. */
 void customer_from_row(PGresult *r, int i, struct customer *c);
 
-#define CUSTOMER_NCOLS 8
+#define CUSTOMER_NCOLS 11
 
 #endif

@@ -8,12 +8,14 @@
 
 #include "core/config.h"
 #include "domain/email.h"
+#include "integration/stripe.h"
 #include "store/db.h"
 
 struct service {
     const struct config *cfg;
     struct db *db;
     const struct email_blocklist *blocklist;
+    struct stripe *stripe; /* NULL when Stripe is not configured */
 };
 
 #endif

@@ -268,6 +268,8 @@ void http_reply_problem(struct http_request *req, enum tg_err err)
         json_object_set_new(p, "detail", json_string(req->problem_detail));
     if (p != NULL && req->request_id != NULL)
         json_object_set_new(p, "request_id", json_string(req->request_id));
+    if (p != NULL && req->problem_extra != NULL)
+        json_object_update_missing(p, req->problem_extra);
     req->resp.nheaders = 0;
     if (err == TG_EMETHOD && req->allow != NULL)
         (void)http_add_header(req, "Allow", req->allow);
@@ -280,6 +282,22 @@ void http_reply_problem(struct http_request *req, enum tg_err err)
         return;
     }
     req->resp.content_type = "application/problem+json";
+}
+
+void http_problem_set(struct http_request *req, const char *name, json_t *value)
+{
+    if (value == NULL)
+        return;
+    if (req->problem_extra == NULL) {
+        req->problem_extra = json_object();
+        if (req->problem_extra == NULL ||
+            arena_defer(req->arena, json_decref_cb, req->problem_extra) != 0) {
+            req->problem_extra = NULL;
+            json_decref(value);
+            return;
+        }
+    }
+    json_object_set_new(req->problem_extra, name, value);
 }
 
 enum tg_err http_add_header(struct http_request *req, const char *name, const char *value)

@@ -74,6 +74,8 @@ struct http_request {
     struct http_auth auth;
     const char *problem_detail;   /* detail of the problem answer, if any */
     const char *allow;            /* methods for the Allow header of a 405 */
+    json_t *problem_extra;        /* extension members of the problem (RFC 9457
+                                   * section 3.2), e.g. decline_code; arena-owned */
 
     struct http_response resp;
 };
@@ -126,6 +128,10 @@ void http_reply_raw(struct http_request *req, int status, const char *content_ty
  * dropped, and a 405 gets its Allow header. Never fails: falls back to a
  * static body when out of memory. */
 void http_reply_problem(struct http_request *req, enum tg_err err);
+
+/* http_problem_set: add extension member name = value (stolen) to the
+ * problem answer, e.g. Stripe's decline_code. Ignored when out of memory. */
+void http_problem_set(struct http_request *req, const char *name, json_t *value);
 
 /* http_add_header: add a response header (name and value arena-owned or
  * static). TG_EINTERNAL when HTTP_MAX_HEADERS are already set. */

@@ -10,12 +10,19 @@
 /* Columns of a customer, in the order customer.c reads them. */
 #define CUSTOMER_COLS                                                                          \
     "c.id, c.email, c.name, c.source, c.tier, c.billing_status, c.credit_balance, "            \
-    TS("c.created_at")
+    TS("c.created_at") ", c.stripe_customer_id, c.default_payment_method, "                     \
+    TS("c.grace_period_ends_at")
 
 /* Columns of a ledger entry, in the order ledger.c reads them. */
 #define LEDGER_COLS                                                                            \
     "t.id, t.amount, t.kind, t.balance_after, t.reference, t.description, " TS("t.created_at") \
     ", t.seq"
+
+/* Columns of a subscription, in the order subscription.c reads them. */
+#define SUBSCRIPTION_COLS                                                                      \
+    "s.id, s.customer_id, s.plan, s.status, s.stripe_subscription_id, s.stripe_price_id, "     \
+    TS("s.current_period_start") ", " TS("s.current_period_end") ", s.cancel_at_period_end, " \
+    TS("s.canceled_at") ", " TS("s.created_at")
 
 const struct db_statement db_statements[DB_STMT_COUNT] = {
     [DB_HEALTH] = {"health", "SELECT coalesce(max(version), 0) FROM schema_migrations", 0},
@@ -40,9 +47,93 @@ const struct db_statement db_statements[DB_STMT_COUNT] = {
                          "SELECT " CUSTOMER_COLS " FROM customers c WHERE c.id = $1", 1},
 
     [DB_USAGE_FIX] = {"usage_fix",
-                      "SELECT status, event_id, outcome, balance_after, ledger_entry_id, fix_id, "
-                      TS("created_at") " FROM usage_fix_deployed($1, $2, $3, $4, $5)",
+                      "SELECT u.status, u.event_id, u.outcome, u.balance_after, u.ledger_entry_id,"
+                      " u.fix_id, " TS("u.created_at") ", u.charge_id, u.reason,"
+                      " ch.amount_cents, ch.currency"
+                      " FROM usage_fix_deployed($1, $2, $3, $4, $5) u"
+                      " LEFT JOIN charges ch ON ch.id = u.charge_id",
                       5},
+
+    [DB_USAGE_EVENT_GET] = {"usage_event_get",
+                            "SELECT 201, e.id, e.outcome, e.balance_after, e.ledger_entry_id,"
+                            " e.fix_id, " TS("e.created_at") ", e.charge_id, NULL,"
+                            " ch.amount_cents, ch.currency"
+                            " FROM usage_events e LEFT JOIN charges ch ON ch.id = e.charge_id"
+                            " WHERE e.id = $1",
+                            1},
+
+    [DB_CUSTOMER_SET_STRIPE] = {"customer_set_stripe",
+                                "UPDATE customers SET stripe_customer_id ="
+                                " coalesce(stripe_customer_id, $2), updated_at = now()"
+                                " WHERE id = $1 RETURNING stripe_customer_id",
+                                2},
+
+    [DB_OUTBOX_BEGIN] = {"outbox_begin",
+                         "SELECT id, idempotency_key FROM stripe_request_begin($1, $2, $3::jsonb)",
+                         3},
+
+    [DB_OUTBOX_FINISH] = {"outbox_finish",
+                          "SELECT stripe_request_finish($1, $2, $3::jsonb)", 3},
+
+    /* Lease due calls for two minutes; SKIP LOCKED lets several
+     * tollgate-worker processes claim side by side. */
+    [DB_OUTBOX_CLAIM] = {"outbox_claim",
+                         "UPDATE stripe_requests r"
+                         "   SET next_attempt_at = now() + interval '2 minutes', updated_at = now()"
+                         " WHERE r.id IN (SELECT id FROM stripe_requests"
+                         "                 WHERE status = 'pending' AND next_attempt_at <= now()"
+                         "                 ORDER BY next_attempt_at LIMIT $1"
+                         "                 FOR UPDATE SKIP LOCKED)"
+                         " RETURNING r.id, r.idempotency_key, r.customer_id, r.operation,"
+                         "           r.params::text, r.attempts",
+                         1},
+
+    [DB_PAYMENT_METHOD_ADDED] = {"payment_method_added",
+                                 "SELECT " CUSTOMER_COLS
+                                 " FROM payment_method_added($1, $2, $3, $4::jsonb) c",
+                                 4},
+
+    [DB_CHARGE_CALL] = {"charge_call",
+                        "SELECT r.id, r.idempotency_key, r.customer_id, r.params::text"
+                        " FROM charges c JOIN stripe_requests r ON r.id = c.stripe_request_id"
+                        " WHERE c.id = $1",
+                        1},
+
+    [DB_CHARGE_BY_CALL] = {"charge_by_call",
+                           "SELECT id FROM charges WHERE stripe_request_id = $1", 1},
+
+    [DB_CHARGE_SETTLE] = {"charge_settle",
+                          "SELECT id FROM charge_settle($1, $2, $3, $4, $5, $6::jsonb,"
+                          " $7::interval)",
+                          7},
+
+    [DB_SUBSCRIPTION_BEGIN] = {"subscription_begin",
+                               "SELECT status, subscription_id, request_id, idempotency_key,"
+                               " stripe_customer_id, payment_method"
+                               " FROM subscription_begin($1, $2, $3)",
+                               3},
+
+    [DB_SUBSCRIPTION_APPLY] = {"subscription_apply",
+                               "SELECT " SUBSCRIPTION_COLS
+                               " FROM subscription_apply($1, $2, $3, to_timestamp($4::bigint),"
+                               " to_timestamp($5::bigint), $6::boolean, to_timestamp($7::bigint),"
+                               " $8, $9::boolean) s",
+                               9},
+
+    [DB_SUBSCRIPTION_CURRENT] = {"subscription_current",
+                                 "SELECT " SUBSCRIPTION_COLS " FROM subscriptions s"
+                                 " WHERE s.customer_id = $1"
+                                 "   AND s.status NOT IN ('canceled', 'incomplete_expired')",
+                                 1},
+
+    [DB_SUBSCRIPTION_GET] = {"subscription_get",
+                             "SELECT " SUBSCRIPTION_COLS " FROM subscriptions s WHERE s.id = $1",
+                             1},
+
+    [DB_SUBSCRIPTION_BY_CALL] = {"subscription_by_call",
+                                 "SELECT " SUBSCRIPTION_COLS " FROM subscriptions s"
+                                 " WHERE s.stripe_request_id = $1",
+                                 1},
 
     /* One statement, so the balance and the entries come from one snapshot;
      * a customer without entries gives one row with NULL entry columns. */

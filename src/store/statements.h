@@ -15,6 +15,21 @@ enum db_stmt {
     DB_USAGE_SUMMARY,     /* (customer_id, n) -> customer cols + its n newest entries */
     DB_LEDGER_PAGE,       /* (customer_id, before_seq|NULL, limit) -> entries newest first */
     DB_METRICS,           /* () -> tier, customers, credits outstanding */
+    DB_USAGE_EVENT_GET,   /* (event_id) -> the columns of DB_USAGE_FIX */
+    DB_CUSTOMER_SET_STRIPE, /* (customer_id, cus_) -> stripe_customer_id kept */
+    DB_OUTBOX_BEGIN,      /* (customer_id, operation, params) -> id, idempotency_key */
+    DB_OUTBOX_FINISH,     /* (id, status, result) */
+    DB_OUTBOX_CLAIM,      /* (limit) -> id, key, customer_id, operation, params, attempts */
+    DB_PAYMENT_METHOD_ADDED, /* (call id, customer_id, pm_, result) -> customer row */
+    DB_CHARGE_CALL,       /* (charge_id) -> call id, key, customer_id, params */
+    DB_CHARGE_BY_CALL,    /* (call id) -> charge_id */
+    DB_CHARGE_SETTLE,     /* (charge_id, outcome, pi_, failure, decline, result, grace) -> event id */
+    DB_SUBSCRIPTION_BEGIN,   /* (customer_id, plan, price) -> status, sub, call id, key, cus, pm */
+    DB_SUBSCRIPTION_APPLY,   /* (sub, sub_, status, start, end, cancel_at_end, canceled_at,
+                                in_, paid) -> subscription row */
+    DB_SUBSCRIPTION_CURRENT, /* (customer_id) -> the live subscription row */
+    DB_SUBSCRIPTION_GET,     /* (subscription id) -> subscription row */
+    DB_SUBSCRIPTION_BY_CALL, /* (call id) -> subscription row */
     DB_STMT_COUNT
 };
 

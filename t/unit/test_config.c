@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -233,10 +234,28 @@ Test(config, environment_overrides_file)
     config_free(&cfg);
 }
 
+/* write_secret: a secret file with mode, holding text; path in buf. */
+static const char *write_secret(char *buf, size_t len, mode_t mode, const char *text)
+{
+    snprintf(buf, len, "/tmp/tollgate-secret-XXXXXX");
+    int fd = mkstemp(buf);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    cr_assert_eq(fchmod(fd, mode), 0);
+    close(fd);
+    return buf;
+}
+
 Test(config, every_key_has_a_working_environment_variable)
 {
+    char secret[64];
+    write_secret(secret, sizeof(secret), 0600, "sk_test_unit\n");
     for (const struct config_key *k = config_keys; k->name != NULL; k++) {
+        /* A string that is a valid value for every string key: the secret
+         * file's path (the key that reads it needs a real file). */
         const char *value = k->type == CONFIG_LONG ? NULL : "staging";
+        if (strcmp(k->name, "stripe_secret_key_file") == 0)
+            value = secret;
         char num[32];
         if (k->type == CONFIG_LONG) {
             snprintf(num, sizeof(num), "%ld", k->min);
@@ -249,11 +268,58 @@ Test(config, every_key_has_a_working_environment_variable)
         if (k->type == CONFIG_LONG)
             cr_assert_eq(*(const long *)(const void *)field, k->min, "%s", k->env);
         else
-            cr_assert_str_eq(*(char *const *)(const void *)field, "staging", "%s", k->env);
+            cr_assert_str_eq(*(char *const *)(const void *)field, value, "%s", k->env);
         config_free(&cfg);
         unsetenv(k->env);
         unlink(tmp_path);
     }
+    unlink(secret);
+}
+
+Test(config, stripe_secret_is_read_from_its_file)
+{
+    char secret[64], text[128];
+    write_secret(secret, sizeof(secret), 0600, "sk_test_abc123\n");
+    snprintf(text, sizeof(text), "stripe_secret_key_file = %s\n", secret);
+    struct config cfg;
+    load_text(&cfg, text);
+    cr_assert_str_eq(cfg.stripe_secret_key, "sk_test_abc123");
+    config_free(&cfg);
+    cr_assert_null(cfg.stripe_secret_key);
+    unlink(secret);
+    unlink(tmp_path);
+}
+
+Test(config, stripe_secret_readable_by_others_is_refused)
+{
+    static const mode_t modes[] = {0640, 0604, 0644};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        char secret[64], text[128], err[512] = "";
+        write_secret(secret, sizeof(secret), modes[i], "sk_test_abc123\n");
+        snprintf(text, sizeof(text), "stripe_secret_key_file = %s\n", secret);
+        struct config cfg;
+        cr_assert_eq(config_load(&cfg, write_conf(text), err, sizeof(err)), TG_ECONFIG);
+        cr_assert_not_null(strstr(err, "chmod 600"), "%s", err);
+        cr_assert_not_null(strstr(err, secret), "%s", err);
+        unlink(secret);
+        unlink(tmp_path);
+    }
+}
+
+Test(config, stripe_secret_missing_or_empty_is_refused)
+{
+    char secret[64], text[128], err[512] = "";
+    struct config cfg;
+    write_secret(secret, sizeof(secret), 0600, "\n");
+    snprintf(text, sizeof(text), "stripe_secret_key_file = %s\n", secret);
+    cr_assert_eq(config_load(&cfg, write_conf(text), err, sizeof(err)), TG_ECONFIG);
+    cr_assert_not_null(strstr(err, "empty"), "%s", err);
+    unlink(secret);
+    unlink(tmp_path);
+    snprintf(text, sizeof(text), "stripe_secret_key_file = %s.gone\n", secret);
+    cr_assert_eq(config_load(&cfg, write_conf(text), err, sizeof(err)), TG_ECONFIG);
+    cr_assert_not_null(strstr(err, "No such file"), "%s", err);
+    unlink(tmp_path);
 }
 
 Test(config, unknown_key)

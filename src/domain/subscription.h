@@ -1,0 +1,67 @@
+/*
+ * subscription: Pro subscriptions through Stripe (DESIGN.md section 2). A
+ * subscription's first paid invoice, and each renewal's, grants the plan's
+ * credits keyed by the Stripe invoice id, so the webhook for the same
+ * invoice can never grant twice; cancelling now moves the customer to payg
+ * at once, cancelling at period end keeps Pro until Stripe ends it.
+ */
+#ifndef TOLLGATE_SUBSCRIPTION_H
+#define TOLLGATE_SUBSCRIPTION_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "domain/outbox.h"
+
+struct subscription {
+    const char *id;                     /* uuid */
+    const char *customer_id;
+    const char *plan;                   /* "pro" */
+    const char *status;                 /* creating, active, past_due, canceled, ... */
+    const char *stripe_subscription_id; /* sub_..., NULL while creating */
+    const char *stripe_price_id;
+    const char *current_period_start;   /* RFC 3339 UTC or NULL */
+    const char *current_period_end;
+    bool cancel_at_period_end;
+    const char *canceled_at;            /* RFC 3339 UTC or NULL */
+    const char *created_at;
+};
+
+/* subscription_create: subscribe req->auth's customer to plan ("pro").
+ * Errors: TG_ECONFLICT (already subscribed), TG_EINSUFFICIENT (402: no
+ * payment method), TG_EPAYMENTFAILED (402: the first invoice was declined;
+ * nothing is created), TG_EUPSTREAM (Stripe unreachable: tollgate-worker
+ * finishes the creation), TG_EINVALID (unknown plan), TG_EDB. */
+enum tg_err subscription_create(struct http_request *req, const char *plan,
+                                struct subscription *out) __attribute__((warn_unused_result));
+
+/* subscription_current: the customer's live subscription. TG_ENOTFOUND. */
+enum tg_err subscription_current(struct http_request *req, struct subscription *out)
+    __attribute__((warn_unused_result));
+
+/* subscription_cancel: cancel the live subscription now (tier payg, credits
+ * kept) or at the end of the period (Pro until Stripe ends it).
+ * TG_ENOTFOUND, TG_ECONFLICT (still being created), TG_EUPSTREAM, TG_EDB. */
+enum tg_err subscription_cancel(struct http_request *req, bool at_period_end,
+                                struct subscription *out) __attribute__((warn_unused_result));
+
+/* subscription_preview: Stripe's upcoming invoice for plan (GET
+ * /v1/invoices/upcoming): of the live subscription, or of a new one on the
+ * plan's price. *invoice is Stripe's object (arena-owned). */
+enum tg_err subscription_preview(struct http_request *req, const char *plan, json_t **invoice)
+    __attribute__((warn_unused_result));
+
+/* subscription_run: phases 2 and 3 of a recorded create_subscription or
+ * cancel_subscription call (also tollgate-worker's resume). out may be NULL. */
+enum tg_err subscription_run(struct http_request *req, const struct outbox_call *call,
+                             struct subscription *out) __attribute__((warn_unused_result));
+
+/* subscription_apply_stripe: record Stripe's subscription object obj (and
+ * its latest invoice, may be NULL) for subscription id; both API 2023-08-16
+ * and later shapes (periods on the items). *out may be NULL. */
+enum tg_err subscription_apply_stripe(struct http_request *req, const char *id, json_t *obj,
+                                      json_t *invoice, struct subscription *out)
+    __attribute__((warn_unused_result));
+
+#endif

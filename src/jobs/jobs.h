@@ -1,0 +1,18 @@
+/*
+ * jobs: the background work of tollgate-worker -- everything that must not
+ * run inside a request. Today: finishing Stripe calls left pending (Stripe
+ * unreachable, or a process killed between the phases of a call) with the
+ * same idempotency keys. Each pass claims due work with FOR UPDATE SKIP
+ * LOCKED, so several tollgate-worker processes on several hosts never run
+ * the same job at once.
+ */
+#ifndef TOLLGATE_JOBS_H
+#define TOLLGATE_JOBS_H
+
+#include "core/config.h"
+
+/* jobs_run: run passes every interval_ms until SIGTERM/SIGINT, or one pass
+ * when once is set. Returns the process exit status. */
+int jobs_run(const struct config *cfg, long interval_ms, int once);
+
+#endif
