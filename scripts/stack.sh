@@ -101,10 +101,13 @@ stack_pg_stop() {
     stack_pg_run "$PG_BIN/pg_ctl" -D "$data" -w -m fast stop >/dev/null 2>&1 || true
 }
 
-# stack_config DIR BUILD: write DIR/tollgate.conf for this stack.
+# stack_config DIR: write DIR/tollgate.conf for this stack (and the Stripe
+# test key the emulator accepts, in a file only its owner can read).
 stack_config() {
-    local dir=$1 port
+    local dir=$1 port stripe_port
     port=$(cat "$dir/pg.port")
+    stripe_port=$(cat "$dir/stripe.port")
+    (umask 077 && echo "sk_test_tollgate_dev_stack" >"$dir/stripe-secret-key")
     cat >"$dir/tollgate.conf" <<CONF
 # Written by scripts/stack.sh for the development stack in $dir.
 environment = development
@@ -113,7 +116,35 @@ fcgi_socket = $dir/fcgi.sock
 workers = ${TOLLGATE_WORKERS:-4}
 sql_dir = $STACK_SRC/sql
 disposable_domains_file = $STACK_SRC/data/disposable-domains.txt
+stripe_api_base = http://127.0.0.1:$stripe_port
+stripe_secret_key_file = $dir/stripe-secret-key
+stripe_price_pro = price_tollgate_pro_monthly
 CONF
+}
+
+# stack_worker_start DIR BUILD: start tollgate-worker in the background.
+stack_worker_start() {
+    local dir=$1 build=$2
+    TOLLGATE_CONFIG=$dir/tollgate.conf setsid "$build/tollgate-worker" \
+        </dev/null >>"$dir/tollgate-worker.log" 2>&1 &
+    echo $! >"$dir/tollgate-worker.pid"
+    sleep 0.2
+    kill -0 "$(cat "$dir/tollgate-worker.pid")" 2>/dev/null ||
+        stack_die "tollgate-worker exited: see $dir/tollgate-worker.log"
+}
+
+# stack_stop_pid PIDFILE: TERM, wait up to 10 s, then KILL.
+stack_stop_pid() {
+    local pidf=$1 pid i
+    [ -f "$pidf" ] || return 0
+    pid=$(cat "$pidf")
+    kill -TERM "$pid" 2>/dev/null || { rm -f "$pidf"; return 0; }
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$pidf"
 }
 
 # stack_migrate DIR BUILD: apply the migrations.
@@ -138,16 +169,7 @@ stack_fcgi_start() {
 }
 
 stack_fcgi_stop() {
-    local pidf=$1/tollgate-fcgi.pid pid i
-    [ -f "$pidf" ] || return 0
-    pid=$(cat "$pidf")
-    kill -TERM "$pid" 2>/dev/null || { rm -f "$pidf"; return 0; }
-    for i in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$pidf"
+    stack_stop_pid "$1/tollgate-fcgi.pid"
 }
 
 # stack_nginx_start DIR PORT: render nginx/dev.conf.in and start nginx.
@@ -196,9 +218,11 @@ stack_up() {
     local dir=$1 build=$2 port=$3
     mkdir -p "$dir"
     stack_pg_start "$dir"
+    stack_stripe_start "$dir"
     stack_config "$dir"
     stack_migrate "$dir" "$build"
     stack_fcgi_start "$dir" "$build"
+    stack_worker_start "$dir" "$build"
     stack_nginx_start "$dir" "$port"
     stack_wait_health "http://127.0.0.1:$port"
 }
@@ -207,5 +231,40 @@ stack_up() {
 stack_down() {
     stack_nginx_stop "$1"
     stack_fcgi_stop "$1"
+    stack_stop_pid "$1/tollgate-worker.pid"
+    stack_stripe_stop "$1"
     stack_pg_stop "$1"
+}
+
+# ---- Stripe emulator ----
+# The Stripe emulator (t/stripe-emulator/emulator.py) as Stripe for the stack
+# and the tests. Environment passed through: STRIPE_SHARED, EMULATOR_PRICES,
+# EMULATOR_WEBHOOK_URL, EMULATOR_WEBHOOK_SECRET (see t/stripe-emulator/README.md).
+
+# stack_stripe_start DIR: start the emulator on a free port in the background;
+# log in DIR/stripe-emulator.log, pid in DIR/stripe-emulator.pid, port in
+# DIR/stripe.port. Returns once GET /_emulator/health answers 200.
+stack_stripe_start() {
+    local dir=$1 port pid i
+    mkdir -p "$dir"
+    port=$(stack_free_port)
+    setsid python3 "$STACK_SRC/t/stripe-emulator/emulator.py" --host 127.0.0.1 \
+        --port "$port" --log "$dir/stripe-emulator.log" \
+        </dev/null >>"$dir/stripe-emulator.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$dir/stripe-emulator.pid"
+    echo "$port" >"$dir/stripe.port"
+    for i in $(seq 1 150); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' \
+            "http://127.0.0.1:$port/_emulator/health")" = 200 ] && return 0
+        kill -0 "$pid" 2>/dev/null ||
+            stack_die "the Stripe emulator exited: see $dir/stripe-emulator.log"
+        sleep 0.1
+    done
+    stack_die "the Stripe emulator did not answer on port $port: see $dir/stripe-emulator.log"
+}
+
+# stack_stripe_stop DIR: stop the emulator started by stack_stripe_start.
+stack_stripe_stop() {
+    stack_stop_pid "$1/stripe-emulator.pid"
 }

@@ -25,9 +25,10 @@ CREATE TABLE stripe_requests (
                      CHECK (status IN ('pending', 'succeeded', 'failed')),
     result           jsonb,
     attempts         integer NOT NULL DEFAULT 0,
-    -- tollgate-worker takes a pending call from here on: long enough for
-    -- the request that made it to finish its own attempt first.
-    next_attempt_at  timestamptz NOT NULL DEFAULT now() + interval '60 seconds',
+    -- When tollgate-worker may take a pending call. A call never attempted
+    -- (attempts = 0) is also left to the request that made it for
+    -- stripe_call_grace_seconds (configuration) before the worker takes it.
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now()
 );

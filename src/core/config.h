@@ -35,6 +35,7 @@ struct config {
     long stripe_timeout_ms;       /* per attempt */
     long stripe_max_retries;      /* retries after the first attempt */
     long grace_period_days;       /* after a failed payment, before delinquent */
+    long stripe_call_grace_seconds; /* before tollgate-worker takes an unsent call */
 
     /* Secrets, read from the files named above (never from the file or the
      * environment themselves); wiped by config_free(). */

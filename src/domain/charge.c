@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/failpoint.h"
 #include "domain/service.h"
 #include "store/db.h"
 
@@ -141,7 +142,9 @@ enum tg_err charge_run(struct http_request *req, long long charge_id, struct usa
     enum tg_err e = load_call(req, charge_id, &call);
     if (e != TG_OK)
         return e;
+    failpoint("charge.before_send");
     enum tg_err sent = send(req, charge_id, &call, &r);
+    failpoint("charge.after_send");
     if (sent == TG_ENOMEM || sent == TG_EINTERNAL)
         return sent;
     struct settlement s = judge(sent, &r);

@@ -103,9 +103,10 @@ enum tg_err outbox_fail_from(struct http_request *req, const struct stripe_resul
 
 enum tg_err outbox_claim(struct http_request *req, int limit, struct outbox_call **out, size_t *n)
 {
-    char lim[16];
+    char lim[16], grace[24];
     snprintf(lim, sizeof(lim), "%d", limit);
-    const char *p[1] = {lim};
+    snprintf(grace, sizeof(grace), "%ld", req->svc->cfg->stripe_call_grace_seconds);
+    const char *p[2] = {lim, grace};
     PGresult *r;
     enum tg_err e = db_exec(req->svc->db, req->arena, DB_OUTBOX_CLAIM, p, NULL, NULL, &r);
     if (e != TG_OK)

@@ -49,8 +49,10 @@ enum tg_err outbox_fail_from(struct http_request *req, const struct stripe_resul
                              const char *param);
 
 /* outbox_claim: for tollgate-worker, up to limit pending calls whose time
- * has come, leased for two minutes so another worker does not take them
- * (FOR UPDATE SKIP LOCKED). *out is an arena array of *n calls. */
+ * has come (one never attempted only after stripe_call_grace_seconds: its
+ * request may still be sending it), leased for two minutes so another
+ * worker does not take them (FOR UPDATE SKIP LOCKED). *out is an arena
+ * array of *n calls. */
 enum tg_err outbox_claim(struct http_request *req, int limit, struct outbox_call **out, size_t *n)
     __attribute__((warn_unused_result));
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/failpoint.h"
 #include "domain/service.h"
 #include "store/db.h"
 
@@ -86,6 +87,7 @@ enum tg_err payment_method_run(struct http_request *req, const struct outbox_cal
     if (e != TG_OK)
         return finish_failed(req, call, e, NULL);
 
+    failpoint("payment.before_attach");
     const struct stripe_param attach[] = {{"customer", cus}};
     const char *path = arena_printf(req->arena, "/v1/payment_methods/%s/attach", pm);
     if ((e = post(req, call, "attach", path, attach, 1, &r)) != TG_OK)
@@ -100,6 +102,7 @@ enum tg_err payment_method_run(struct http_request *req, const struct outbox_cal
                   1, &r)) != TG_OK)
         return finish_failed(req, call, e, &r);
 
+    failpoint("payment.before_apply");
     char id[24];
     snprintf(id, sizeof(id), "%lld", call->id);
     const char *p[4] = {id, call->customer_id, attached, "{}"};

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/failpoint.h"
 #include "domain/customer.h"
 #include "domain/payment.h"
 #include "domain/service.h"
@@ -123,8 +124,10 @@ static enum tg_err run_create(struct http_request *req, const struct outbox_call
     if (params[0].value == NULL || params[1].value == NULL || params[2].value == NULL)
         return http_fail(req, TG_EINTERNAL, "call %lld lacks parameters", call->id);
     struct stripe_result r;
+    failpoint("subscription.before_send");
     e = stripe_call(req->svc->stripe, req->arena, "POST", "/v1/subscriptions", params, 6,
                     call->key, &r);
+    failpoint("subscription.after_send");
     if (e == TG_ENOMEM)
         return e;
     if (r.outcome == STRIPE_UNREACHABLE) {

@@ -82,11 +82,13 @@ const struct db_statement db_statements[DB_STMT_COUNT] = {
                          "   SET next_attempt_at = now() + interval '2 minutes', updated_at = now()"
                          " WHERE r.id IN (SELECT id FROM stripe_requests"
                          "                 WHERE status = 'pending' AND next_attempt_at <= now()"
+                         "                   AND (attempts > 0 OR"
+                         "                        created_at <= now() - make_interval(secs => $2))"
                          "                 ORDER BY next_attempt_at LIMIT $1"
                          "                 FOR UPDATE SKIP LOCKED)"
                          " RETURNING r.id, r.idempotency_key, r.customer_id, r.operation,"
                          "           r.params::text, r.attempts",
-                         1},
+                         2},
 
     [DB_PAYMENT_METHOD_ADDED] = {"payment_method_added",
                                  "SELECT " CUSTOMER_COLS

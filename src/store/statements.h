@@ -19,7 +19,7 @@ enum db_stmt {
     DB_CUSTOMER_SET_STRIPE, /* (customer_id, cus_) -> stripe_customer_id kept */
     DB_OUTBOX_BEGIN,      /* (customer_id, operation, params) -> id, idempotency_key */
     DB_OUTBOX_FINISH,     /* (id, status, result) */
-    DB_OUTBOX_CLAIM,      /* (limit) -> id, key, customer_id, operation, params, attempts */
+    DB_OUTBOX_CLAIM,      /* (limit, grace s) -> id, key, customer_id, operation, params, attempts */
     DB_PAYMENT_METHOD_ADDED, /* (call id, customer_id, pm_, result) -> customer row */
     DB_CHARGE_CALL,       /* (charge_id) -> call id, key, customer_id, params */
     DB_CHARGE_BY_CALL,    /* (call id) -> charge_id */
