@@ -248,7 +248,7 @@ stack_stripe_start() {
     local dir=$1 port pid i
     mkdir -p "$dir"
     port=$(stack_free_port)
-    setsid python3 "$STACK_SRC/t/stripe-emulator/emulator.py" --host 127.0.0.1 \
+    PYTHONDONTWRITEBYTECODE=1 setsid python3 "$STACK_SRC/t/stripe-emulator/emulator.py" --host 127.0.0.1 \
         --port "$port" --log "$dir/stripe-emulator.log" \
         </dev/null >>"$dir/stripe-emulator.log" 2>&1 &
     pid=$!
