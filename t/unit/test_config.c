@@ -18,21 +18,9 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "unit.h"
 
 static char tmp_path[64];
-
-/* leak_check: under --enable-sanitizers a leaking test must fail, but
- * Criterion ignores the exit status LeakSanitizer gives a test's process. So
- * each test ends with a leak check that aborts, which Criterion reports as a
- * crash in teardown and turns into a failing exit status. No-op otherwise. */
-int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
-static void leak_check(void)
-{
-    if (__lsan_do_recoverable_leak_check != NULL && __lsan_do_recoverable_leak_check() != 0) {
-        fputs("memory leaked: see the LeakSanitizer report above\n", stderr);
-        abort();
-    }
-}
 
 static void clean_env(void)
 {
