@@ -107,7 +107,9 @@ stack_config() {
     local dir=$1 port stripe_port
     port=$(cat "$dir/pg.port")
     stripe_port=$(cat "$dir/stripe.port")
-    (umask 077 && echo "sk_test_tollgate_dev_stack" >"$dir/stripe-secret-key")
+    (umask 077 && echo "sk_test_tollgate_dev_stack" >"$dir/stripe-secret-key" &&
+        echo "${EMULATOR_WEBHOOK_SECRET:-whsec_tollgate_emulator_secret}" \
+            >"$dir/stripe-webhook-secret")
     cat >"$dir/tollgate.conf" <<CONF
 # Written by scripts/stack.sh for the development stack in $dir.
 environment = development
@@ -118,6 +120,7 @@ sql_dir = $STACK_SRC/sql
 disposable_domains_file = $STACK_SRC/data/disposable-domains.txt
 stripe_api_base = http://127.0.0.1:$stripe_port
 stripe_secret_key_file = $dir/stripe-secret-key
+stripe_webhook_secret_file = $dir/stripe-webhook-secret
 stripe_price_pro = price_tollgate_pro_monthly
 CONF
 }
@@ -218,7 +221,8 @@ stack_up() {
     local dir=$1 build=$2 port=$3
     mkdir -p "$dir"
     stack_pg_start "$dir"
-    stack_stripe_start "$dir"
+    EMULATOR_WEBHOOK_URL=${EMULATOR_WEBHOOK_URL:-http://127.0.0.1:$port/webhooks/stripe} \
+        stack_stripe_start "$dir"
     stack_config "$dir"
     stack_migrate "$dir" "$build"
     stack_fcgi_start "$dir" "$build"

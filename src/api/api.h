@@ -30,5 +30,6 @@ enum tg_err api_subscriptions_create(struct http_request *req);
 enum tg_err api_subscriptions_current(struct http_request *req);
 enum tg_err api_subscriptions_cancel(struct http_request *req);
 enum tg_err api_subscriptions_preview(struct http_request *req);
+enum tg_err api_webhooks_stripe(struct http_request *req);
 
 #endif

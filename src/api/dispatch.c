@@ -7,30 +7,34 @@
 #include "domain/apikey.h"
 #include "domain/service.h"
 
-#define BODY_SMALL 4096 /* every v1 body is a few small fields */
+#define BODY_SMALL 4096               /* every v1 body is a few small fields */
+#define WEBHOOK_BODY_MAX (512 * 1024) /* Stripe events are far smaller; nginx allows 1 MiB */
 
 const struct route api_routes[] = {
-    {"GET", "/health", "health", ROUTE_PUBLIC, 0, false, api_health},
-    {"POST", "/api/v1/customers", "customers_create", ROUTE_PUBLIC, BODY_SMALL, false,
+    {"GET", "/health", "health", ROUTE_PUBLIC, 0, false, false, api_health},
+    {"POST", "/api/v1/customers", "customers_create", ROUTE_PUBLIC, BODY_SMALL, false, false,
      api_customers_create},
-    {"GET", "/api/v1/customers/me", "customers_me", ROUTE_API_KEY, 0, false, api_customers_me},
-    {"POST", "/api/v1/usage", "usage_create", ROUTE_API_KEY, 16384, true, api_usage_create},
-    {"GET", "/api/v1/usage/summary", "usage_summary", ROUTE_API_KEY, 0, false,
+    {"GET", "/api/v1/customers/me", "customers_me", ROUTE_API_KEY, 0, false, false,
+     api_customers_me},
+    {"POST", "/api/v1/usage", "usage_create", ROUTE_API_KEY, 16384, true, false, api_usage_create},
+    {"GET", "/api/v1/usage/summary", "usage_summary", ROUTE_API_KEY, 0, false, false,
      api_usage_summary},
-    {"GET", "/api/v1/credits/transactions", "credits_transactions", ROUTE_API_KEY, 0, false,
+    {"GET", "/api/v1/credits/transactions", "credits_transactions", ROUTE_API_KEY, 0, false, false,
      api_credits_transactions},
-    {"POST", "/api/v1/customers/me/payment_method", "payment_method_add", ROUTE_API_KEY,
-     BODY_SMALL, false, api_payment_method_add},
+    {"POST", "/api/v1/customers/me/payment_method", "payment_method_add", ROUTE_API_KEY, BODY_SMALL,
+     false, false, api_payment_method_add},
     {"POST", "/api/v1/subscriptions", "subscriptions_create", ROUTE_API_KEY, BODY_SMALL, false,
-     api_subscriptions_create},
+     false, api_subscriptions_create},
     {"GET", "/api/v1/subscriptions/current", "subscriptions_current", ROUTE_API_KEY, 0, false,
-     api_subscriptions_current},
+     false, api_subscriptions_current},
     {"DELETE", "/api/v1/subscriptions/current", "subscriptions_cancel", ROUTE_API_KEY, 0, false,
-     api_subscriptions_cancel},
+     false, api_subscriptions_cancel},
     {"GET", "/api/v1/subscriptions/preview", "subscriptions_preview", ROUTE_API_KEY, 0, false,
-     api_subscriptions_preview},
-    {"GET", "/metrics", "metrics", ROUTE_PUBLIC, 0, false, api_metrics},
-    {NULL, NULL, NULL, ROUTE_PUBLIC, 0, false, NULL},
+     false, api_subscriptions_preview},
+    {"POST", "/webhooks/stripe", "webhooks_stripe", ROUTE_PUBLIC, WEBHOOK_BODY_MAX, false, true,
+     api_webhooks_stripe},
+    {"GET", "/metrics", "metrics", ROUTE_PUBLIC, 0, false, false, api_metrics},
+    {NULL, NULL, NULL, ROUTE_PUBLIC, 0, false, false, NULL},
 };
 
 /* idempotency_key_valid: 1..255 bytes of visible ASCII (the draft allows
@@ -73,7 +77,7 @@ static enum tg_err pipeline(struct http_request *req, char **envp, struct http_i
         (req->idempotency_key == NULL || !idempotency_key_valid(req->idempotency_key)))
         return http_fail(req, TG_EIDEMPOTENCYKEY,
                          "send an Idempotency-Key header of 1 to 255 visible ASCII characters");
-    if (route->body_max > 0 &&
+    if (route->body_max > 0 && !route->raw_body &&
         (e = http_parse_json(req, (size_t)req->svc->cfg->json_max_depth)) != TG_OK)
         return e;
     return route->handler(req);

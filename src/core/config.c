@@ -32,7 +32,7 @@ const struct config_key config_keys[] = {
         "unix socket the FastCGI workers listen on (ignored under socket activation)"),
     KEY("workers", "TOLLGATE_WORKERS", CONFIG_LONG, workers, "4", 1, 256,
         "number of pre-forked FastCGI workers, each with one PostgreSQL connection"),
-    KEY("max_body_bytes", "TOLLGATE_MAX_BODY_BYTES", CONFIG_LONG, max_body_bytes, "65536", 1024,
+    KEY("max_body_bytes", "TOLLGATE_MAX_BODY_BYTES", CONFIG_LONG, max_body_bytes, "1048576", 1024,
         16777216, "largest request body accepted by any route, in bytes"),
     KEY("json_max_depth", "TOLLGATE_JSON_MAX_DEPTH", CONFIG_LONG, json_max_depth, "16", 2, 256,
         "deepest nesting of arrays and objects accepted in a request body"),
@@ -67,6 +67,14 @@ const struct config_key config_keys[] = {
     KEY("stripe_call_grace_seconds", "TOLLGATE_STRIPE_CALL_GRACE_SECONDS", CONFIG_LONG,
         stripe_call_grace_seconds, "60", 1, 3600,
         "seconds tollgate-worker leaves a recorded, never-answered Stripe call to its request"),
+    KEY("stripe_webhook_secret_file", "TOLLGATE_STRIPE_WEBHOOK_SECRET_FILE", CONFIG_STRING,
+        stripe_webhook_secret_file, "", 0, 0,
+        "file holding the webhook endpoint's signing secret (whsec_...); empty: refuse webhooks"),
+    KEY("webhook_tolerance_seconds", "TOLLGATE_WEBHOOK_TOLERANCE_SECONDS", CONFIG_LONG,
+        webhook_tolerance_seconds, "300", 10, 3600,
+        "oldest webhook signature timestamp accepted, in seconds (Stripe's default: 300)"),
+    KEY("webhook_max_attempts", "TOLLGATE_WEBHOOK_MAX_ATTEMPTS", CONFIG_LONG, webhook_max_attempts,
+        "5", 1, 100, "attempts at applying a webhook event before it becomes a dead letter"),
     KEY("grace_period_days", "TOLLGATE_GRACE_PERIOD_DAYS", CONFIG_LONG, grace_period_days, "7",
         0, 90, "days a customer stays past_due after a failed payment before delinquent"),
     {0},
@@ -270,18 +278,28 @@ enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t 
         load_secret(cfg->stripe_secret_key_file, "stripe_secret_key_file",
                     &cfg->stripe_secret_key, err, errlen) != 0)
         goto fail;
+    if (cfg->stripe_webhook_secret_file[0] != '\0' &&
+        load_secret(cfg->stripe_webhook_secret_file, "stripe_webhook_secret_file",
+                    &cfg->stripe_webhook_secret, err, errlen) != 0)
+        goto fail;
     return TG_OK;
 fail:
     config_free(cfg);
     return TG_ECONFIG;
 }
 
+static void free_secret(char *s)
+{
+    if (s != NULL) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
 void config_free(struct config *cfg)
 {
-    if (cfg->stripe_secret_key != NULL) {
-        OPENSSL_cleanse(cfg->stripe_secret_key, strlen(cfg->stripe_secret_key));
-        free(cfg->stripe_secret_key);
-    }
+    free_secret(cfg->stripe_secret_key);
+    free_secret(cfg->stripe_webhook_secret);
     for (const struct config_key *k = config_keys; k->name != NULL; k++)
         if (k->type == CONFIG_STRING) {
             char **slot = (char **)(void *)((char *)cfg + k->offset);

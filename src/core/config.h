@@ -36,10 +36,14 @@ struct config {
     long stripe_max_retries;      /* retries after the first attempt */
     long grace_period_days;       /* after a failed payment, before delinquent */
     long stripe_call_grace_seconds; /* before tollgate-worker takes an unsent call */
+    char *stripe_webhook_secret_file; /* file holding whsec_...; "" = refuse webhooks */
+    long webhook_tolerance_seconds; /* oldest acceptable signature timestamp */
+    long webhook_max_attempts;    /* handler attempts before a dead letter */
 
     /* Secrets, read from the files named above (never from the file or the
      * environment themselves); wiped by config_free(). */
     char *stripe_secret_key;      /* NULL when not configured */
+    char *stripe_webhook_secret;  /* NULL when not configured */
 };
 
 struct config_key {

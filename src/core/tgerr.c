@@ -29,6 +29,8 @@ static const struct tg_err_info table[TG_ERR_COUNT] = {
     [TG_ECONFIG] = {500, "configuration-error", "Configuration error"},
     [TG_EUPSTREAM] = {503, "payment-provider-unavailable", "Payment provider unavailable"},
     [TG_EPAYMENTFAILED] = {402, "payment-failed", "Payment failed"},
+    [TG_EWEBHOOKSIGNATURE] = {400, "webhook-signature-invalid",
+                              "Webhook signature missing or invalid"},
 };
 
 const struct tg_err_info *tg_err_info(enum tg_err err)

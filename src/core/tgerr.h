@@ -30,6 +30,7 @@ enum tg_err {
     TG_ECONFIG,           /* configuration file or value is wrong */
     TG_EUPSTREAM,         /* Stripe could not be reached in time */
     TG_EPAYMENTFAILED,    /* Stripe declined the card or the payment */
+    TG_EWEBHOOKSIGNATURE, /* webhook signature missing, stale or wrong */
     TG_ERR_COUNT
 };
 

@@ -22,21 +22,11 @@ struct settlement {
     const char *decline_code;
 };
 
-/* judge: what Stripe's answer means for the charge. */
-static struct settlement judge(enum tg_err e, const struct stripe_result *r)
+/* judge_intent: what a PaymentIntent's state means for the charge. */
+static struct settlement judge_intent(json_t *pi)
 {
     struct settlement s = {"pending", NULL, NULL, NULL};
-    if (e != TG_OK || r->outcome == STRIPE_UNREACHABLE)
-        return s;
-    json_t *err = json_object_get(r->body, "error");
-    json_t *pi = r->outcome == STRIPE_OK ? r->body : json_object_get(err, "payment_intent");
     s.payment_intent = json_string_value(json_object_get(pi, "id"));
-    if (r->outcome != STRIPE_OK) {
-        s.outcome = "failed";
-        s.failure_code = r->error_code != NULL ? r->error_code : "invalid_request";
-        s.decline_code = r->decline_code;
-        return s;
-    }
     const char *status = json_string_value(json_object_get(pi, "status"));
     if (status != NULL && strcmp(status, "succeeded") == 0) {
         s.outcome = "succeeded";
@@ -49,6 +39,22 @@ static struct settlement judge(enum tg_err e, const struct stripe_result *r)
         if (s.failure_code == NULL)
             s.failure_code = status != NULL ? status : "unknown";
     }
+    return s;
+}
+
+/* judge: what Stripe's answer to the create call means for the charge. */
+static struct settlement judge(enum tg_err e, const struct stripe_result *r)
+{
+    struct settlement s = {"pending", NULL, NULL, NULL};
+    if (e != TG_OK || r->outcome == STRIPE_UNREACHABLE)
+        return s;
+    if (r->outcome == STRIPE_OK)
+        return judge_intent(r->body);
+    json_t *pi = json_object_get(json_object_get(r->body, "error"), "payment_intent");
+    s.payment_intent = json_string_value(json_object_get(pi, "id"));
+    s.outcome = "failed";
+    s.failure_code = r->error_code != NULL ? r->error_code : "invalid_request";
+    s.decline_code = r->decline_code;
     return s;
 }
 
@@ -115,13 +121,12 @@ static enum tg_err send(struct http_request *req, long long charge_id,
 
 /* settle: phase 3; *removed when the usage event was taken back. */
 static enum tg_err settle(struct http_request *req, long long charge_id,
-                          const struct settlement *s, const struct stripe_result *r,
-                          long long *event_id)
+                          const struct settlement *s, json_t *body, long long *event_id)
 {
     char id[24], grace[32];
     snprintf(id, sizeof(id), "%lld", charge_id);
     snprintf(grace, sizeof(grace), "%ld days", req->svc->cfg->grace_period_days);
-    char *result = r->body != NULL ? json_dumps(r->body, JSON_COMPACT) : NULL;
+    char *result = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     if (result != NULL && arena_defer(req->arena, free, result) != 0)
         return TG_ENOMEM;
     const char *p[7] = {id, s->outcome, s->payment_intent, s->failure_code, s->decline_code,
@@ -148,7 +153,7 @@ enum tg_err charge_run(struct http_request *req, long long charge_id, struct usa
     if (sent == TG_ENOMEM || sent == TG_EINTERNAL)
         return sent;
     struct settlement s = judge(sent, &r);
-    if ((e = settle(req, charge_id, &s, &r, &event_id)) != TG_OK)
+    if ((e = settle(req, charge_id, &s, r.body, &event_id)) != TG_OK)
         return e;
     if (strcmp(s.outcome, "failed") == 0 && event_id == 0) {
         if (r.outcome == STRIPE_OK) /* e.g. left requiring authentication */
@@ -175,4 +180,11 @@ enum tg_err charge_resume(struct http_request *req, const struct outbox_call *ca
         return http_fail(req, TG_EINTERNAL, "call %lld has no charge", call->id);
     e = charge_run(req, strtoll(PQgetvalue(r, 0, 0), NULL, 10), NULL);
     return e == TG_EPAYMENTFAILED ? TG_OK : e; /* a decline is a final state */
+}
+
+enum tg_err charge_apply_intent(struct http_request *req, long long charge_id, json_t *intent)
+{
+    long long event_id;
+    struct settlement s = judge_intent(intent);
+    return settle(req, charge_id, &s, intent, &event_id);
 }

@@ -20,6 +20,12 @@
 enum tg_err charge_run(struct http_request *req, long long charge_id, struct usage_event *out)
     __attribute__((warn_unused_result));
 
+/* charge_apply_intent: settle charge_id from Stripe's PaymentIntent object
+ * (borrowed), as a webhook reports it: succeeded, still processing, or
+ * failed. A charge already final is left as it is. TG_EDB. */
+enum tg_err charge_apply_intent(struct http_request *req, long long charge_id, json_t *intent)
+    __attribute__((warn_unused_result));
+
 /* charge_resume: tollgate-worker's retry of a pending charge call. */
 enum tg_err charge_resume(struct http_request *req, const struct outbox_call *call)
     __attribute__((warn_unused_result));

@@ -1,7 +1,9 @@
 /*
  * subscription: see subscription.h. Stripe calls and their keys:
  * create: POST /v1/subscriptions (key tgcre_<uuid>, payment_behavior
- * error_if_incomplete, latest_invoice expanded); cancel at period end:
+ * error_if_incomplete, latest_invoice expanded; no default_payment_method of
+ * its own, so invoices use the customer's invoice_settings default, which a
+ * new card replaces); cancel at period end:
  * POST /v1/subscriptions/{id} cancel_at_period_end=true (key tgcan_<uuid>);
  * cancel now: DELETE /v1/subscriptions/{id} (idempotent by itself);
  * preview: GET /v1/invoices/upcoming.
@@ -116,16 +118,15 @@ static enum tg_err run_create(struct http_request *req, const struct outbox_call
     const struct stripe_param params[] = {
         {"customer", json_string_value(json_object_get(p, "customer"))},
         {"items[0][price]", json_string_value(json_object_get(p, "price"))},
-        {"default_payment_method", json_string_value(json_object_get(p, "default_payment_method"))},
         {"payment_behavior", "error_if_incomplete"},
         {"expand[0]", "latest_invoice"},
         {"metadata[tollgate_subscription_id]", s.id},
     };
-    if (params[0].value == NULL || params[1].value == NULL || params[2].value == NULL)
+    if (params[0].value == NULL || params[1].value == NULL)
         return http_fail(req, TG_EINTERNAL, "call %lld lacks parameters", call->id);
     struct stripe_result r;
     failpoint("subscription.before_send");
-    e = stripe_call(req->svc->stripe, req->arena, "POST", "/v1/subscriptions", params, 6,
+    e = stripe_call(req->svc->stripe, req->arena, "POST", "/v1/subscriptions", params, 5,
                     call->key, &r);
     failpoint("subscription.after_send");
     if (e == TG_ENOMEM)

@@ -37,6 +37,10 @@ enum param {
     P_IDEMPOTENCY_KEY,
     P_REQUEST_ID,
     P_REMOTE_ADDR,
+    P_STRIPE_SIGNATURE,
+    P_HUB_SIGNATURE,
+    P_GITHUB_DELIVERY,
+    P_GITHUB_EVENT,
     P_COUNT
 };
 
@@ -45,12 +49,16 @@ static const char *param_names[P_COUNT] = {
     [P_QUERY] = "QUERY_STRING",             [P_CONTENT_TYPE] = "CONTENT_TYPE",
     [P_CONTENT_LENGTH] = "CONTENT_LENGTH",  [P_AUTHORIZATION] = "HTTP_AUTHORIZATION",
     [P_IDEMPOTENCY_KEY] = "HTTP_IDEMPOTENCY_KEY", [P_REQUEST_ID] = "REQUEST_ID",
-    [P_REMOTE_ADDR] = "REMOTE_ADDR",
+    [P_REMOTE_ADDR] = "REMOTE_ADDR",        [P_STRIPE_SIGNATURE] = "HTTP_STRIPE_SIGNATURE",
+    [P_HUB_SIGNATURE] = "HTTP_X_HUB_SIGNATURE_256",
+    [P_GITHUB_DELIVERY] = "HTTP_X_GITHUB_DELIVERY", [P_GITHUB_EVENT] = "HTTP_X_GITHUB_EVENT",
 };
 
 static const char *header_names[P_COUNT] = {
     [P_AUTHORIZATION] = "Authorization", [P_IDEMPOTENCY_KEY] = "Idempotency-Key",
     [P_CONTENT_LENGTH] = "Content-Length", [P_CONTENT_TYPE] = "Content-Type",
+    [P_STRIPE_SIGNATURE] = "Stripe-Signature", [P_HUB_SIGNATURE] = "X-Hub-Signature-256",
+    [P_GITHUB_DELIVERY] = "X-GitHub-Delivery", [P_GITHUB_EVENT] = "X-GitHub-Event",
 };
 
 static bool request_id_valid(const char *s)
@@ -118,11 +126,21 @@ enum tg_err http_parse_params(struct http_request *req, char **envp)
     req->content_type = arena_strdup(req->arena, val[P_CONTENT_TYPE]);
     req->authorization = arena_strdup(req->arena, val[P_AUTHORIZATION]);
     req->idempotency_key = arena_strdup(req->arena, val[P_IDEMPOTENCY_KEY]);
-    if (req->method == NULL || req->path == NULL || req->query == NULL || req->remote_addr == NULL ||
-        (val[P_CONTENT_TYPE] && !req->content_type) ||
-        (val[P_AUTHORIZATION] && !req->authorization) ||
-        (val[P_IDEMPOTENCY_KEY] && !req->idempotency_key))
+    req->stripe_signature = arena_strdup(req->arena, val[P_STRIPE_SIGNATURE]);
+    req->hub_signature = arena_strdup(req->arena, val[P_HUB_SIGNATURE]);
+    req->github_delivery = arena_strdup(req->arena, val[P_GITHUB_DELIVERY]);
+    req->github_event = arena_strdup(req->arena, val[P_GITHUB_EVENT]);
+    if (req->method == NULL || req->path == NULL || req->query == NULL || req->remote_addr == NULL)
         return TG_ENOMEM;
+    const char *const copies[][2] = {
+        {val[P_CONTENT_TYPE], req->content_type},   {val[P_AUTHORIZATION], req->authorization},
+        {val[P_IDEMPOTENCY_KEY], req->idempotency_key},
+        {val[P_STRIPE_SIGNATURE], req->stripe_signature},
+        {val[P_HUB_SIGNATURE], req->hub_signature}, {val[P_GITHUB_DELIVERY], req->github_delivery},
+        {val[P_GITHUB_EVENT], req->github_event}};
+    for (size_t i = 0; i < sizeof(copies) / sizeof(copies[0]); i++)
+        if (copies[i][0] != NULL && copies[i][1] == NULL)
+            return TG_ENOMEM;
     if (duplicate >= 0)
         return http_fail(req, TG_EBADREQUEST, "header %s given more than once",
                          header_names[duplicate] != NULL ? header_names[duplicate]

@@ -61,6 +61,10 @@ struct http_request {
     const char *content_type;     /* NULL when absent */
     const char *authorization;    /* NULL when absent */
     const char *idempotency_key;  /* NULL when absent */
+    const char *stripe_signature; /* Stripe-Signature, NULL when absent */
+    const char *hub_signature;    /* X-Hub-Signature-256 (GitHub) */
+    const char *github_delivery;  /* X-GitHub-Delivery */
+    const char *github_event;     /* X-GitHub-Event */
     const char *remote_addr;
     long long content_length;     /* -1 when absent */
 

@@ -20,6 +20,8 @@ struct route {
     enum route_auth auth;
     size_t body_max;         /* 0: no body accepted */
     bool idempotency_key;    /* the Idempotency-Key header is required */
+    bool raw_body;           /* the handler reads the raw body (webhooks: the
+                              * signature covers the bytes), no JSON parsing */
     enum tg_err (*handler)(struct http_request *req);
 };
 

@@ -3,6 +3,8 @@
  */
 #include "jobs/jobs.h"
 
+#include <libpq-fe.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +12,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "domain/outbox.h"
+#include "domain/stripe_events.h"
 #include "domain/service.h"
 #include "store/db.h"
 
@@ -23,7 +26,44 @@ static void on_stop(int sig)
     stopping = 1;
 }
 
-/* pass: claim due calls and resume each; returns how many were claimed. */
+/* expire_grace_periods: past_due customers whose grace is over become
+ * delinquent. */
+static void expire_grace_periods(struct http_request *req)
+{
+    PGresult *r;
+    if (db_exec(req->svc->db, req->arena, DB_GRACE_EXPIRE, NULL, NULL, NULL, &r) != TG_OK)
+        return;
+    for (int i = 0; i < PQntuples(r); i++)
+        log_json(LOG_INFO, json_pack("{s:s, s:s}", "msg", "grace period over: delinquent",
+                                     "customer_id", PQgetvalue(r, i, 0)));
+}
+
+/* wait_for_work: sleep up to ms, waking early on NOTIFY tollgate_jobs. */
+static void wait_for_work(struct db *db, long ms)
+{
+    PGconn *c = db_conn(db);
+    if (c == NULL) {
+        nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+        return;
+    }
+    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+    if (poll(&pfd, 1, (int)ms) > 0 && PQconsumeInput(c) == 1) {
+        PGnotify *n;
+        while ((n = PQnotifies(c)) != NULL)
+            PQfreemem(n);
+    }
+}
+
+/* listen: subscribe this connection to tollgate_jobs (constant SQL). */
+static void listen_for_work(struct db *db)
+{
+    PGconn *c = db_conn(db);
+    if (c != NULL)
+        PQclear(PQexec(c, "LISTEN tollgate_jobs"));
+}
+
+/* pass: apply due webhook events, resume due Stripe calls, expire grace
+ * periods; returns how much work it claimed. */
 static size_t pass(struct service *svc, struct arena *a)
 {
     struct http_request req;
@@ -31,8 +71,13 @@ static size_t pass(struct service *svc, struct arena *a)
     req.request_id = "worker";
     struct outbox_call *calls;
     size_t n = 0;
-    if (db_connect(svc->db) != TG_OK || outbox_claim(&req, BATCH, &calls, &n) != TG_OK)
+    if (db_connect(svc->db) != TG_OK)
         return 0;
+    listen_for_work(svc->db);
+    size_t events = stripe_events_process_due(&req, BATCH);
+    expire_grace_periods(&req);
+    if (outbox_claim(&req, BATCH, &calls, &n) != TG_OK)
+        return events;
     for (size_t i = 0; i < n && !stopping; i++) {
         req.problem_detail = NULL;
         enum tg_err e = outbox_resume(&req, &calls[i]);
@@ -42,7 +87,7 @@ static size_t pass(struct service *svc, struct arena *a)
                            "idempotency_key", calls[i].key, "attempt", calls[i].attempts + 1,
                            "result", tg_strerror(e), "detail", req.problem_detail));
     }
-    return n;
+    return n + events;
 }
 
 int jobs_run(const struct config *cfg, long interval_ms, int once)
@@ -79,10 +124,9 @@ int jobs_run(const struct config *cfg, long interval_ms, int once)
         arena_reset(a);
         if (once)
             break;
-        if (n == BATCH)
+        if (n >= BATCH)
             continue; /* more may be due */
-        struct timespec pause = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
-        nanosleep(&pause, NULL);
+        wait_for_work(db, interval_ms);
     }
     log_msg(LOG_INFO, "worker stopped");
 out:

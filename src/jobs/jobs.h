@@ -1,10 +1,12 @@
 /*
  * jobs: the background work of tollgate-worker -- everything that must not
- * run inside a request. Today: finishing Stripe calls left pending (Stripe
+ * run inside a request: applying stored Stripe webhook events (retries with
+ * backoff, dead letters), finishing Stripe calls left pending (Stripe
  * unreachable, or a process killed between the phases of a call) with the
- * same idempotency keys. Each pass claims due work with FOR UPDATE SKIP
- * LOCKED, so several tollgate-worker processes on several hosts never run
- * the same job at once.
+ * same idempotency keys, and ending grace periods. Each pass claims due work
+ * with FOR UPDATE SKIP LOCKED, so several tollgate-worker processes on
+ * several hosts never run the same job at once; NOTIFY tollgate_jobs wakes
+ * them as soon as an event arrives.
  */
 #ifndef TOLLGATE_JOBS_H
 #define TOLLGATE_JOBS_H

@@ -32,7 +32,8 @@ void db_free(struct db *db);
 enum tg_err db_connect(struct db *db) __attribute__((warn_unused_result));
 
 /* db_exec: run prepared statement stmt with params (text, NULL = SQL NULL;
- * lengths/formats may be NULL for all-text). On success *out is a
+ * lengths/formats may be NULL for all-text; the statement's own count of
+ * params is used, so extra trailing entries are ignored). On success *out is a
  * PGRES_TUPLES_OK or PGRES_COMMAND_OK result owned by arena a. Errors:
  * TG_EDB (logged with the statement name and SQLSTATE); if the connection
  * was lost it is marked for reconnection. */

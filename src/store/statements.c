@@ -132,6 +132,60 @@ const struct db_statement db_statements[DB_STMT_COUNT] = {
                              "SELECT " SUBSCRIPTION_COLS " FROM subscriptions s WHERE s.id = $1",
                              1},
 
+    [DB_SUBSCRIPTION_BY_STRIPE] = {"subscription_by_stripe",
+                                   "SELECT id FROM subscriptions WHERE stripe_subscription_id = $1"
+                                   " UNION ALL"
+                                   " SELECT id FROM subscriptions WHERE id::text = $2"
+                                   "   AND stripe_subscription_id IS NULL"
+                                   " LIMIT 1",
+                                   2},
+
+    [DB_EVENT_STORE] = {"event_store",
+                        "INSERT INTO stripe_events (id, type, api_version, created, livemode,"
+                        " payload) VALUES ($1, $2, $3, $4, $5, $6::jsonb)"
+                        " ON CONFLICT (id) DO NOTHING RETURNING id",
+                        6},
+
+    /* Oldest first; leased for two minutes (SKIP LOCKED: several workers). */
+    [DB_EVENT_CLAIM] = {"event_claim",
+                        "UPDATE stripe_events e"
+                        "   SET next_attempt_at = now() + interval '2 minutes'"
+                        " WHERE e.id IN (SELECT id FROM stripe_events"
+                        "                 WHERE status = 'pending' AND next_attempt_at <= now()"
+                        "                 ORDER BY created, received_at LIMIT $1"
+                        "                 FOR UPDATE SKIP LOCKED)"
+                        " RETURNING e.id, e.type, e.payload::text",
+                        1},
+
+    [DB_EVENT_DONE] = {"event_done", "SELECT stripe_event_done($1, $2, $3, $4::integer)", 4},
+
+    [DB_CUSTOMER_PAYMENT_FAILED] = {"customer_payment_failed",
+                                    "SELECT id FROM customer_payment_failed($1, $2::interval)",
+                                    2},
+
+    [DB_CUSTOMER_PAYMENT_SUCCEEDED] = {"customer_payment_succeeded",
+                                       "SELECT id FROM customer_payment_succeeded($1)", 1},
+
+    [DB_CHARGE_BY_INTENT] = {"charge_by_intent",
+                             "SELECT id FROM charges WHERE stripe_payment_intent_id = $1"
+                             " UNION ALL SELECT id FROM charges WHERE id::text = $2"
+                             " LIMIT 1",
+                             2},
+
+    [DB_CHARGE_REFUNDED] = {"charge_refunded",
+                            "UPDATE charges SET amount_refunded_cents = $2::bigint,"
+                            " updated_at = now() WHERE stripe_payment_intent_id = $1"
+                            " RETURNING id",
+                            2},
+
+    [DB_PAYMENT_METHOD_DETACHED] = {"payment_method_detached",
+                                    "UPDATE customers SET default_payment_method = NULL,"
+                                    " updated_at = now()"
+                                    " WHERE default_payment_method = $1 RETURNING id",
+                                    1},
+
+    [DB_GRACE_EXPIRE] = {"grace_expire", "SELECT id FROM grace_periods_expire()", 0},
+
     [DB_SUBSCRIPTION_BY_CALL] = {"subscription_by_call",
                                  "SELECT " SUBSCRIPTION_COLS " FROM subscriptions s"
                                  " WHERE s.stripe_request_id = $1",

@@ -30,6 +30,16 @@ enum db_stmt {
     DB_SUBSCRIPTION_CURRENT, /* (customer_id) -> the live subscription row */
     DB_SUBSCRIPTION_GET,     /* (subscription id) -> subscription row */
     DB_SUBSCRIPTION_BY_CALL, /* (call id) -> subscription row */
+    DB_SUBSCRIPTION_BY_STRIPE, /* (sub_, tollgate id from metadata) -> subscription id */
+    DB_EVENT_STORE,       /* (evt_, type, api_version, created, livemode, payload) -> id if new */
+    DB_EVENT_CLAIM,       /* (limit) -> id, type, payload of due events */
+    DB_EVENT_DONE,        /* (evt_, processed|ignored|error, error, max attempts) -> status */
+    DB_CUSTOMER_PAYMENT_FAILED,    /* (cus_, grace) -> customers now past_due */
+    DB_CUSTOMER_PAYMENT_SUCCEEDED, /* (cus_) -> customers back to active */
+    DB_CHARGE_BY_INTENT,  /* (pi_, tollgate charge id from metadata) -> charge id */
+    DB_CHARGE_REFUNDED,   /* (pi_, amount refunded in cents) -> charge id */
+    DB_PAYMENT_METHOD_DETACHED, /* (pm_) -> customers whose default it was */
+    DB_GRACE_EXPIRE,      /* () -> customers now delinquent */
     DB_STMT_COUNT
 };
 

@@ -1,0 +1,50 @@
+/*
+ * webhooks: POST /webhooks/stripe. The signature is checked on the raw
+ * bytes before anything is parsed; a verified event is stored and
+ * acknowledged at once (tollgate-worker applies it), a redelivery is
+ * acknowledged and changes nothing, and a failure to store answers 5xx so
+ * that Stripe delivers again (Stripe: "Receive events in your webhook
+ * endpoint").
+ */
+#include <time.h>
+
+#include "api/api.h"
+#include "domain/service.h"
+#include "domain/stripe_events.h"
+#include "integration/webhook_sig.h"
+
+#define EVENT_MAX_DEPTH 64
+
+static void json_decref_cb(void *p)
+{
+    json_decref(p);
+}
+
+enum tg_err api_webhooks_stripe(struct http_request *req)
+{
+    const struct config *cfg = req->svc->cfg;
+    if (cfg->stripe_webhook_secret == NULL)
+        return http_fail(req, TG_EUNAVAILABLE, "Stripe webhooks are not configured here");
+    enum webhook_sig v = webhook_sig_stripe(cfg->stripe_webhook_secret, req->stripe_signature,
+                                            req->body, req->body_len, (long long)time(NULL),
+                                            cfg->webhook_tolerance_seconds);
+    if (v != WEBHOOK_SIG_OK)
+        return http_fail(req, TG_EWEBHOOKSIGNATURE, "%s", webhook_sig_str(v));
+
+    if (http_json_depth(req->body, req->body_len, EVENT_MAX_DEPTH) > EVENT_MAX_DEPTH)
+        return http_fail(req, TG_EBADJSON, "event nested deeper than %d", EVENT_MAX_DEPTH);
+    json_error_t jerr;
+    json_t *event = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (event == NULL)
+        return http_fail(req, TG_EBADJSON, "%s", jerr.text);
+    if (arena_defer(req->arena, json_decref_cb, event) != 0)
+        return TG_ENOMEM;
+    bool duplicate = false;
+    enum tg_err e = stripe_events_store(req, event, req->body, &duplicate);
+    if (e != TG_OK)
+        return e;
+    return http_reply_json(req, 200,
+                           json_pack("{s:b, s:s, s:b}", "received", 1, "id",
+                                     json_string_value(json_object_get(event, "id")), "duplicate",
+                                     duplicate));
+}
