@@ -251,9 +251,10 @@ stack_down() {
 stack_stripe_start() {
     local dir=$1 port pid i
     mkdir -p "$dir"
-    port=$(stack_free_port)
+    # Keep the port across restarts: tollgate's configuration names it.
+    port=$(cat "$dir/stripe.port" 2>/dev/null || stack_free_port)
     PYTHONDONTWRITEBYTECODE=1 setsid python3 "$STACK_SRC/t/stripe-emulator/emulator.py" --host 127.0.0.1 \
-        --port "$port" --log "$dir/stripe-emulator.log" \
+        --port "$port" --log "$dir/stripe-emulator.log" --state "$dir/stripe-emulator.state" \
         </dev/null >>"$dir/stripe-emulator.log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/stripe-emulator.pid"

@@ -146,6 +146,22 @@ class Store:
             self.clock.offset = 0.0
             self.seed_prices()
 
+    # -- persistence (--state FILE) --
+    def snapshot(self):
+        """Everything a restart must keep, as plain data."""
+        with self.lock:
+            return {"objs": self.objs, "kind": self.kind, "order": self.order,
+                    "meta": self.meta, "events": self.events, "offset": self.clock.offset,
+                    "seq": max(self.order.values(), default=-1) + 1}
+
+    def restore(self, data):
+        with self.lock:
+            self.objs, self.kind = data["objs"], data["kind"]
+            self.order, self.meta = data["order"], data["meta"]
+            self.events = data["events"]
+            self.clock.offset = data["offset"]
+            self._seq = itertools.count(data["seq"])
+
     # -- basics --
     def now(self):
         return self.clock.now()

@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import select
+import pickle
 import signal
 import socket
 import struct
@@ -576,6 +577,8 @@ def main(argv=None):
                     "(default: $STRIPE_SHARED, else <repo>/../shared/stripe)")
     ap.add_argument("--log", default=None, help="append a line per request to FILE "
                     "(default: stderr)")
+    ap.add_argument("--state", default=None, help="keep Stripe's objects in FILE across "
+                    "restarts: loaded at start, written at exit (SIGTERM)")
     args = ap.parse_args(argv)
     shared = args.shared or default_shared()
     out = open(args.log, "a", buffering=1) if args.log else sys.stderr
@@ -587,6 +590,10 @@ def main(argv=None):
             out.flush()
 
     em = Emulator(shared, log)
+    if args.state and os.path.exists(args.state):
+        with open(args.state, "rb") as f:
+            em.stripe.restore(pickle.load(f))
+        log("restored state from %s" % args.state)
     httpd = Server((args.host, args.port), Handler)
     httpd.em = em
 
@@ -604,6 +611,12 @@ def main(argv=None):
     finally:
         em.webhooks.stop()
         httpd.server_close()
+        if args.state:
+            tmp = args.state + ".tmp"
+            with open(tmp, "wb") as f:
+                pickle.dump(em.stripe.snapshot(), f)
+            os.replace(tmp, args.state)
+            log("state written to %s" % args.state)
         log("stopped")
     return 0
 
