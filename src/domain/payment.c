@@ -3,7 +3,8 @@
  * derived from the recorded call: POST /v1/customers (key tgcus_<customer>,
  * once per customer), POST /v1/payment_methods/{pm}/attach (<key>:attach),
  * POST /v1/customers/{cus} invoice_settings[default_payment_method]
- * (<key>:default).
+ * (<key>:default); for a customer past due, GET /v1/invoices?status=open
+ * and POST /v1/invoices/{id}/pay (<key>:pay:<invoice>).
  */
 #include "domain/payment.h"
 
@@ -73,6 +74,37 @@ static enum tg_err finish_failed(struct http_request *req, const struct outbox_c
     return e == TG_OK ? err : e;
 }
 
+/* pay_open_invoices: a customer who is past due and brings a new card
+ * expects the open invoices to be paid with it now, not at Stripe's next
+ * retry (POST /v1/invoices/{id}/pay, key <call key>:pay:<invoice>). The
+ * invoice.paid webhooks that follow put billing back to active. Best
+ * effort: a failure leaves Stripe's own retries to do it. */
+static void pay_open_invoices(struct http_request *req, const struct outbox_call *call,
+                              const char *cus)
+{
+    const struct stripe_param list[] = {{"customer", cus}, {"status", "open"}};
+    struct stripe_result r;
+    if (stripe_call(req->svc->stripe, req->arena, "GET", "/v1/invoices", list, 2, NULL, &r) !=
+            TG_OK ||
+        r.outcome != STRIPE_OK)
+        return;
+    size_t i;
+    json_t *inv;
+    json_array_foreach(json_object_get(r.body, "data"), i, inv)
+    {
+        const char *id = json_string_value(json_object_get(inv, "id"));
+        if (id == NULL || strncmp(id, "in_", 3) != 0 ||
+            strspn(id + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+                strlen(id + 3))
+            continue;
+        struct stripe_result paid;
+        if (stripe_call(req->svc->stripe, req->arena, "POST",
+                        arena_printf(req->arena, "/v1/invoices/%s/pay", id), NULL, 0,
+                        arena_printf(req->arena, "%s:pay:%s", call->key, id), &paid) == TG_ENOMEM)
+            return;
+    }
+}
+
 enum tg_err payment_method_run(struct http_request *req, const struct outbox_call *call,
                                struct customer *out)
 {
@@ -110,6 +142,8 @@ enum tg_err payment_method_run(struct http_request *req, const struct outbox_cal
     if ((e = db_exec(req->svc->db, req->arena, DB_PAYMENT_METHOD_ADDED, p, NULL, NULL, &res)) !=
         TG_OK)
         return e;
+    if (strcmp(c.billing_status, "past_due") == 0 || strcmp(c.billing_status, "delinquent") == 0)
+        pay_open_invoices(req, call, cus);
     if (out != NULL && PQntuples(res) == 1)
         customer_from_row(res, 0, out);
     return TG_OK;
