@@ -9,21 +9,15 @@
 
 #include "api/api.h"
 #include "api/render.h"
+#include "core/num.h"
 #include "domain/ledger.h"
 #include "domain/service.h"
 
 /* parse_positive: strict decimal in [1, max]; -1 when not. */
 static long long parse_positive(const char *s, long long max)
 {
-    long long v = 0;
-    if (*s == '\0' || strlen(s) > 18)
-        return -1;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    return v >= 1 && v <= max ? v : -1;
+    long long v;
+    return num_parse(s, (size_t)-1, max, &v) && v >= 1 ? v : -1;
 }
 
 enum tg_err api_credits_transactions(struct http_request *req)

@@ -135,11 +135,9 @@ int ctl_reconcile(PGconn *c, const struct config *cfg, int argc, char **argv, FI
         fprintf(stderr, "tollgatectl: Stripe is not configured (stripe_secret_key_file)\n");
         return 1;
     }
-    struct stripe_config sc = {cfg->stripe_api_base, cfg->stripe_secret_key,
-                               cfg->stripe_connect_timeout_ms, cfg->stripe_timeout_ms,
-                               (int)cfg->stripe_max_retries};
-    struct service svc = {.cfg = cfg, .db = db_new(cfg->database, cfg->statement_timeout_ms),
-                          .stripe = stripe_new(&sc)};
+    struct service svc = {.cfg = cfg, .db = db_new(cfg->database, cfg->statement_timeout_ms)};
+    if (stripe_open(cfg, &svc.stripe) != 0)
+        svc.stripe = NULL;
     struct arena *a = arena_new(65536);
     struct recon rc = {.c = c, .out = out, .fix = fix};
     int status = 1;

@@ -97,15 +97,8 @@ int worker_run(const struct config *cfg, const struct email_blocklist *bl, int l
     if (db_connect(db) != TG_OK)
         log_msg(LOG_WARN, "worker: database not reachable yet; will retry per request");
     struct service svc = {.cfg = cfg, .db = db, .blocklist = bl};
-    if (cfg->stripe_secret_key != NULL) {
-        struct stripe_config sc = {.api_base = cfg->stripe_api_base,
-                                   .secret_key = cfg->stripe_secret_key,
-                                   .connect_timeout_ms = cfg->stripe_connect_timeout_ms,
-                                   .timeout_ms = cfg->stripe_timeout_ms,
-                                   .max_retries = (int)cfg->stripe_max_retries};
-        if ((svc.stripe = stripe_new(&sc)) == NULL)
-            log_msg(LOG_ERROR, "worker: cannot start the Stripe client");
-    }
+    if (stripe_open(cfg, &svc.stripe) != 0)
+        log_msg(LOG_ERROR, "worker: cannot start the Stripe client");
 
     FCGX_Request fr;
     if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/num.h"
 
 void http_request_init(struct http_request *req, struct arena *a, struct service *svc)
 {
@@ -80,19 +81,6 @@ static const char *new_request_id(struct arena *a)
     return id != NULL ? id : "unknown";
 }
 
-static int parse_content_length(const char *s, long long *out)
-{
-    long long v = 0;
-    if (*s == '\0' || strlen(s) > 15)
-        return -1;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return 0;
-}
 
 enum tg_err http_parse_params(struct http_request *req, char **envp)
 {
@@ -146,7 +134,7 @@ enum tg_err http_parse_params(struct http_request *req, char **envp)
                          header_names[duplicate] != NULL ? header_names[duplicate]
                                                          : param_names[duplicate]);
     if (val[P_CONTENT_LENGTH] != NULL && val[P_CONTENT_LENGTH][0] != '\0' &&
-        parse_content_length(val[P_CONTENT_LENGTH], &req->content_length) != 0)
+        !num_parse(val[P_CONTENT_LENGTH], (size_t)-1, 999999999999999LL, &req->content_length))
         return http_fail(req, TG_EBADREQUEST, "Content-Length is not a decimal number");
     return TG_OK;
 }

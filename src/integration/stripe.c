@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/config.h"
 #include "core/log.h"
 
 struct stripe {
@@ -49,6 +50,20 @@ struct stripe *stripe_new(const struct stripe_config *cfg)
         return NULL;
     }
     return s;
+}
+
+int stripe_open(const struct config *cfg, struct stripe **out)
+{
+    *out = NULL;
+    if (cfg->stripe_secret_key == NULL)
+        return 0;
+    struct stripe_config sc = {.api_base = cfg->stripe_api_base,
+                               .secret_key = cfg->stripe_secret_key,
+                               .connect_timeout_ms = cfg->stripe_connect_timeout_ms,
+                               .timeout_ms = cfg->stripe_timeout_ms,
+                               .max_retries = (int)cfg->stripe_max_retries};
+    *out = stripe_new(&sc);
+    return *out != NULL ? 0 : -1;
 }
 
 void stripe_free(struct stripe *s)

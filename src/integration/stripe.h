@@ -60,6 +60,12 @@ struct stripe;
 struct stripe *stripe_new(const struct stripe_config *cfg) __attribute__((warn_unused_result));
 void stripe_free(struct stripe *s);
 
+/* stripe_open: the client that cfg configures, in *out: NULL when Stripe is
+ * not configured (no stripe_secret_key_file). Returns -1 when the client
+ * cannot start (out of memory), 0 otherwise. */
+struct config;
+int stripe_open(const struct config *cfg, struct stripe **out) __attribute__((warn_unused_result));
+
 /* stripe_call: method ("GET", "POST", "DELETE") on path ("/v1/customers"),
  * with nparams params (query string for GET/DELETE, form body for POST)
  * and idempotency_key (required for POST; ignored otherwise). Fills *out,

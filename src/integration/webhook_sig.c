@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/num.h"
 
 #define HEX_LEN (2 * HASH_SHA256_LEN)
 #define HEADER_MAX 4096
@@ -54,15 +55,6 @@ static bool hex_equal(const char *candidate, size_t clen, const char *expected)
     return CRYPTO_memcmp(candidate, expected, HEX_LEN) == 0;
 }
 
-static bool all_digits(const char *s, size_t n)
-{
-    if (n == 0 || n > 12)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
 
 enum webhook_sig webhook_sig_stripe(const char *secret, const char *header, const char *body,
                                     size_t len, long long now, long long tolerance)
@@ -79,9 +71,8 @@ enum webhook_sig webhook_sig_stripe(const char *secret, const char *header, cons
             return WEBHOOK_SIG_MALFORMED;
         size_t klen = (size_t)(eq - p), vlen = n - klen - 1;
         if (klen == 1 && p[0] == 't') {
-            if (!all_digits(eq + 1, vlen))
+            if (!num_parse(eq + 1, vlen, 999999999999LL, &t))
                 return WEBHOOK_SIG_MALFORMED;
-            t = strtoll(eq + 1, NULL, 10);
         } else if (klen == 2 && memcmp(p, "v1", 2) == 0 && nv1 < 16) {
             v1[nv1] = eq + 1;
             v1len[nv1++] = vlen;

@@ -107,16 +107,9 @@ int jobs_run(const struct config *cfg, long interval_ms, int once)
         rc = 1;
         goto out;
     }
-    if (cfg->stripe_secret_key != NULL) {
-        struct stripe_config sc = {.api_base = cfg->stripe_api_base,
-                                   .secret_key = cfg->stripe_secret_key,
-                                   .connect_timeout_ms = cfg->stripe_connect_timeout_ms,
-                                   .timeout_ms = cfg->stripe_timeout_ms,
-                                   .max_retries = (int)cfg->stripe_max_retries};
-        if ((svc.stripe = stripe_new(&sc)) == NULL) {
-            rc = 1;
-            goto out;
-        }
+    if (stripe_open(cfg, &svc.stripe) != 0) {
+        rc = 1;
+        goto out;
     }
     log_msg(LOG_INFO, "worker started");
     while (!stopping) {
