@@ -26,15 +26,15 @@ static enum tg_err handler(struct http_request *r)
 }
 
 static const struct route routes[] = {
-    {"GET", "/health", "health", ROUTE_PUBLIC, 0, false, handler},
-    {"POST", "/api/v1/customers", "customers.create", ROUTE_PUBLIC, 4096, false, handler},
-    {"GET", "/api/v1/customers/me", "customers.me", ROUTE_API_KEY, 0, false, handler},
-    {"GET", "/api/v1/customers/{id}", "customers.get", ROUTE_API_KEY, 0, false, handler},
-    {"DELETE", "/api/v1/customers/{id}", "customers.delete", ROUTE_API_KEY, 0, true, handler},
-    {"GET", "/api/v1/customers/{id}/keys", "keys.list", ROUTE_API_KEY, 0, false, handler},
-    {"POST", "/api/v1/customers/{id}/keys", "keys.create", ROUTE_API_KEY, 1024, true, handler},
-    {"POST", "/api/v1/usage", "usage.create", ROUTE_API_KEY, 8192, true, handler},
-    {NULL, NULL, NULL, ROUTE_PUBLIC, 0, false, NULL},
+    {"GET", "/health", "health", ROUTE_PUBLIC, 0, false, false, handler},
+    {"POST", "/api/v1/customers", "customers.create", ROUTE_PUBLIC, 4096, false, false, handler},
+    {"GET", "/api/v1/customers/me", "customers.me", ROUTE_API_KEY, 0, false, false, handler},
+    {"GET", "/api/v1/customers/{id}", "customers.get", ROUTE_API_KEY, 0, false, false, handler},
+    {"DELETE", "/api/v1/customers/{id}", "customers.delete", ROUTE_API_KEY, 0, true, false, handler},
+    {"GET", "/api/v1/customers/{id}/keys", "keys.list", ROUTE_API_KEY, 0, false, false, handler},
+    {"POST", "/api/v1/customers/{id}/keys", "keys.create", ROUTE_API_KEY, 1024, true, false, handler},
+    {"POST", "/api/v1/usage", "usage.create", ROUTE_API_KEY, 8192, true, false, handler},
+    {NULL, NULL, NULL, ROUTE_PUBLIC, 0, false, false, NULL},
 };
 
 static struct arena *arena;
