@@ -127,7 +127,7 @@ Test(config, defaults_from_an_empty_file)
     cr_assert_str_eq(cfg.database, "dbname=tollgate");
     cr_assert_str_eq(cfg.fcgi_socket, LOCALSTATEDIR "/run/tollgate/fcgi.sock");
     cr_assert_eq(cfg.workers, 4);
-    cr_assert_eq(cfg.max_body_bytes, 65536);
+    cr_assert_eq(cfg.max_body_bytes, 1048576);
     cr_assert_eq(cfg.json_max_depth, 16);
     cr_assert_str_eq(cfg.disposable_domains_file, PKGDATADIR "/disposable-domains.txt");
     cr_assert_str_eq(cfg.sql_dir, PKGDATADIR "/sql");
@@ -242,7 +242,8 @@ Test(config, every_key_has_a_working_environment_variable)
         /* A string that is a valid value for every string key: the secret
          * file's path (the key that reads it needs a real file). */
         const char *value = k->type == CONFIG_LONG ? NULL : "staging";
-        if (strcmp(k->name, "stripe_secret_key_file") == 0)
+        if (strcmp(k->name, "stripe_secret_key_file") == 0 ||
+            strcmp(k->name, "stripe_webhook_secret_file") == 0)
             value = secret;
         char num[32];
         if (k->type == CONFIG_LONG) {
