@@ -1,0 +1,77 @@
+/*
+ * Unit tests for src/integration/stripe.c and src/core/num.c: Stripe's
+ * form encoding of nested parameters (brackets and reserved characters
+ * percent-encoded, order kept); the retry backoff stays within [half, full]
+ * of 250 ms doubling, capped at 2 s; a POST without an idempotency key is
+ * refused before anything is sent; strict decimal parsing.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "core/num.h"
+#include "integration/stripe.h"
+#include "unit.h"
+
+TestSuite(stripe, .fini = leak_check);
+
+Test(stripe, form_encoding_of_nested_parameters)
+{
+    struct arena *a = arena_new(4096);
+    const struct stripe_param p[] = {{"items[0][price]", "price_123"},
+                                     {"metadata[note]", "a b&c=d/é"},
+                                     {"expand[]", "latest_invoice"}};
+    char *s = stripe_form_encode(a, p, 3);
+    cr_assert_str_eq(s, "items%5B0%5D%5Bprice%5D=price_123&metadata%5Bnote%5D=a%20b%26c%3Dd%2F%C3%A9"
+                        "&expand%5B%5D=latest_invoice");
+    cr_assert_str_eq(stripe_form_encode(a, p, 0), "");
+    arena_free(a);
+}
+
+Test(stripe, backoff_is_exponential_with_jitter_and_capped)
+{
+    static const long full[] = {250, 500, 1000, 2000, 2000, 2000};
+    for (int attempt = 1; attempt <= 6; attempt++)
+        for (int i = 0; i < 200; i++) {
+            long ms = stripe_backoff_ms(attempt);
+            cr_assert(ms >= full[attempt - 1] / 2 && ms <= full[attempt - 1],
+                      "attempt %d: %ld ms", attempt, ms);
+        }
+}
+
+Test(stripe, post_without_idempotency_key_is_refused)
+{
+    struct stripe_config cfg = {"http://127.0.0.1:9", "sk_test_x", 100, 100, 0};
+    struct stripe *s = stripe_new(&cfg);
+    struct arena *a = arena_new(4096);
+    struct stripe_result r;
+    cr_assert_eq(stripe_call(s, a, "POST", "/v1/customers", NULL, 0, NULL, &r), TG_EINTERNAL);
+    cr_assert_eq(r.attempts, 0, "nothing was sent");
+    arena_free(a);
+    stripe_free(s);
+}
+
+Test(stripe, unreachable_after_retries)
+{
+    /* Port 9 (discard) is closed here: every attempt fails to connect. */
+    struct stripe_config cfg = {"http://127.0.0.1:9", "sk_test_x", 200, 200, 2};
+    struct stripe *s = stripe_new(&cfg);
+    struct arena *a = arena_new(4096);
+    struct stripe_result r;
+    cr_assert_eq(stripe_call(s, a, "GET", "/v1/customers", NULL, 0, NULL, &r), TG_EUPSTREAM);
+    cr_assert_eq(r.outcome, STRIPE_UNREACHABLE);
+    cr_assert_eq(r.attempts, 3, "one attempt and two retries");
+    arena_free(a);
+    stripe_free(s);
+}
+
+Test(stripe, num_parse_is_strict)
+{
+    long long v;
+    cr_assert(num_parse("0", (size_t)-1, 10, &v) && v == 0);
+    cr_assert(num_parse("123456789012345678", (size_t)-1, 999999999999999999LL, &v));
+    cr_assert(num_parse("12x", 2, 100, &v) && v == 12, "len limits the text");
+    static const char *const bad[] = {"", " 1", "+1", "-1", "1 ", "0x10", "1e3", "1234567890123456789"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert(!num_parse(bad[i], (size_t)-1, 999999999999999999LL, &v), "\"%s\"", bad[i]);
+    cr_assert(!num_parse("11", (size_t)-1, 10, &v), "over max");
+}
