@@ -14,7 +14,8 @@ stack_die() { printf '%s\n' "dev: error: $*" >&2; exit 1; }
 # Debian packages the build, the stack and the tests need.
 STACK_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev libpq-dev
  libjansson-dev libssl-dev libcurl4-openssl-dev libinih-dev libsystemd-dev
- libcriterion-dev postgresql-15 postgresql-contrib nginx-light curl wrk python3"
+ libcriterion-dev postgresql-15 postgresql-contrib nginx-light curl wrk python3
+ python3-aiosmtpd"
 
 # stack_deps: install whatever of STACK_PACKAGES is missing (root only).
 # A policy-rc.d keeps the packages' own services (nginx, the main
@@ -102,14 +103,22 @@ stack_pg_stop() {
 }
 
 # stack_config DIR: write DIR/tollgate.conf for this stack (and the Stripe
-# test key the emulator accepts, in a file only its owner can read).
+# test key the emulator accepts and the GitHub webhook secret, in files only
+# their owner can read). E-mail goes to the SMTP sink when it runs
+# (DIR/smtp.port, stack_smtp_start).
 stack_config() {
-    local dir=$1 port stripe_port
+    local dir=$1 port stripe_port smtp_lines=
     port=$(cat "$dir/pg.port")
     stripe_port=$(cat "$dir/stripe.port")
     (umask 077 && echo "sk_test_tollgate_dev_stack" >"$dir/stripe-secret-key" &&
         echo "${EMULATOR_WEBHOOK_SECRET:-whsec_tollgate_emulator_secret}" \
-            >"$dir/stripe-webhook-secret")
+            >"$dir/stripe-webhook-secret" &&
+        echo "${STACK_GITHUB_WEBHOOK_SECRET:-tollgate_dev_github_webhook_secret}" \
+            >"$dir/github-webhook-secret")
+    if [ -f "$dir/smtp.port" ]; then
+        smtp_lines="smtp_url = smtp://127.0.0.1:$(cat "$dir/smtp.port")
+smtp_from = tollgate <billing@tollgate.test>"
+    fi
     cat >"$dir/tollgate.conf" <<CONF
 # Written by scripts/stack.sh for the development stack in $dir.
 environment = development
@@ -122,6 +131,8 @@ stripe_api_base = http://127.0.0.1:$stripe_port
 stripe_secret_key_file = $dir/stripe-secret-key
 stripe_webhook_secret_file = $dir/stripe-webhook-secret
 stripe_price_pro = price_tollgate_pro_monthly
+github_webhook_secret_file = $dir/github-webhook-secret
+$smtp_lines
 CONF
 }
 
@@ -223,6 +234,7 @@ stack_up() {
     stack_pg_start "$dir"
     EMULATOR_WEBHOOK_URL=${EMULATOR_WEBHOOK_URL:-http://127.0.0.1:$port/webhooks/stripe} \
         stack_stripe_start "$dir"
+    stack_smtp_start "$dir"
     stack_config "$dir"
     stack_migrate "$dir" "$build"
     stack_fcgi_start "$dir" "$build"
@@ -237,6 +249,7 @@ stack_down() {
     stack_fcgi_stop "$1"
     stack_stop_pid "$1/tollgate-worker.pid"
     stack_stripe_stop "$1"
+    stack_smtp_stop "$1"
     stack_pg_stop "$1"
 }
 
@@ -272,4 +285,40 @@ stack_stripe_start() {
 # stack_stripe_stop DIR: stop the emulator started by stack_stripe_start.
 stack_stripe_stop() {
     stack_stop_pid "$1/stripe-emulator.pid"
+}
+
+# ---- SMTP sink ----
+# A real SMTP server for the stack's outgoing e-mail: aiosmtpd from Debian
+# (python3-aiosmtpd, run by Debian's own python3) with its Mailbox handler,
+# which stores every message it accepts in the Maildir DIR/maildir (one file
+# a message under DIR/maildir/new). Loopback only, no TLS, no AUTH.
+STACK_SMTP_PYTHON=${STACK_SMTP_PYTHON:-/usr/bin/python3}
+
+# stack_smtp_start DIR: start the sink on a free port (kept in DIR/smtp.port
+# across restarts); log in DIR/smtp.log, pid in DIR/smtp.pid. Returns once
+# the port accepts connections.
+stack_smtp_start() {
+    local dir=$1 port pid i
+    # aiosmtpd's Maildir only makes tmp/ new/ cur/ in a directory it creates.
+    mkdir -p "$dir/maildir/tmp" "$dir/maildir/new" "$dir/maildir/cur"
+    "$STACK_SMTP_PYTHON" -c 'import aiosmtpd' 2>/dev/null ||
+        stack_die "aiosmtpd not found for $STACK_SMTP_PYTHON (Debian: python3-aiosmtpd)"
+    port=$(cat "$dir/smtp.port" 2>/dev/null || stack_free_port)
+    PYTHONDONTWRITEBYTECODE=1 setsid "$STACK_SMTP_PYTHON" -m aiosmtpd -n \
+        -c aiosmtpd.handlers.Mailbox -l "127.0.0.1:$port" "$dir/maildir" \
+        </dev/null >>"$dir/smtp.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$dir/smtp.pid"
+    echo "$port" >"$dir/smtp.port"
+    for i in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || stack_die "the SMTP sink exited: see $dir/smtp.log"
+        sleep 0.1
+    done
+    stack_die "the SMTP sink did not listen on port $port: see $dir/smtp.log"
+}
+
+# stack_smtp_stop DIR: stop the sink started by stack_smtp_start.
+stack_smtp_stop() {
+    stack_stop_pid "$1/smtp.pid"
 }

@@ -233,6 +233,9 @@ BEGIN
         RETURN;
     END IF;
 
+    IF p_outcome = 'succeeded' THEN
+        PERFORM customer_settle_if_clear(c.id);
+    END IF;
     IF ev.outcome = 'processing' THEN
         INSERT INTO credit_transactions (customer_id, amount, kind, reference, description)
         VALUES (c.id, 1, 'purchased', 'charge:' || p_charge,
@@ -272,6 +275,15 @@ RETURNS void LANGUAGE sql AS $$
      WHERE id = p_request;
 $$;
 
+-- payment_method_superseded: a later attachment of the customer has
+-- already succeeded, so call p_request must not change the default.
+CREATE FUNCTION payment_method_superseded(p_request bigint, p_customer uuid)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM stripe_requests
+                    WHERE customer_id = p_customer AND operation = 'attach_payment_method'
+                      AND status = 'succeeded' AND id > p_request);
+$$;
+
 -- payment_method_added: phase 3 of attaching a payment method with billing
 -- consent (DESIGN.md section 2): it becomes the default, billing becomes
 -- active, a trial customer moves to payg, and +5 trial_billing_added is
@@ -284,6 +296,11 @@ DECLARE
     bonus  integer;
 BEGIN
     SELECT * INTO c FROM customers WHERE id = p_customer FOR UPDATE;
+    -- A call finished late (after a crash, or Stripe down) must not replace a
+    -- card the customer added after it: calls are numbered in order.
+    IF payment_method_superseded(p_request, p_customer) THEN
+        p_payment_method := c.default_payment_method;
+    END IF;
     UPDATE customers
        SET default_payment_method = p_payment_method,
            billing_consent_at = coalesce(billing_consent_at, now()),
@@ -369,7 +386,9 @@ BEGIN
          WHERE id = s.customer_id AND tier = s.plan;
     END IF;
 
-    IF p_invoice_paid AND p_invoice_id IS NOT NULL AND p_status IN ('active', 'trialing')
+    -- A paid invoice is paid whatever the subscription became since (a later
+    -- renewal may have failed, or it may be cancelled): its credits are due.
+    IF p_invoice_paid AND p_invoice_id IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM credit_transactions
                         WHERE customer_id = s.customer_id AND kind = 'pro_subscription_payment'
                           AND reference = p_invoice_id) THEN
@@ -377,9 +396,57 @@ BEGIN
         INSERT INTO credit_transactions (customer_id, amount, kind, reference, description)
         VALUES (s.customer_id, grant_n, 'pro_subscription_payment', p_invoice_id,
                 'Credits of a paid Pro invoice');
-        UPDATE customers
-           SET billing_status = 'active', grace_period_ends_at = NULL, updated_at = now()
-         WHERE id = s.customer_id AND billing_status IN ('past_due', 'delinquent');
     END IF;
+    PERFORM customer_settle_if_clear(s.customer_id);
     RETURN NEXT s;
+END $$;
+
+-- customer_settle_if_clear: back to active, grace cleared, when the customer
+-- owes nothing any more: no charge that failed after its fix was delivered,
+-- and no subscription Stripe reports past_due or unpaid.
+CREATE FUNCTION customer_settle_if_clear(p_customer uuid) RETURNS void LANGUAGE sql AS $$
+    UPDATE customers c
+       SET billing_status = 'active', grace_period_ends_at = NULL, updated_at = now()
+     WHERE c.id = p_customer AND c.billing_status IN ('past_due', 'delinquent')
+       AND NOT EXISTS (SELECT 1 FROM charges x JOIN usage_events u ON u.charge_id = x.id
+                        WHERE x.customer_id = c.id AND x.status = 'failed'
+                          AND u.outcome = 'charged')
+       AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                        WHERE s.customer_id = c.id AND s.status IN ('past_due', 'unpaid'));
+$$;
+
+-- charges_owed_retry: phase 1 again for every charge that failed after its
+-- fix was delivered (the customer owes it), with the customer's current
+-- default payment method: a new call with a new key, since the failed
+-- PaymentIntent is final at Stripe. Returns the charges to run.
+CREATE FUNCTION charges_owed_retry(p_customer uuid)
+RETURNS TABLE (charge_id bigint) LANGUAGE plpgsql AS $$
+DECLARE
+    c    customers%ROWTYPE;
+    ch   charges%ROWTYPE;
+    req  bigint;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = p_customer FOR UPDATE;
+    IF c.default_payment_method IS NULL THEN
+        RETURN;
+    END IF;
+    FOR ch IN SELECT x.* FROM charges x JOIN usage_events u ON u.charge_id = x.id
+               WHERE x.customer_id = p_customer AND x.status = 'failed'
+                 AND u.outcome = 'charged'
+               ORDER BY x.id
+    LOOP
+        INSERT INTO stripe_requests (idempotency_key, customer_id, operation, params)
+        VALUES ('tgch_' || replace(gen_random_uuid()::text, '-', ''), p_customer, 'charge',
+                jsonb_build_object('amount', ch.amount_cents, 'currency', ch.currency,
+                                   'customer', c.stripe_customer_id,
+                                   'payment_method', c.default_payment_method,
+                                   'description', 'tollgate: charge ' || ch.id || ', retried'))
+        RETURNING id INTO req;
+        UPDATE charges
+           SET stripe_request_id = req, status = 'pending', failure_code = NULL,
+               decline_code = NULL, updated_at = now()
+         WHERE id = ch.id;
+        charge_id := ch.id;
+        RETURN NEXT;
+    END LOOP;
 END $$;

@@ -66,14 +66,14 @@ RETURNS SETOF customers LANGUAGE sql AS $$
     RETURNING *;
 $$;
 
--- customer_payment_succeeded: a payment went through: back to active.
+-- customer_payment_succeeded: an invoice was paid: back to active unless
+-- something else is still owed (customer_settle_if_clear).
 CREATE FUNCTION customer_payment_succeeded(p_stripe_customer text)
-RETURNS SETOF customers LANGUAGE sql AS $$
-    UPDATE customers
-       SET billing_status = 'active', grace_period_ends_at = NULL, updated_at = now()
-     WHERE stripe_customer_id = p_stripe_customer
-       AND billing_status IN ('past_due', 'delinquent')
-    RETURNING *;
+RETURNS TABLE (id uuid) LANGUAGE sql AS $$
+    SELECT customer_settle_if_clear(c.id) FROM customers c
+     WHERE c.stripe_customer_id = p_stripe_customer;
+    SELECT c.id FROM customers c
+     WHERE c.stripe_customer_id = p_stripe_customer AND c.billing_status = 'active';
 $$;
 
 -- grace_periods_expire: past_due customers whose grace period is over

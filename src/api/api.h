@@ -31,5 +31,6 @@ enum tg_err api_subscriptions_current(struct http_request *req);
 enum tg_err api_subscriptions_cancel(struct http_request *req);
 enum tg_err api_subscriptions_preview(struct http_request *req);
 enum tg_err api_webhooks_stripe(struct http_request *req);
+enum tg_err api_webhooks_github(struct http_request *req);
 
 #endif

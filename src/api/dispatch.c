@@ -33,6 +33,8 @@ const struct route api_routes[] = {
      false, api_subscriptions_preview},
     {"POST", "/webhooks/stripe", "webhooks_stripe", ROUTE_PUBLIC, WEBHOOK_BODY_MAX, false, true,
      api_webhooks_stripe},
+    {"POST", "/webhooks/github", "webhooks_github", ROUTE_PUBLIC, WEBHOOK_BODY_MAX, false, true,
+     api_webhooks_github},
     {"GET", "/metrics", "metrics", ROUTE_PUBLIC, 0, false, false, api_metrics},
     {NULL, NULL, NULL, ROUTE_PUBLIC, 0, false, false, NULL},
 };

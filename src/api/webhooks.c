@@ -15,11 +15,6 @@
 
 #define EVENT_MAX_DEPTH 64
 
-static void json_decref_cb(void *p)
-{
-    json_decref(p);
-}
-
 enum tg_err api_webhooks_stripe(struct http_request *req)
 {
     const struct config *cfg = req->svc->cfg;
@@ -37,7 +32,7 @@ enum tg_err api_webhooks_stripe(struct http_request *req)
     json_t *event = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (event == NULL)
         return http_fail(req, TG_EBADJSON, "%s", jerr.text);
-    if (arena_defer(req->arena, json_decref_cb, event) != 0)
+    if (arena_defer(req->arena, arena_json_decref, event) != 0)
         return TG_ENOMEM;
     bool duplicate = false;
     enum tg_err e = stripe_events_store(req, event, req->body, &duplicate);

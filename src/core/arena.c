@@ -3,6 +3,7 @@
  */
 #include "core/arena.h"
 
+#include <jansson.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -140,6 +141,11 @@ int arena_defer(struct arena *a, void (*fn)(void *), void *ptr)
     c->next = a->cleanups;
     a->cleanups = c;
     return 0;
+}
+
+void arena_json_decref(void *json)
+{
+    json_decref(json);
 }
 
 void arena_reset(struct arena *a)

@@ -42,6 +42,10 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 int arena_defer(struct arena *a, void (*fn)(void *), void *ptr)
     __attribute__((warn_unused_result));
 
+/* arena_json_decref: a cleanup for arena_defer() that drops a Jansson
+ * reference: arena_defer(a, arena_json_decref, json) hands json to a. */
+void arena_json_decref(void *json);
+
 /* arena_reset: run the cleanups and release every allocation except the
  * first block, ready for the next request. */
 void arena_reset(struct arena *a);

@@ -77,6 +77,23 @@ const struct config_key config_keys[] = {
         "5", 1, 100, "attempts at applying a webhook event before it becomes a dead letter"),
     KEY("grace_period_days", "TOLLGATE_GRACE_PERIOD_DAYS", CONFIG_LONG, grace_period_days, "7",
         0, 90, "days a customer stays past_due after a failed payment before delinquent"),
+    KEY("github_webhook_secret_file", "TOLLGATE_GITHUB_WEBHOOK_SECRET_FILE", CONFIG_STRING,
+        github_webhook_secret_file, "", 0, 0,
+        "file holding the GitHub App's webhook secret; empty: refuse GitHub webhooks"),
+    KEY("smtp_url", "TOLLGATE_SMTP_URL", CONFIG_STRING, smtp_url, "", 0, 0,
+        "SMTP server for outgoing e-mail (smtp://host:port or smtps://); empty: none sent"),
+    KEY("smtp_from", "TOLLGATE_SMTP_FROM", CONFIG_STRING, smtp_from, "", 0, 0,
+        "From of every e-mail: Name <address>, or the address alone"),
+    KEY("smtp_username", "TOLLGATE_SMTP_USERNAME", CONFIG_STRING, smtp_username, "", 0, 0,
+        "user name for SMTP AUTH; empty: no authentication"),
+    KEY("smtp_password_file", "TOLLGATE_SMTP_PASSWORD_FILE", CONFIG_STRING, smtp_password_file,
+        "", 0, 0, "file holding the SMTP AUTH password (owner-only, like the Stripe key)"),
+    KEY("smtp_starttls", "TOLLGATE_SMTP_STARTTLS", CONFIG_LONG, smtp_starttls, "0", 0, 1,
+        "1: require STARTTLS on smtp:// (always on when a user name is set)"),
+    KEY("smtp_timeout_ms", "TOLLGATE_SMTP_TIMEOUT_MS", CONFIG_LONG, smtp_timeout_ms, "10000",
+        500, 120000, "longest one e-mail's SMTP exchange may take"),
+    KEY("email_max_attempts", "TOLLGATE_EMAIL_MAX_ATTEMPTS", CONFIG_LONG, email_max_attempts,
+        "12", 1, 100, "attempts at sending an e-mail before it is given up as failed"),
     {0},
 };
 
@@ -235,6 +252,19 @@ static int load_secret(const char *path, const char *key, char **out, char *err,
     return 0;
 }
 
+/* check_smtp: smtp_url, when set, is of scheme smtp or smtps. (An unusable
+ * smtp_from is reported by tollgate-worker, which then leaves the mails
+ * queued.) */
+static int check_smtp(const struct config *cfg, char *err, size_t errlen)
+{
+    const char *url = cfg->smtp_url;
+    if (url[0] != '\0' && strncmp(url, "smtp://", 7) != 0 && strncmp(url, "smtps://", 8) != 0) {
+        snprintf(err, errlen, "smtp_url: must start with smtp:// or smtps://");
+        return -1;
+    }
+    return 0;
+}
+
 enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -282,6 +312,16 @@ enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t 
         load_secret(cfg->stripe_webhook_secret_file, "stripe_webhook_secret_file",
                     &cfg->stripe_webhook_secret, err, errlen) != 0)
         goto fail;
+    if (cfg->github_webhook_secret_file[0] != '\0' &&
+        load_secret(cfg->github_webhook_secret_file, "github_webhook_secret_file",
+                    &cfg->github_webhook_secret, err, errlen) != 0)
+        goto fail;
+    if (check_smtp(cfg, err, errlen) != 0)
+        goto fail;
+    if (cfg->smtp_password_file[0] != '\0' &&
+        load_secret(cfg->smtp_password_file, "smtp_password_file", &cfg->smtp_password, err,
+                    errlen) != 0)
+        goto fail;
     return TG_OK;
 fail:
     config_free(cfg);
@@ -300,6 +340,8 @@ void config_free(struct config *cfg)
 {
     free_secret(cfg->stripe_secret_key);
     free_secret(cfg->stripe_webhook_secret);
+    free_secret(cfg->github_webhook_secret);
+    free_secret(cfg->smtp_password);
     for (const struct config_key *k = config_keys; k->name != NULL; k++)
         if (k->type == CONFIG_STRING) {
             char **slot = (char **)(void *)((char *)cfg + k->offset);

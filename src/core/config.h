@@ -39,11 +39,21 @@ struct config {
     char *stripe_webhook_secret_file; /* file holding whsec_...; "" = refuse webhooks */
     long webhook_tolerance_seconds; /* oldest acceptable signature timestamp */
     long webhook_max_attempts;    /* handler attempts before a dead letter */
+    char *github_webhook_secret_file; /* file holding the GitHub App's webhook secret */
+    char *smtp_url;               /* smtp://host:port or smtps://...; "" = no e-mail sent */
+    char *smtp_from;              /* From: of every mail, "Name <addr>" or "addr" */
+    char *smtp_username;          /* SMTP AUTH user; "" = no authentication */
+    char *smtp_password_file;     /* file holding the SMTP password */
+    long smtp_starttls;           /* 1: require STARTTLS on smtp:// */
+    long smtp_timeout_ms;         /* per mail, whole SMTP exchange */
+    long email_max_attempts;      /* attempts at a mail before it is given up */
 
     /* Secrets, read from the files named above (never from the file or the
      * environment themselves); wiped by config_free(). */
     char *stripe_secret_key;      /* NULL when not configured */
     char *stripe_webhook_secret;  /* NULL when not configured */
+    char *github_webhook_secret;  /* NULL when not configured */
+    char *smtp_password;          /* NULL when not configured */
 };
 
 struct config_key {

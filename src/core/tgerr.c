@@ -24,13 +24,17 @@ static const struct tg_err_info table[TG_ERR_COUNT] = {
     [TG_EIDEMPOTENCYREUSE] = {422, "idempotency-key-reused",
                               "Idempotency-Key was used with another request body"},
     [TG_EDISPOSABLE] = {422, "disposable-email", "Disposable e-mail addresses are not accepted"},
-    [TG_EINSUFFICIENT] = {402, "insufficient-credits", "No credits left and no billing set up"},
+    [TG_EINSUFFICIENT] = {402, "insufficient-credits", "No credits left and nothing can be charged"},
+    [TG_EPAYMENTMETHODREQUIRED] = {402, "payment-method-required",
+                                   "A payment method is required"},
     [TG_ERATELIMITED] = {429, "rate-limited", "Too many requests"},
     [TG_ECONFIG] = {500, "configuration-error", "Configuration error"},
     [TG_EUPSTREAM] = {503, "payment-provider-unavailable", "Payment provider unavailable"},
     [TG_EPAYMENTFAILED] = {402, "payment-failed", "Payment failed"},
     [TG_EWEBHOOKSIGNATURE] = {400, "webhook-signature-invalid",
                               "Webhook signature missing or invalid"},
+    [TG_ENOEMAIL] = {422, "marketplace-email-missing",
+                     "The purchasing account has no e-mail address"},
 };
 
 const struct tg_err_info *tg_err_info(enum tg_err err)

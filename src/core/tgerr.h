@@ -26,11 +26,13 @@ enum tg_err {
     TG_EIDEMPOTENCYREUSE, /* Idempotency-Key reused with another body */
     TG_EDISPOSABLE,       /* disposable e-mail domain */
     TG_EINSUFFICIENT,     /* no credit and nothing to charge */
+    TG_EPAYMENTMETHODREQUIRED, /* the action needs a payment method on file */
     TG_ERATELIMITED,      /* too many requests */
     TG_ECONFIG,           /* configuration file or value is wrong */
     TG_EUPSTREAM,         /* Stripe could not be reached in time */
     TG_EPAYMENTFAILED,    /* Stripe declined the card or the payment */
     TG_EWEBHOOKSIGNATURE, /* webhook signature missing, stale or wrong */
+    TG_ENOEMAIL,          /* a Marketplace purchase without an e-mail address */
     TG_ERR_COUNT
 };
 

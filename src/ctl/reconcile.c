@@ -112,7 +112,9 @@ static void check_intent(struct recon *rc, json_t *pi)
                        : strcmp(status, "processing") == 0 ? "pending" : "failed";
     if (PQntuples(r) == 0) {
         differ(rc, "charge", id, "at Stripe only");
-    } else if (strcmp(PQgetvalue(r, 0, 1), want) != 0 || strcmp(PQgetvalue(r, 0, 2), id) != 0) {
+    } else if (PQgetvalue(r, 0, 2)[0] != '\0' && strcmp(PQgetvalue(r, 0, 2), id) != 0) {
+        /* an earlier attempt of a charge tried again on a new card: superseded */
+    } else if (strcmp(PQgetvalue(r, 0, 1), want) != 0) {
         char detail[160];
         snprintf(detail, sizeof(detail), "charge %s: local %s, Stripe %s", PQgetvalue(r, 0, 0),
                  PQgetvalue(r, 0, 1), status);

@@ -58,11 +58,6 @@ static struct settlement judge(enum tg_err e, const struct stripe_result *r)
     return s;
 }
 
-static void json_decref_cb(void *p)
-{
-    json_decref(p);
-}
-
 /* load_call: the recorded call of charge_id. */
 static enum tg_err load_call(struct http_request *req, long long charge_id,
                              struct outbox_call *call)
@@ -83,7 +78,7 @@ static enum tg_err load_call(struct http_request *req, long long charge_id,
     call->params = json_loads(PQgetvalue(r, 0, 3), 0, NULL);
     if (call->params == NULL)
         return TG_ENOMEM;
-    if (arena_defer(req->arena, json_decref_cb, call->params) != 0)
+    if (arena_defer(req->arena, arena_json_decref, call->params) != 0)
         return TG_ENOMEM;
     return TG_OK;
 }

@@ -14,11 +14,6 @@
 #include "domain/subscription.h"
 #include "store/db.h"
 
-static void json_decref_cb(void *p)
-{
-    json_decref(p);
-}
-
 /* dump: compact JSON text of j in the arena ("null" for NULL). */
 static const char *dump(struct http_request *req, json_t *j)
 {
@@ -34,7 +29,7 @@ static const char *dump(struct http_request *req, json_t *j)
 static json_t *load(struct http_request *req, const char *text)
 {
     json_t *j = json_loads(text, 0, NULL);
-    if (j != NULL && arena_defer(req->arena, json_decref_cb, j) != 0)
+    if (j != NULL && arena_defer(req->arena, arena_json_decref, j) != 0)
         return NULL;
     return j;
 }

@@ -4,14 +4,17 @@
  * once per customer), POST /v1/payment_methods/{pm}/attach (<key>:attach),
  * POST /v1/customers/{cus} invoice_settings[default_payment_method]
  * (<key>:default); for a customer past due, GET /v1/invoices?status=open
- * and POST /v1/invoices/{id}/pay (<key>:pay:<invoice>).
+ * and POST /v1/invoices/{id}/pay (<key>:pay:<invoice>), then charges it owes
+ * again (POST /v1/payment_intents, a new tgch_ key each).
  */
 #include "domain/payment.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/failpoint.h"
+#include "domain/charge.h"
 #include "domain/service.h"
 #include "store/db.h"
 
@@ -105,6 +108,21 @@ static void pay_open_invoices(struct http_request *req, const struct outbox_call
     }
 }
 
+/* retry_owed_charges: charges that failed after their fix was delivered
+ * are owed; with the new card, charge them again (new keys: a failed
+ * PaymentIntent is final). A success settles the customer. Best effort. */
+static void retry_owed_charges(struct http_request *req, const char *customer_id)
+{
+    const char *p[1] = {customer_id};
+    PGresult *r;
+    if (db_exec(req->svc->db, req->arena, DB_CHARGES_OWED_RETRY, p, NULL, NULL, &r) != TG_OK)
+        return;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (charge_run(req, strtoll(PQgetvalue(r, i, 0), NULL, 10), NULL) == TG_ENOMEM)
+            return;
+    req->problem_detail = NULL; /* a decline here is not this request's failure */
+}
+
 enum tg_err payment_method_run(struct http_request *req, const struct outbox_call *call,
                                struct customer *out)
 {
@@ -129,21 +147,31 @@ enum tg_err payment_method_run(struct http_request *req, const struct outbox_cal
         return finish_failed(req, call, http_fail(req, TG_EUPSTREAM, "odd answer from Stripe"),
                              &r);
 
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", call->id);
+    const char *sp[2] = {id, call->customer_id};
+    PGresult *res;
+    if ((e = db_exec(req->svc->db, req->arena, DB_PAYMENT_METHOD_SUPERSEDED, sp, NULL, NULL,
+                     &res)) != TG_OK)
+        return e;
+    /* Finished late, after the customer added another card: attach this one
+     * but leave the newer default alone, at Stripe as here. */
+    bool superseded = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     const struct stripe_param dflt[] = {{"invoice_settings[default_payment_method]", attached}};
-    if ((e = post(req, call, "default", arena_printf(req->arena, "/v1/customers/%s", cus), dflt,
+    if (!superseded &&
+        (e = post(req, call, "default", arena_printf(req->arena, "/v1/customers/%s", cus), dflt,
                   1, &r)) != TG_OK)
         return finish_failed(req, call, e, &r);
 
     failpoint("payment.before_apply");
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", call->id);
     const char *p[4] = {id, call->customer_id, attached, "{}"};
-    PGresult *res;
     if ((e = db_exec(req->svc->db, req->arena, DB_PAYMENT_METHOD_ADDED, p, NULL, NULL, &res)) !=
         TG_OK)
         return e;
-    if (strcmp(c.billing_status, "past_due") == 0 || strcmp(c.billing_status, "delinquent") == 0)
+    if (strcmp(c.billing_status, "past_due") == 0 || strcmp(c.billing_status, "delinquent") == 0) {
         pay_open_invoices(req, call, cus);
+        retry_owed_charges(req, call->customer_id);
+    }
     if (out != NULL && PQntuples(res) == 1)
         customer_from_row(res, 0, out);
     return TG_OK;

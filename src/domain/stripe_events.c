@@ -32,7 +32,9 @@ static bool safe_id(const char *id, const char *prefix)
                n - p;
 }
 
-/* fetch: GET path from Stripe; TG_OK with *obj, or an error to retry. */
+/* fetch: GET path from Stripe; TG_OK with *obj, TG_ENOTFOUND when Stripe
+ * has no such object (not ours to apply: the event is ignored), or an
+ * error to retry. */
 static enum tg_err fetch(struct http_request *req, const char *path, json_t **obj)
 {
     if (req->svc->stripe == NULL)
@@ -41,6 +43,8 @@ static enum tg_err fetch(struct http_request *req, const char *path, json_t **ob
     enum tg_err e = stripe_call(req->svc->stripe, req->arena, "GET", path, NULL, 0, NULL, &r);
     if (e != TG_OK)
         return e == TG_ENOMEM ? e : http_fail(req, e, "GET %s: Stripe unreachable", path);
+    if (r.outcome == STRIPE_INVALID && r.status == 404)
+        return http_fail(req, TG_ENOTFOUND, "GET %s: no such object at Stripe", path);
     if (r.outcome != STRIPE_OK)
         return http_fail(req, TG_EUPSTREAM, "GET %s: %d %s", path, r.status,
                          r.message ? r.message : "");
@@ -83,6 +87,10 @@ static enum tg_err apply_subscription(struct http_request *req, const char *sub_
     if (!safe_id(sub_id, "sub_"))
         return http_fail(req, TG_EINVALID, "odd subscription id");
     enum tg_err e = fetch(req, arena_printf(req->arena, "/v1/subscriptions/%s", sub_id), &sub);
+    if (e == TG_ENOTFOUND) {
+        *ignored = true;
+        return TG_OK;
+    }
     if (e != TG_OK)
         return e;
     const char *local = local_subscription(req, sub);
@@ -93,26 +101,33 @@ static enum tg_err apply_subscription(struct http_request *req, const char *sub_
     return subscription_apply_stripe(req, local, sub, invoice, NULL);
 }
 
-/* customer_billing: run DB_CUSTOMER_PAYMENT_{FAILED,SUCCEEDED} for cus. */
-static enum tg_err customer_billing(struct http_request *req, enum db_stmt stmt, const char *cus)
+/* customer_billing: run DB_CUSTOMER_PAYMENT_{FAILED,SUCCEEDED} for cus;
+ * *changed (may be NULL) when a customer of ours was affected. */
+static enum tg_err customer_billing(struct http_request *req, enum db_stmt stmt, const char *cus,
+                                    bool *changed)
 {
     char grace[32];
     snprintf(grace, sizeof(grace), "%ld days", req->svc->cfg->grace_period_days);
     const char *p[2] = {cus, grace};
     PGresult *r;
-    return db_exec(req->svc->db, req->arena, stmt, p, NULL, NULL, &r);
+    enum tg_err e = db_exec(req->svc->db, req->arena, stmt, p, NULL, NULL, &r);
+    if (e == TG_OK && changed != NULL)
+        *changed = PQntuples(r) > 0;
+    return e;
 }
 
 static enum tg_err on_invoice_paid(struct http_request *req, json_t *inv, bool *ignored)
 {
     const char *sub = invoice_subscription(inv), *cus = id_of(json_object_get(inv, "customer"));
     enum tg_err e = TG_OK;
+    bool settled = false;
+    *ignored = sub == NULL;
     if (sub != NULL)
         e = apply_subscription(req, sub, inv, ignored);
-    if (e == TG_OK && cus != NULL) {
-        e = customer_billing(req, DB_CUSTOMER_PAYMENT_SUCCEEDED, cus);
-        *ignored = *ignored && sub != NULL;
-    }
+    if (e == TG_OK && cus != NULL)
+        e = customer_billing(req, DB_CUSTOMER_PAYMENT_SUCCEEDED, cus, &settled);
+    if (settled)
+        *ignored = false;
     return e;
 }
 
@@ -123,6 +138,10 @@ static enum tg_err on_invoice_failed(struct http_request *req, json_t *inv, bool
     if (!safe_id(id, "in_") || cus == NULL)
         return http_fail(req, TG_EINVALID, "invoice without id or customer");
     enum tg_err e = fetch(req, arena_printf(req->arena, "/v1/invoices/%s", id), &now);
+    if (e == TG_ENOTFOUND) {
+        *ignored = true;
+        return TG_OK;
+    }
     if (e != TG_OK)
         return e;
     const char *status = json_string_value(json_object_get(now, "status"));
@@ -130,8 +149,10 @@ static enum tg_err on_invoice_failed(struct http_request *req, json_t *inv, bool
         *ignored = true; /* settled since: a later success already counted */
         return TG_OK;
     }
-    if ((e = customer_billing(req, DB_CUSTOMER_PAYMENT_FAILED, cus)) != TG_OK)
+    bool ours = false;
+    if ((e = customer_billing(req, DB_CUSTOMER_PAYMENT_FAILED, cus, &ours)) != TG_OK)
         return e;
+    *ignored = !ours;
     const char *sub = invoice_subscription(now);
     return sub != NULL ? apply_subscription(req, sub, NULL, ignored) : TG_OK;
 }
@@ -151,7 +172,12 @@ static enum tg_err on_payment_intent(struct http_request *req, json_t *pi, bool 
         *ignored = true;
         return TG_OK;
     }
-    if ((e = fetch(req, arena_printf(req->arena, "/v1/payment_intents/%s", id), &now)) != TG_OK)
+    if ((e = fetch(req, arena_printf(req->arena, "/v1/payment_intents/%s", id), &now)) ==
+        TG_ENOTFOUND) {
+        *ignored = true;
+        return TG_OK;
+    }
+    if (e != TG_OK)
         return e;
     return charge_apply_intent(req, strtoll(PQgetvalue(r, 0, 0), NULL, 10), now);
 }

@@ -212,7 +212,7 @@ enum tg_err subscription_create(struct http_request *req, const char *plan,
     if (status == 409)
         return http_fail(req, TG_ECONFLICT, "already subscribed: cancel first to start over");
     if (status == 402)
-        return http_fail(req, TG_EINSUFFICIENT, "add a payment method before subscribing");
+        return http_fail(req, TG_EPAYMENTMETHODREQUIRED, "add a payment method before subscribing");
     if (status != 202)
         return TG_EINTERNAL;
     json_t *params = json_pack("{s:s, s:s, s:s}", "customer", PQgetvalue(r, 0, 4), "price", price,
@@ -277,6 +277,9 @@ enum tg_err subscription_preview(struct http_request *req, const char *plan, jso
                     &r);
     if (e == TG_ENOMEM)
         return e;
+    if (r.outcome == STRIPE_INVALID && r.status == 404)
+        return http_fail(req, TG_ENOTFOUND, "no upcoming invoice: the subscription ends with "
+                                            "its current period");
     if (r.outcome != STRIPE_OK)
         return outbox_fail_from(req, &r, "plan");
     *invoice = r.body;

@@ -29,8 +29,8 @@ struct subscription {
 };
 
 /* subscription_create: subscribe req->auth's customer to plan ("pro").
- * Errors: TG_ECONFLICT (already subscribed), TG_EINSUFFICIENT (402: no
- * payment method), TG_EPAYMENTFAILED (402: the first invoice was declined;
+ * Errors: TG_ECONFLICT (already subscribed), TG_EPAYMENTMETHODREQUIRED
+ * (402: no payment method), TG_EPAYMENTFAILED (402: the first invoice was declined;
  * nothing is created), TG_EUPSTREAM (Stripe unreachable: tollgate-worker
  * finishes the creation), TG_EINVALID (unknown plan), TG_EDB. */
 enum tg_err subscription_create(struct http_request *req, const char *plan,

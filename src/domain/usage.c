@@ -71,6 +71,7 @@ enum tg_err usage_record_fix(struct http_request *req, const char *fix_id, const
         return http_fail(req, TG_EINSUFFICIENT, "no credits left and no payment method on "
                                                 "file: add one to keep deploying fixes");
     case 409:
+        req->retry_after = "2";
         return http_fail(req, TG_ECONFLICT, "the first request with this Idempotency-Key is "
                                             "still being charged; retry in a few seconds");
     case 422:

@@ -204,11 +204,6 @@ static bool is_json_type(const char *ct)
     return *rest == '\0' || *rest == ';' || *rest == ' ';
 }
 
-static void json_decref_cb(void *p)
-{
-    json_decref(p);
-}
-
 enum tg_err http_parse_json(struct http_request *req, size_t max_depth)
 {
     if (!is_json_type(req->content_type))
@@ -220,7 +215,7 @@ enum tg_err http_parse_json(struct http_request *req, size_t max_depth)
     if (j == NULL)
         return http_fail(req, TG_EBADJSON, "%s at line %d column %d", jerr.text, jerr.line,
                          jerr.column);
-    if (arena_defer(req->arena, json_decref_cb, j) != 0)
+    if (arena_defer(req->arena, arena_json_decref, j) != 0)
         return TG_ENOMEM;
     if (!json_is_object(j))
         return http_fail(req, TG_EBADJSON, "the body must be a JSON object");
@@ -279,8 +274,8 @@ void http_reply_problem(struct http_request *req, enum tg_err err)
     req->resp.nheaders = 0;
     if (err == TG_EMETHOD && req->allow != NULL)
         (void)http_add_header(req, "Allow", req->allow);
-    if (info->status == 503)
-        (void)http_add_header(req, "Retry-After", "5");
+    if (req->retry_after != NULL || info->status == 503)
+        (void)http_add_header(req, "Retry-After", req->retry_after ? req->retry_after : "5");
     if (info->status == 401) /* RFC 9110 11.6.1; RFC 6750 section 3 */
         (void)http_add_header(req, "WWW-Authenticate", "Bearer realm=\"tollgate\"");
     if (http_reply_json(req, info->status, p) != TG_OK) {
@@ -297,7 +292,7 @@ void http_problem_set(struct http_request *req, const char *name, json_t *value)
     if (req->problem_extra == NULL) {
         req->problem_extra = json_object();
         if (req->problem_extra == NULL ||
-            arena_defer(req->arena, json_decref_cb, req->problem_extra) != 0) {
+            arena_defer(req->arena, arena_json_decref, req->problem_extra) != 0) {
             req->problem_extra = NULL;
             json_decref(value);
             return;

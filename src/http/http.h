@@ -78,6 +78,7 @@ struct http_request {
     struct http_auth auth;
     const char *problem_detail;   /* detail of the problem answer, if any */
     const char *allow;            /* methods for the Allow header of a 405 */
+    const char *retry_after;      /* seconds, for a problem answer's Retry-After */
     json_t *problem_extra;        /* extension members of the problem (RFC 9457
                                    * section 3.2), e.g. decline_code; arena-owned */
 

@@ -200,11 +200,6 @@ static bool retryable(CURLcode rc, long status, int should_retry)
     return status == 409 || status == 429 || status >= 500;
 }
 
-static void json_decref_cb(void *p)
-{
-    json_decref(p);
-}
-
 /* classify: fill out from the final attempt. */
 static enum tg_err classify(struct arena *a, CURLcode rc, long status, struct exchange *x,
                             struct stripe_result *out)
@@ -213,7 +208,7 @@ static enum tg_err classify(struct arena *a, CURLcode rc, long status, struct ex
     out->request_id = x->request_id[0] ? arena_strdup(a, x->request_id) : NULL;
     if (rc == CURLE_OK && x->body != NULL) {
         out->body = json_loadb(x->body, x->len, 0, NULL);
-        if (out->body != NULL && arena_defer(a, json_decref_cb, out->body) != 0)
+        if (out->body != NULL && arena_defer(a, arena_json_decref, out->body) != 0)
             return TG_ENOMEM;
     }
     json_t *err = json_object_get(out->body, "error");

@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/log.h"
+#include "domain/email_outbox.h"
 #include "domain/outbox.h"
 #include "domain/stripe_events.h"
 #include "domain/service.h"
@@ -75,6 +76,7 @@ static size_t pass(struct service *svc, struct arena *a)
         return 0;
     listen_for_work(svc->db);
     size_t events = stripe_events_process_due(&req, BATCH);
+    events += email_outbox_process_due(&req, BATCH);
     expire_grace_periods(&req);
     if (outbox_claim(&req, BATCH, &calls, &n) != TG_OK)
         return events;

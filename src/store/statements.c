@@ -186,6 +186,12 @@ const struct db_statement db_statements[DB_STMT_COUNT] = {
 
     [DB_GRACE_EXPIRE] = {"grace_expire", "SELECT id FROM grace_periods_expire()", 0},
 
+    [DB_PAYMENT_METHOD_SUPERSEDED] = {"payment_method_superseded",
+                                      "SELECT payment_method_superseded($1, $2)", 2},
+
+    [DB_CHARGES_OWED_RETRY] = {"charges_owed_retry",
+                               "SELECT charge_id FROM charges_owed_retry($1)", 1},
+
     [DB_SUBSCRIPTION_BY_CALL] = {"subscription_by_call",
                                  "SELECT " SUBSCRIPTION_COLS " FROM subscriptions s"
                                  " WHERE s.stripe_request_id = $1",
@@ -212,4 +218,38 @@ const struct db_statement db_statements[DB_STMT_COUNT] = {
                         " WHERE t.customer_id = $1 AND ($2::bigint IS NULL OR t.seq < $2::bigint)"
                         " ORDER BY t.seq DESC LIMIT $3",
                         3},
+
+    /* GitHub deliveries (sql/004): each action is one function, so a
+     * webhook request is one statement. */
+    [DB_GITHUB_RECORD] = {"github_record",
+                          "SELECT github_delivery_record($1, $2, $3, $4::bigint, $5::jsonb, $6)",
+                          6},
+
+    [DB_GITHUB_PURCHASED] = {"github_purchased",
+                             "SELECT outcome, customer_id FROM github_marketplace_purchased("
+                             "$1, $2::jsonb, $3::bigint, $4, $5, $6, $7, $8, $9::bytea, $10, $11)",
+                             11},
+
+    [DB_GITHUB_UPDATE] = {"github_update",
+                          "SELECT outcome, customer_id FROM github_marketplace_update("
+                          "$1, $2, $3::jsonb, $4::bigint, $5, $6, $7)",
+                          7},
+
+    [DB_EMAIL_QUEUE_GRACE] = {"email_queue_grace", "SELECT email_queue_grace_ending()", 0},
+
+    /* Due mails, oldest first, leased for $2 seconds (longer than sending
+     * the batch may take); SKIP LOCKED lets several workers claim side by
+     * side. */
+    [DB_EMAIL_CLAIM] = {"email_claim",
+                        "UPDATE email_outbox m"
+                        "   SET next_attempt_at = now() + make_interval(secs => $2::integer)"
+                        " WHERE m.id IN (SELECT id FROM email_outbox"
+                        "                 WHERE status = 'pending' AND next_attempt_at <= now()"
+                        "                 ORDER BY next_attempt_at, id LIMIT $1::integer"
+                        "                 FOR UPDATE SKIP LOCKED)"
+                        " RETURNING m.id, m.kind, m.to_address, m.subject, m.body, m.attempts,"
+                        "           extract(epoch FROM m.created_at)::bigint",
+                        2},
+
+    [DB_EMAIL_DONE] = {"email_done", "SELECT email_outbox_done($1, $2, $3, $4::integer)", 4},
 };

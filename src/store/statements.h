@@ -40,6 +40,16 @@ enum db_stmt {
     DB_CHARGE_REFUNDED,   /* (pi_, amount refunded in cents) -> charge id */
     DB_PAYMENT_METHOD_DETACHED, /* (pm_) -> customers whose default it was */
     DB_GRACE_EXPIRE,      /* () -> customers now delinquent */
+    DB_CHARGES_OWED_RETRY, /* (customer_id) -> charges queued again */
+    DB_PAYMENT_METHOD_SUPERSEDED, /* (call id, customer_id) -> a later attachment succeeded */
+    DB_GITHUB_RECORD,     /* (delivery, event, action, account|NULL, payload, note) -> new? */
+    DB_GITHUB_PURCHASED,  /* (delivery, payload, account, login, type, plan, effective, email,
+                             key_hash, key_prefix, key) -> outcome, customer_id */
+    DB_GITHUB_UPDATE,     /* (delivery, changed|cancelled, payload, account, login, plan,
+                             effective) -> outcome, customer_id */
+    DB_EMAIL_QUEUE_GRACE, /* () -> grace_ending mails queued */
+    DB_EMAIL_CLAIM,       /* (limit, lease s) -> id, kind, to, subject, body, attempts, created */
+    DB_EMAIL_DONE,        /* (id, sent|failed|retry, error, max attempts) -> status */
     DB_STMT_COUNT
 };
 

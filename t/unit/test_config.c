@@ -243,8 +243,12 @@ Test(config, every_key_has_a_working_environment_variable)
          * file's path (the key that reads it needs a real file). */
         const char *value = k->type == CONFIG_LONG ? NULL : "staging";
         if (strcmp(k->name, "stripe_secret_key_file") == 0 ||
-            strcmp(k->name, "stripe_webhook_secret_file") == 0)
+            strcmp(k->name, "stripe_webhook_secret_file") == 0 ||
+            strcmp(k->name, "github_webhook_secret_file") == 0 ||
+            strcmp(k->name, "smtp_password_file") == 0)
             value = secret;
+        if (strcmp(k->name, "smtp_url") == 0)
+            value = "smtp://staging";
         char num[32];
         if (k->type == CONFIG_LONG) {
             snprintf(num, sizeof(num), "%ld", k->min);
