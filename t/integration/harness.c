@@ -169,6 +169,26 @@ int it_request(CURL *h, const char *method, const char *path, const char *const 
     return rc;
 }
 
+int it_request_to(const char *base, const char *method, const char *path,
+                  const char *const *headers, const char *body, size_t body_len,
+                  struct it_response *out)
+{
+    memset(out, 0, sizeof(*out));
+    char url[4096];
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", base, path) >= sizeof(url))
+        return -1;
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return -1;
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        list = curl_slist_append(list, headers[i]);
+    int rc = request_once(h, method, url, list, body, body_len, out);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(h);
+    return rc;
+}
+
 void it_response_free(struct it_response *r)
 {
     clear_headers(r);

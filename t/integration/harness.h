@@ -48,6 +48,12 @@ void it_fini(void);
 int it_request(CURL *h, const char *method, const char *path, const char *const *headers,
                const char *body, size_t body_len, struct it_response *out);
 void it_response_free(struct it_response *r);
+/* it_request_to: one request to base (an http://host:port) + path on a fresh
+ * handle, without it_request's nginx retries (for other servers than the
+ * stack's nginx, e.g. the Stripe emulator). Returns 0 or -1 as it_request. */
+int it_request_to(const char *base, const char *method, const char *path,
+                  const char *const *headers, const char *body, size_t body_len,
+                  struct it_response *out);
 /* it_send: it_request on a fresh handle that asserts the transport worked. */
 void it_send(const char *method, const char *path, const char *const *headers, const char *body,
              size_t body_len, struct it_response *out);
