@@ -370,6 +370,14 @@ DECLARE
 BEGIN
     SELECT * INTO STRICT s FROM subscriptions WHERE id = p_subscription;
     PERFORM 1 FROM customers WHERE id = s.customer_id FOR UPDATE;
+    -- An ended subscription never comes back (Stripe cannot un-cancel one):
+    -- a state fetched before the cancellation and applied after it is old.
+    IF s.status IN ('canceled', 'incomplete_expired')
+       AND p_status NOT IN ('canceled', 'incomplete_expired') THEN
+        p_status := s.status;
+        p_cancel_at_period_end := s.cancel_at_period_end;
+        p_canceled_at := s.canceled_at;
+    END IF;
     UPDATE subscriptions
        SET stripe_subscription_id = coalesce(p_stripe_id, stripe_subscription_id),
            status = p_status, current_period_start = p_period_start,
