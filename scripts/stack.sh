@@ -115,6 +115,9 @@ stack_config() {
             >"$dir/stripe-webhook-secret" &&
         echo "${STACK_GITHUB_WEBHOOK_SECRET:-tollgate_dev_github_webhook_secret}" \
             >"$dir/github-webhook-secret")
+    # The token signing key is made once per stack, so tokens outlive restarts.
+    [ -s "$dir/token-signing-key" ] || (umask 077 &&
+        python3 -c 'import secrets; print(secrets.token_hex(32))' >"$dir/token-signing-key")
     if [ -f "$dir/smtp.port" ]; then
         smtp_lines="smtp_url = smtp://127.0.0.1:$(cat "$dir/smtp.port")
 smtp_from = tollgate <billing@tollgate.test>"
@@ -132,6 +135,7 @@ stripe_secret_key_file = $dir/stripe-secret-key
 stripe_webhook_secret_file = $dir/stripe-webhook-secret
 stripe_price_pro = price_tollgate_pro_monthly
 github_webhook_secret_file = $dir/github-webhook-secret
+token_signing_key_file = $dir/token-signing-key
 $smtp_lines
 CONF
 }

@@ -94,6 +94,17 @@ const struct config_key config_keys[] = {
         500, 120000, "longest one e-mail's SMTP exchange may take"),
     KEY("email_max_attempts", "TOLLGATE_EMAIL_MAX_ATTEMPTS", CONFIG_LONG, email_max_attempts,
         "12", 1, 100, "attempts at sending an e-mail before it is given up as failed"),
+    KEY("rate_limit_per_hour", "TOLLGATE_RATE_LIMIT_PER_HOUR", CONFIG_LONG, rate_limit_per_hour,
+        "500", 0, 100000000,
+        "requests one API key may make in a clock hour, counted across all workers; 0: no limit"),
+    KEY("token_signing_key_file", "TOLLGATE_TOKEN_SIGNING_KEY_FILE", CONFIG_STRING,
+        token_signing_key_file, "", 0, 0,
+        "file holding the HMAC-SHA256 key that signs credentials tokens; empty: no tokens"),
+    KEY("token_ttl_seconds", "TOLLGATE_TOKEN_TTL_SECONDS", CONFIG_LONG, token_ttl_seconds, "900",
+        30, 86400, "lifetime of a credentials token when the client asks for none, in seconds"),
+    KEY("token_ttl_max_seconds", "TOLLGATE_TOKEN_TTL_MAX_SECONDS", CONFIG_LONG,
+        token_ttl_max_seconds, "3600", 30, 86400,
+        "longest lifetime a client may ask for a credentials token, in seconds"),
     {0},
 };
 
@@ -318,6 +329,21 @@ enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t 
         goto fail;
     if (check_smtp(cfg, err, errlen) != 0)
         goto fail;
+    if (cfg->token_signing_key_file[0] != '\0') {
+        if (load_secret(cfg->token_signing_key_file, "token_signing_key_file",
+                        &cfg->token_signing_key, err, errlen) != 0)
+            goto fail;
+        if (strlen(cfg->token_signing_key) < 32) {
+            snprintf(err, errlen, "token_signing_key_file: %s: the key must be at least 32 "
+                                  "bytes (e.g. openssl rand -hex 32)", cfg->token_signing_key_file);
+            goto fail;
+        }
+    }
+    if (cfg->token_ttl_seconds > cfg->token_ttl_max_seconds) {
+        snprintf(err, errlen, "token_ttl_seconds: %ld is longer than token_ttl_max_seconds (%ld)",
+                 cfg->token_ttl_seconds, cfg->token_ttl_max_seconds);
+        goto fail;
+    }
     if (cfg->smtp_password_file[0] != '\0' &&
         load_secret(cfg->smtp_password_file, "smtp_password_file", &cfg->smtp_password, err,
                     errlen) != 0)
@@ -342,6 +368,7 @@ void config_free(struct config *cfg)
     free_secret(cfg->stripe_webhook_secret);
     free_secret(cfg->github_webhook_secret);
     free_secret(cfg->smtp_password);
+    free_secret(cfg->token_signing_key);
     for (const struct config_key *k = config_keys; k->name != NULL; k++)
         if (k->type == CONFIG_STRING) {
             char **slot = (char **)(void *)((char *)cfg + k->offset);

@@ -47,6 +47,10 @@ struct config {
     long smtp_starttls;           /* 1: require STARTTLS on smtp:// */
     long smtp_timeout_ms;         /* per mail, whole SMTP exchange */
     long email_max_attempts;      /* attempts at a mail before it is given up */
+    long rate_limit_per_hour;     /* requests one API key may make per clock hour; 0 = none */
+    char *token_signing_key_file; /* file holding the credentials HMAC key; "" = no tokens */
+    long token_ttl_seconds;       /* default lifetime of a credentials token */
+    long token_ttl_max_seconds;   /* longest lifetime a client may ask for */
 
     /* Secrets, read from the files named above (never from the file or the
      * environment themselves); wiped by config_free(). */
@@ -54,6 +58,7 @@ struct config {
     char *stripe_webhook_secret;  /* NULL when not configured */
     char *github_webhook_secret;  /* NULL when not configured */
     char *smtp_password;          /* NULL when not configured */
+    char *token_signing_key;      /* NULL when not configured; at least 32 bytes */
 };
 
 struct config_key {
