@@ -1,14 +1,13 @@
 /*
- * tollgatectl: the operator's command. Subcommands: migrate (apply the
- * numbered files of sql_dir, each in its own transaction, recorded in
- * schema_migrations), verify-ledger (check the ledger invariants),
- * dead-letters (Stripe events whose handler kept failing) and reconcile
- * (compare with Stripe). Exit status: 0 success, 1 failure or a problem
+ * tollgatectl: the operator's command; see tollgatectl(8). The commands
+ * are the table below; each lives in src/ctl (or src/store for migrate and
+ * verify-ledger). Exit status: 0 success, 1 failure, refusal or a problem
  * found, 2 usage error.
  */
 #include <config.h>
 
 #include <curl/curl.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,79 +15,104 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "ctl/ctl.h"
 #include "core/log.h"
+#include "ctl/ctl.h"
 #include "store/migrate.h"
 #include "store/verify.h"
 
+static int cmd_migrate(struct ctl *ctx, int argc, char **argv)
+{
+    if (ctl_wants_help(argc, argv) || argc != 1)
+        return ctl_usage("migrate", "", ctl_wants_help(argc, argv));
+    return migrate_run(ctx->cfg->database, ctx->cfg->sql_dir, ctx->out);
+}
+
+static int cmd_verify_ledger(struct ctl *ctx, int argc, char **argv)
+{
+    if (ctl_wants_help(argc, argv) || argc != 1)
+        return ctl_usage("verify-ledger", "", ctl_wants_help(argc, argv));
+    return verify_ledger(ctx->cfg->database, ctx->out);
+}
+
+const struct ctl_command ctl_commands[] = {
+    {"migrate", "", "apply pending migrations from sql_dir", false, cmd_migrate},
+    {"verify-ledger", "",
+     "check balances against the ledger (sums, nothing negative, nothing changed)", false,
+     cmd_verify_ledger},
+    {"dead-letters", "list [--json] | show EVENT | replay EVENT | replay --all",
+     "Stripe events whose handler failed too often", true, ctl_dead_letters},
+    {"reconcile", "[--fix]", "compare subscriptions and charges with Stripe's", true,
+     ctl_reconcile},
+    {NULL, NULL, NULL, false, NULL},
+};
+
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: tollgatectl [-c FILE] COMMAND\n"
-                "commands:\n"
-                "  migrate         apply pending migrations from sql_dir\n"
-                "  verify-ledger   check that every balance equals the sum of its ledger\n"
-                "                  entries, none is negative and no entry was changed\n"
-                "  dead-letters list [--json] | show EVENT | replay EVENT | replay --all\n"
-                "                  Stripe events whose handler failed too often\n"
-                "  reconcile [--fix]\n"
-                "                  compare subscriptions and charges with Stripe's\n"
-                "options:\n"
-                "  -c FILE         configuration file (default " CONFIG_DEFAULT_PATH ")\n");
+    fprintf(to, "usage: tollgatectl [-c FILE] COMMAND [ARGS...]\n"
+                "       tollgatectl COMMAND --help\n"
+                "commands:\n");
+    for (const struct ctl_command *c = ctl_commands; c->name != NULL; c++)
+        fprintf(to, "  %-14s %s\n", c->name, c->summary);
+    fprintf(to, "options:\n"
+                "  -c, --config FILE  configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+                "  -V, --version  print the version\n"
+                "exit status: 0 success, 1 failure or a problem found, 2 usage error\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
     int opt;
-    while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
+    while ((opt = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': config_path = optarg; break;
-        case 'V': puts("tollgatectl " PACKAGE_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'V': puts("tollgatectl " PACKAGE_VERSION); return CTL_OK;
+        case 'h': usage(stdout); return CTL_OK;
+        default: usage(stderr); return CTL_USAGE;
         }
     }
     if (optind >= argc) {
         usage(stderr);
-        return 2;
+        return CTL_USAGE;
     }
-    const char *cmd = argv[optind];
-    bool simple = strcmp(cmd, "migrate") == 0 || strcmp(cmd, "verify-ledger") == 0;
-    if (!simple && strcmp(cmd, "dead-letters") != 0 && strcmp(cmd, "reconcile") != 0) {
-        fprintf(stderr, "tollgatectl: unknown command \"%s\"\n", cmd);
+    if (strcmp(argv[optind], "help") == 0) {
+        usage(stdout);
+        return CTL_OK;
+    }
+    const struct ctl_command *cmd = ctl_commands;
+    while (cmd->name != NULL && strcmp(cmd->name, argv[optind]) != 0)
+        cmd++;
+    if (cmd->name == NULL) {
+        fprintf(stderr, "tollgatectl: unknown command \"%s\"\n", argv[optind]);
         usage(stderr);
-        return 2;
+        return CTL_USAGE;
     }
-    if (simple && optind + 1 != argc) {
-        usage(stderr);
-        return 2;
-    }
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    /* --help needs neither the configuration nor the database. */
+    if (ctl_wants_help(sub_argc, sub_argv))
+        return cmd->run(&(struct ctl){.out = stdout}, sub_argc, sub_argv);
+
     log_init("tollgatectl");
     char err[512];
     struct config cfg;
     if (config_load(&cfg, config_path, err, sizeof(err)) != TG_OK) {
         fprintf(stderr, "tollgatectl: %s\n", err);
-        return 1;
+        return CTL_FAIL;
     }
-    int rc;
-    if (strcmp(cmd, "migrate") == 0) {
-        rc = migrate_run(cfg.database, cfg.sql_dir, stdout);
-    } else if (strcmp(cmd, "verify-ledger") == 0) {
-        rc = verify_ledger(cfg.database, stdout);
-    } else {
-        PGconn *c = PQconnectdb(cfg.database);
-        if (PQstatus(c) != CONNECTION_OK) {
-            fprintf(stderr, "tollgatectl: cannot connect: %s", PQerrorMessage(c));
-            rc = 1;
-        } else if (strcmp(cmd, "dead-letters") == 0) {
-            rc = ctl_dead_letters(c, argc - optind, argv + optind, stdout);
-        } else {
-            curl_global_init(CURL_GLOBAL_DEFAULT);
-            rc = ctl_reconcile(c, &cfg, argc - optind, argv + optind, stdout);
-            curl_global_cleanup();
-        }
-        PQfinish(c);
-    }
+    struct ctl ctx = {.cfg = &cfg, .out = stdout};
+    int rc = CTL_FAIL;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (!cmd->needs_db || (ctx.db = ctl_connect(&cfg)) != NULL)
+        rc = cmd->run(&ctx, sub_argc, sub_argv);
+    curl_global_cleanup();
+    PQfinish(ctx.db);
     config_free(&cfg);
     return rc;
 }

@@ -6,21 +6,12 @@
 
 #include "ctl/ctl.h"
 
-static PGresult *run(PGconn *c, const char *sql, int n, const char *const *params)
-{
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        fprintf(stderr, "tollgatectl: %s", PQerrorMessage(c));
-        PQclear(r);
-        return NULL;
-    }
-    return r;
-}
+#define SYNOPSIS "list [--json] | show EVENT | replay EVENT | replay --all"
+
 
 static int list(PGconn *c, bool as_json, FILE *out)
 {
-    PGresult *r = run(c,
+    PGresult *r = ctl_query(c,
                       "SELECT id, type, attempts, coalesce(last_error, ''),"
                       "       to_char(received_at AT TIME ZONE 'UTC',"
                       "               'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -54,7 +45,7 @@ static int list(PGconn *c, bool as_json, FILE *out)
 static int show(PGconn *c, const char *id, FILE *out)
 {
     const char *p[1] = {id};
-    PGresult *r = run(c,
+    PGresult *r = ctl_query(c,
                       "SELECT json_build_object('id', id, 'type', type, 'status', status,"
                       " 'attempts', attempts, 'last_error', last_error, 'received_at',"
                       " received_at, 'event', payload)::text FROM stripe_events WHERE id = $1",
@@ -78,7 +69,7 @@ static int show(PGconn *c, const char *id, FILE *out)
 static int replay(PGconn *c, const char *id, FILE *out)
 {
     const char *p[1] = {id};
-    PGresult *r = run(c,
+    PGresult *r = ctl_query(c,
                       "UPDATE stripe_events SET status = 'pending', attempts = 0,"
                       "       next_attempt_at = now(), last_error = NULL"
                       " WHERE status = 'dead' AND ($1::text IS NULL OR id = $1) RETURNING id",
@@ -98,8 +89,12 @@ static int replay(PGconn *c, const char *id, FILE *out)
     return 0;
 }
 
-int ctl_dead_letters(PGconn *c, int argc, char **argv, FILE *out)
+int ctl_dead_letters(struct ctl *ctx, int argc, char **argv)
 {
+    PGconn *c = ctx->db;
+    FILE *out = ctx->out;
+    if (ctl_wants_help(argc, argv))
+        return ctl_usage("dead-letters", SYNOPSIS, true);
     if (argc >= 2 && strcmp(argv[1], "list") == 0 &&
         (argc == 2 || (argc == 3 && strcmp(argv[2], "--json") == 0)))
         return list(c, argc == 3, out);
@@ -107,7 +102,5 @@ int ctl_dead_letters(PGconn *c, int argc, char **argv, FILE *out)
         return show(c, argv[2], out);
     if (argc == 3 && strcmp(argv[1], "replay") == 0)
         return replay(c, strcmp(argv[2], "--all") == 0 ? NULL : argv[2], out);
-    fprintf(stderr, "usage: tollgatectl dead-letters list [--json] | show EVENT |"
-                    " replay EVENT | replay --all\n");
-    return 2;
+    return ctl_usage("dead-letters", SYNOPSIS, false);
 }

@@ -126,13 +126,14 @@ static void check_intent(struct recon *rc, json_t *pi)
     PQclear(r);
 }
 
-int ctl_reconcile(PGconn *c, const struct config *cfg, int argc, char **argv, FILE *out)
+int ctl_reconcile(struct ctl *ctx, int argc, char **argv)
 {
+    PGconn *c = ctx->db;
+    const struct config *cfg = ctx->cfg;
+    FILE *out = ctx->out;
     bool fix = argc == 2 && strcmp(argv[1], "--fix") == 0;
-    if (argc > 2 || (argc == 2 && !fix)) {
-        fprintf(stderr, "usage: tollgatectl reconcile [--fix]\n");
-        return 2;
-    }
+    if (ctl_wants_help(argc, argv) || argc > 2 || (argc == 2 && !fix))
+        return ctl_usage("reconcile", "[--fix]", ctl_wants_help(argc, argv));
     if (cfg->stripe_secret_key == NULL) {
         fprintf(stderr, "tollgatectl: Stripe is not configured (stripe_secret_key_file)\n");
         return 1;
@@ -145,6 +146,13 @@ int ctl_reconcile(PGconn *c, const struct config *cfg, int argc, char **argv, FI
     int status = 1;
     if (svc.db == NULL || svc.stripe == NULL || a == NULL || db_connect(svc.db) != TG_OK)
         goto out;
+    /* Repairs go through the service's statements: audit them as this operator. */
+    const char *actor[1] = {ctl_actor()};
+    PGresult *set = ctl_query(db_conn(svc.db), "SELECT set_config('tollgate.actor', $1, false)",
+                              1, actor);
+    if (set == NULL)
+        goto out;
+    PQclear(set);
     http_request_init(&rc.req, a, &svc);
     rc.req.request_id = "reconcile";
     if (each_object(&rc, "/v1/subscriptions", check_subscription) != 0 ||

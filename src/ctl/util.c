@@ -1,0 +1,113 @@
+/*
+ * util: helpers every tollgatectl subcommand shares; see ctl.h.
+ */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl/ctl.h"
+
+const char *ctl_actor(void)
+{
+    static char actor[128];
+    if (actor[0] != '\0')
+        return actor;
+    const char *who = getenv("SUDO_USER");
+    struct passwd *pw = NULL;
+    if (who == NULL || who[0] == '\0') {
+        pw = getpwuid(getuid());
+        who = pw != NULL ? pw->pw_name : NULL;
+    }
+    if (who != NULL && who[0] != '\0' && strcspn(who, "\n\r") == strlen(who))
+        snprintf(actor, sizeof(actor), "operator:%.100s", who);
+    else
+        snprintf(actor, sizeof(actor), "operator:uid%u", (unsigned)getuid());
+    return actor;
+}
+
+PGconn *ctl_connect(const struct config *cfg)
+{
+    PGconn *db = PQconnectdb(cfg->database);
+    if (PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "tollgatectl: cannot connect to the database: %s", PQerrorMessage(db));
+        PQfinish(db);
+        return NULL;
+    }
+    const char *p[1] = {ctl_actor()};
+    PGresult *r = ctl_query(db, "SELECT set_config('tollgate.actor', $1, false)", 1, p);
+    if (r == NULL) {
+        PQfinish(db);
+        return NULL;
+    }
+    PQclear(r);
+    return db;
+}
+
+PGresult *ctl_query(PGconn *db, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *r = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        fprintf(stderr, "tollgatectl: %s\n", msg != NULL ? msg : PQerrorMessage(db));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+bool ctl_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+int ctl_usage(const char *name, const char *synopsis, bool help)
+{
+    FILE *to = help ? stdout : stderr;
+    fprintf(to, "usage: tollgatectl %s %s\n", name, synopsis);
+    return help ? CTL_OK : CTL_USAGE;
+}
+
+void ctl_print_json(FILE *out, json_t *j)
+{
+    json_dumpf(j, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', out);
+    json_decref(j);
+}
+
+/* looks_like_uuid: 8-4-4-4-12 hex digits. */
+static bool looks_like_uuid(const char *s)
+{
+    if (strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : strchr("0123456789abcdefABCDEF", s[i]) == NULL || s[i] == 0)
+            return false;
+    }
+    return true;
+}
+
+bool ctl_customer_id(PGconn *db, const char *customer, char id[37])
+{
+    const char *p[1] = {customer};
+    PGresult *r = ctl_query(db,
+                            looks_like_uuid(customer)
+                                ? "SELECT id FROM customers WHERE id = $1::uuid"
+                                : "SELECT id FROM customers WHERE lower(email) = lower($1)",
+                            1, p);
+    if (r == NULL)
+        return false;
+    bool found = PQntuples(r) == 1;
+    if (found)
+        snprintf(id, 37, "%s", PQgetvalue(r, 0, 0));
+    else
+        fprintf(stderr, "tollgatectl: no customer \"%s\" (give its id or e-mail address)\n",
+                customer);
+    PQclear(r);
+    return found;
+}
