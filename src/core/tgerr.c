@@ -35,6 +35,11 @@ static const struct tg_err_info table[TG_ERR_COUNT] = {
                               "Webhook signature missing or invalid"},
     [TG_ENOEMAIL] = {422, "marketplace-email-missing",
                      "The purchasing account has no e-mail address"},
+    [TG_ELASTAPIKEY] = {409, "last-api-key", "The last active API key cannot be revoked"},
+    [TG_EAPIKEYLIMIT] = {409, "api-key-limit", "Too many active API keys"},
+    [TG_ESIGNUPCLOSED] = {503, "signup-closed", "Signup is closed"},
+    [TG_EBILLINGDISABLED] = {503, "billing-disabled", "Billing is switched off"},
+    [TG_ENOTOKENS] = {503, "credentials-unavailable", "Credentials tokens are not configured"},
 };
 
 const struct tg_err_info *tg_err_info(enum tg_err err)

@@ -33,6 +33,11 @@ enum tg_err {
     TG_EPAYMENTFAILED,    /* Stripe declined the card or the payment */
     TG_EWEBHOOKSIGNATURE, /* webhook signature missing, stale or wrong */
     TG_ENOEMAIL,          /* a Marketplace purchase without an e-mail address */
+    TG_ELASTAPIKEY,       /* revoking the customer's only active API key */
+    TG_EAPIKEYLIMIT,      /* the customer already has the most active keys allowed */
+    TG_ESIGNUPCLOSED,     /* automated_customer_onboarding is off for this signup */
+    TG_EBILLINGDISABLED,  /* billing_enabled is off: nothing that charges may start */
+    TG_ENOTOKENS,         /* no token signing key configured */
     TG_ERR_COUNT
 };
 
