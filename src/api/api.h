@@ -21,6 +21,9 @@ void api_serve(struct http_request *req, char **envp, struct http_io io);
 enum tg_err api_health(struct http_request *req);
 enum tg_err api_customers_create(struct http_request *req);
 enum tg_err api_customers_me(struct http_request *req);
+enum tg_err api_api_keys_list(struct http_request *req);
+enum tg_err api_api_keys_create(struct http_request *req);
+enum tg_err api_api_keys_revoke(struct http_request *req);
 enum tg_err api_usage_create(struct http_request *req);
 enum tg_err api_usage_summary(struct http_request *req);
 enum tg_err api_credits_transactions(struct http_request *req);
@@ -32,5 +35,6 @@ enum tg_err api_subscriptions_cancel(struct http_request *req);
 enum tg_err api_subscriptions_preview(struct http_request *req);
 enum tg_err api_webhooks_stripe(struct http_request *req);
 enum tg_err api_webhooks_github(struct http_request *req);
+enum tg_err api_credentials_create(struct http_request *req);
 
 #endif

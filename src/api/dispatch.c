@@ -14,6 +14,11 @@ const struct route api_routes[] = {
     {"GET", "/health", "health", ROUTE_PUBLIC, 0, false, false, api_health},
     {"POST", "/api/v1/customers", "customers_create", ROUTE_PUBLIC, BODY_SMALL, false, false,
      api_customers_create},
+    {"GET", "/api/v1/api_keys", "api_keys_list", ROUTE_API_KEY, 0, false, false, api_api_keys_list},
+    {"POST", "/api/v1/api_keys", "api_keys_create", ROUTE_API_KEY, BODY_SMALL, false, false,
+     api_api_keys_create},
+    {"DELETE", "/api/v1/api_keys/{id}", "api_keys_revoke", ROUTE_API_KEY, 0, false, false,
+     api_api_keys_revoke},
     {"GET", "/api/v1/customers/me", "customers_me", ROUTE_API_KEY, 0, false, false,
      api_customers_me},
     {"POST", "/api/v1/usage", "usage_create", ROUTE_API_KEY, 16384, true, false, api_usage_create},
@@ -31,6 +36,8 @@ const struct route api_routes[] = {
      false, api_subscriptions_cancel},
     {"GET", "/api/v1/subscriptions/preview", "subscriptions_preview", ROUTE_API_KEY, 0, false,
      false, api_subscriptions_preview},
+    {"POST", "/api/v1/credentials", "credentials_create", ROUTE_API_KEY, BODY_SMALL, false, false,
+     api_credentials_create},
     {"POST", "/webhooks/stripe", "webhooks_stripe", ROUTE_PUBLIC, WEBHOOK_BODY_MAX, false, true,
      api_webhooks_stripe},
     {"POST", "/webhooks/github", "webhooks_github", ROUTE_PUBLIC, WEBHOOK_BODY_MAX, false, true,
@@ -50,6 +57,14 @@ static bool idempotency_key_valid(const char *k)
         if (k[i] < 0x21 || k[i] > 0x7e)
             return false;
     return true;
+}
+
+static json_t *empty_object(struct http_request *req)
+{
+    json_t *j = json_object();
+    if (j != NULL && arena_defer(req->arena, arena_json_decref, j) != 0)
+        return NULL; /* arena_defer released it */
+    return j;
 }
 
 static enum tg_err pipeline(struct http_request *req, char **envp, struct http_io io)
@@ -79,9 +94,17 @@ static enum tg_err pipeline(struct http_request *req, char **envp, struct http_i
         (req->idempotency_key == NULL || !idempotency_key_valid(req->idempotency_key)))
         return http_fail(req, TG_EIDEMPOTENCYKEY,
                          "send an Idempotency-Key header of 1 to 255 visible ASCII characters");
-    if (route->body_max > 0 && !route->raw_body &&
-        (e = http_parse_json(req, (size_t)req->svc->cfg->json_max_depth)) != TG_OK)
-        return e;
+    if (route->body_max > 0 && !route->raw_body) {
+        /* An empty body is an empty object, whatever its Content-Type
+         * (curl -X POST sends none, curl -d '' a form type): the fields'
+         * defaults apply, and required fields are reported missing. */
+        if (req->body_len == 0)
+            req->json = empty_object(req);
+        else if ((e = http_parse_json(req, (size_t)req->svc->cfg->json_max_depth)) != TG_OK)
+            return e;
+        if (req->json == NULL)
+            return TG_ENOMEM;
+    }
     return route->handler(req);
 }
 
@@ -90,4 +113,5 @@ void api_serve(struct http_request *req, char **envp, struct http_io io)
     enum tg_err e = pipeline(req, envp, io);
     if (e != TG_OK || req->resp.status == 0)
         http_reply_problem(req, e != TG_OK ? e : TG_EINTERNAL);
+    apikey_rate_headers(req);
 }

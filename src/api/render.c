@@ -5,6 +5,7 @@
  */
 #include "api/render.h"
 
+#include <string.h>
 #include <time.h>
 
 
@@ -15,12 +16,23 @@ static json_t *nullable_string(const char *s)
 
 json_t *render_customer(const struct customer *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:s}", "id", c->id,
-                     "object", "customer", "email", c->email, "name", c->name, "source",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:b, s:s}", "id",
+                     c->id, "object", "customer", "email", c->email, "name", c->name, "source",
                      c->source, "tier", c->tier, "billing_status", c->billing_status,
                      "credit_balance", (json_int_t)c->credit_balance, "default_payment_method",
                      nullable_string(c->default_payment_method), "grace_period_ends_at",
-                     nullable_string(c->grace_period_ends_at), "created_at", c->created_at);
+                     nullable_string(c->grace_period_ends_at), "billing_enabled",
+                     c->billing_enabled, "created_at", c->created_at);
+}
+
+json_t *render_api_key(const struct apikey_info *k, const char *current_key_id)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:o, s:o}", "id", k->id, "object",
+                     "api_key", "prefix", k->prefix, "name", nullable_string(k->name), "active",
+                     k->revoked_at == NULL, "current", strcmp(k->id, current_key_id) == 0,
+                     "created_at", k->created_at, "last_used_at",
+                     nullable_string(k->last_used_at), "revoked_at",
+                     nullable_string(k->revoked_at));
 }
 
 json_t *render_ledger_entry(const struct ledger_entry *e)
@@ -44,11 +56,14 @@ static json_t *usage_charge(const struct usage_event *u)
 
 json_t *render_usage_event(const struct usage_event *u)
 {
-    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:s}", "id", (json_int_t)u->id,
+    /* An "unbilled" fix (billing switched off) has no ledger entry. */
+    json_t *entry = u->ledger_entry_id != 0 ? json_integer((json_int_t)u->ledger_entry_id)
+                                            : json_null();
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:s}", "id", (json_int_t)u->id,
                      "object", "usage_event", "kind", u->kind, "fix_id", u->fix_id, "outcome",
                      u->outcome, "credits_remaining", (json_int_t)u->balance_after,
-                     "ledger_entry_id", (json_int_t)u->ledger_entry_id, "charge",
-                     usage_charge(u), "created_at", u->created_at);
+                     "ledger_entry_id", entry, "charge", usage_charge(u), "created_at",
+                     u->created_at);
 }
 
 json_t *render_subscription(const struct subscription *s)

@@ -66,6 +66,9 @@ static json_t *summary_warnings(const struct customer *c, long threshold)
                                    "the grace period ends.");
     else if (strcmp(c->billing_status, "delinquent") == 0)
         add_warning(w, "delinquent", "Payment is overdue: only remaining credits can be used.");
+    if (!c->billing_enabled)
+        add_warning(w, "billing_disabled", "Billing is switched off for now: fixes beyond the "
+                                           "credits are recorded and not charged.");
     return w;
 }
 

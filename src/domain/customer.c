@@ -3,7 +3,12 @@
  */
 #include "domain/customer.h"
 
+#include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "domain/audit.h"
+#include "domain/flag.h"
 
 #include "domain/service.h"
 #include "store/db.h"
@@ -23,6 +28,28 @@ void customer_from_row(PGresult *r, int i, struct customer *c)
     c->stripe_customer_id = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8);
     c->default_payment_method = PQgetisnull(r, i, 9) ? NULL : PQgetvalue(r, i, 9);
     c->grace_period_ends_at = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10);
+    c->billing_enabled = strcmp(PQgetvalue(r, i, 11), "f") != 0;
+}
+
+/* signup_open: the automated_customer_onboarding flag for this address
+ * (lower-cased, so the answer does not depend on its spelling). */
+static enum tg_err signup_open(struct http_request *req, const char *email)
+{
+    char *lower = arena_strdup(req->arena, email);
+    if (lower == NULL)
+        return TG_ENOMEM;
+    for (char *p = lower; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    bool on;
+    enum tg_err e = flag_enabled(req, FLAG_ONBOARDING, lower, &on);
+    if (e != TG_OK)
+        return e;
+    if (!on) {
+        req->retry_after = "3600";
+        return http_fail(req, TG_ESIGNUPCLOSED, "automated signup is closed for now; try again "
+                                                "later or contact support");
+    }
+    return TG_OK;
 }
 
 enum tg_err customer_onboard(struct http_request *req, const char *email, const char *name,
@@ -34,8 +61,12 @@ enum tg_err customer_onboard(struct http_request *req, const char *email, const 
     if (email_is_disposable(svc->blocklist, email))
         return http_fail(req, TG_EDISPOSABLE, "email: use a permanent address, not a "
                                               "disposable one");
-    enum tg_err e = apikey_generate(svc->cfg->environment, key);
+    enum tg_err e = signup_open(req, email);
+    if (e == TG_OK)
+        e = audit_set_actor(req, "signup");
     if (e != TG_OK)
+        return e;
+    if ((e = apikey_generate(svc->cfg->environment, key)) != TG_OK)
         return e;
 
     const char *params[5] = {email, name, source, (const char *)key->hash, key->prefix};

@@ -6,6 +6,8 @@
 #ifndef TOLLGATE_CUSTOMER_H
 #define TOLLGATE_CUSTOMER_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 #include "domain/apikey.h"
@@ -24,6 +26,7 @@ struct customer {
     const char *stripe_customer_id;     /* cus_..., NULL before billing */
     const char *default_payment_method; /* pm_..., NULL before billing */
     const char *grace_period_ends_at;   /* RFC 3339 UTC, NULL unless past_due */
+    bool billing_enabled;       /* the billing_enabled flag (kill switch) for this customer */
 };
 
 /* The accepted signup sources. NULL-terminated. */
@@ -32,8 +35,9 @@ extern const char *const customer_sources[];
 /* customer_onboard: validate email (syntax, disposable blocklist) and create
  * the customer with name and source, a new API key (returned in *key: the
  * caller shows it once and must apikey_cleanse() it) and the trial credits.
- * Errors: TG_EINVALID (syntax), TG_EDISPOSABLE, TG_ECONFLICT (e-mail
- * already registered, case-insensitively), TG_EDB. */
+ * Errors: TG_EINVALID (syntax), TG_EDISPOSABLE, TG_ESIGNUPCLOSED (the
+ * automated_customer_onboarding flag is off for this address), TG_ECONFLICT
+ * (e-mail already registered, case-insensitively), TG_EDB. */
 enum tg_err customer_onboard(struct http_request *req, const char *email, const char *name,
                              const char *source, struct customer *out, struct apikey *key)
     __attribute__((warn_unused_result));
@@ -46,6 +50,6 @@ enum tg_err customer_get(struct http_request *req, const char *id, struct custom
  * CUSTOMER_NCOLS - 1) of row i of r; strings borrowed from r. */
 void customer_from_row(PGresult *r, int i, struct customer *c);
 
-#define CUSTOMER_NCOLS 11
+#define CUSTOMER_NCOLS 12
 
 #endif

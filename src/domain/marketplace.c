@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "domain/apikey.h"
+#include "domain/audit.h"
 #include "domain/email.h"
 #include "domain/service.h"
 #include "http/validate.h"
@@ -130,7 +131,9 @@ enum tg_err marketplace_apply(struct http_request *req, const char *delivery,
 {
     memset(out, 0, sizeof(*out));
     PGresult *r = NULL;
-    enum tg_err e;
+    enum tg_err e = audit_set_actor(req, arena_printf(req->arena, "github:%s", delivery));
+    if (e != TG_OK)
+        return e;
     if (strcmp(ev->action, "purchased") == 0) {
         e = purchased(req, delivery, ev, &r);
     } else if (strcmp(ev->action, "changed") == 0 || strcmp(ev->action, "cancelled") == 0) {

@@ -15,6 +15,7 @@
 
 #include "core/failpoint.h"
 #include "domain/charge.h"
+#include "domain/flag.h"
 #include "domain/service.h"
 #include "store/db.h"
 
@@ -168,7 +169,13 @@ enum tg_err payment_method_run(struct http_request *req, const struct outbox_cal
     if ((e = db_exec(req->svc->db, req->arena, DB_PAYMENT_METHOD_ADDED, p, NULL, NULL, &res)) !=
         TG_OK)
         return e;
-    if (strcmp(c.billing_status, "past_due") == 0 || strcmp(c.billing_status, "delinquent") == 0) {
+    /* With billing switched off nothing is charged: what is owed stays owed
+     * (Stripe's own invoice retries go on) until the next card. */
+    bool billing = true;
+    if ((e = flag_enabled(req, FLAG_BILLING_ENABLED, call->customer_id, &billing)) != TG_OK)
+        return e;
+    if (billing &&
+        (strcmp(c.billing_status, "past_due") == 0 || strcmp(c.billing_status, "delinquent") == 0)) {
         pay_open_invoices(req, call, cus);
         retry_owed_charges(req, call->customer_id);
     }

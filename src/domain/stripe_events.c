@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "domain/audit.h"
 #include "domain/charge.h"
 #include "domain/service.h"
 #include "domain/subscription.h"
@@ -274,7 +275,9 @@ size_t stripe_events_process_due(struct http_request *req, int limit)
         json_t *event = json_loads(PQgetvalue(r, i, 2), 0, NULL);
         bool ignored = false;
         req->problem_detail = NULL;
-        enum tg_err e = event != NULL ? stripe_events_apply(req, event, &ignored) : TG_EINVALID;
+        enum tg_err e = audit_set_actor(req, arena_printf(req->arena, "stripe:%s", id));
+        if (e == TG_OK)
+            e = event != NULL ? stripe_events_apply(req, event, &ignored) : TG_EINVALID;
         json_decref(event);
         const char *status =
             done(req, id, e != TG_OK ? "error" : (ignored ? "ignored" : "processed"),

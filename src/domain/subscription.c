@@ -16,6 +16,7 @@
 
 #include "core/failpoint.h"
 #include "domain/customer.h"
+#include "domain/flag.h"
 #include "domain/payment.h"
 #include "domain/service.h"
 #include "store/db.h"
@@ -201,9 +202,17 @@ enum tg_err subscription_create(struct http_request *req, const char *plan,
                                 struct subscription *out)
 {
     const char *price;
+    bool billing;
     enum tg_err e = plan_price(req, plan, &price);
+    if (e == TG_OK)
+        e = flag_enabled(req, FLAG_BILLING_ENABLED, req->auth.customer_id, &billing);
     if (e != TG_OK)
         return e;
+    if (!billing) {
+        req->retry_after = "600";
+        return http_fail(req, TG_EBILLINGDISABLED, "billing is switched off for now, so no "
+                                                   "subscription can start; try again later");
+    }
     const char *p[3] = {req->auth.customer_id, plan, price};
     PGresult *r;
     if ((e = db_exec(req->svc->db, req->arena, DB_SUBSCRIPTION_BEGIN, p, NULL, NULL, &r)) != TG_OK)

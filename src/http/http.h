@@ -40,6 +40,9 @@ struct http_auth {
     const char *customer_id; /* uuid text */
     const char *api_key_id;  /* uuid text */
     const char *key_prefix;  /* display prefix, safe to log */
+    long rate_limit;         /* requests the key may make per clock hour; 0 = unlimited */
+    long long rate_used;     /* requests made this hour, this one included */
+    int rate_reset;          /* seconds until the hour's window resets */
 };
 
 /* How the body is read: the FastCGI stream in production, a buffer in tests.

@@ -3,6 +3,7 @@
  */
 #include "http/validate.h"
 
+#include <ctype.h>
 #include <string.h>
 
 bool valid_text(const char *s, size_t len)
@@ -114,4 +115,16 @@ enum tg_err valid_object(struct http_request *req, json_t *obj, const struct val
         out[i] = v;
     }
     return TG_OK;
+}
+
+bool valid_uuid(const char *s)
+{
+    if (strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    }
+    return true;
 }

@@ -40,4 +40,8 @@ enum tg_err valid_object(struct http_request *req, json_t *obj, const struct val
 /* valid_text: true when s (len bytes) has no C0 control character or DEL. */
 bool valid_text(const char *s, size_t len);
 
+/* valid_uuid: s is a UUID in its text form (8-4-4-4-12 hex digits, RFC
+ * 9562 section 4), as PostgreSQL prints it; any case. */
+bool valid_uuid(const char *s);
+
 #endif

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "domain/email_outbox.h"
 #include "domain/outbox.h"
+#include "domain/audit.h"
 #include "domain/stripe_events.h"
 #include "domain/service.h"
 #include "store/db.h"
@@ -63,6 +64,15 @@ static void listen_for_work(struct db *db)
         PQclear(PQexec(c, "LISTEN tollgate_jobs"));
 }
 
+/* prune_rate_limits: drop the counters of rate-limit windows that are
+ * over (the table stays as small as the number of keys active this hour). */
+static void prune_rate_limits(struct http_request *req)
+{
+    PGresult *r;
+    if (db_exec(req->svc->db, req->arena, DB_RATE_LIMITS_PRUNE, NULL, NULL, NULL, &r) != TG_OK)
+        log_json(LOG_WARN, json_pack("{s:s}", "msg", "pruning rate-limit counters failed"));
+}
+
 /* pass: apply due webhook events, resume due Stripe calls, expire grace
  * periods; returns how much work it claimed. */
 static size_t pass(struct service *svc, struct arena *a)
@@ -76,8 +86,12 @@ static size_t pass(struct service *svc, struct arena *a)
         return 0;
     listen_for_work(svc->db);
     size_t events = stripe_events_process_due(&req, BATCH);
+    /* What follows is the worker's own doing (each event set its actor). */
+    if (audit_set_actor(&req, "worker") != TG_OK)
+        return events;
     events += email_outbox_process_due(&req, BATCH);
     expire_grace_periods(&req);
+    prune_rate_limits(&req);
     if (outbox_claim(&req, BATCH, &calls, &n) != TG_OK)
         return events;
     for (size_t i = 0; i < n && !stopping; i++) {

@@ -11,7 +11,7 @@
 #define CUSTOMER_COLS                                                                          \
     "c.id, c.email, c.name, c.source, c.tier, c.billing_status, c.credit_balance, "            \
     TS("c.created_at") ", c.stripe_customer_id, c.default_payment_method, "                     \
-    TS("c.grace_period_ends_at")
+    TS("c.grace_period_ends_at") ", feature_enabled('billing_enabled', c.id::text)"
 
 /* Columns of a ledger entry, in the order ledger.c reads them. */
 #define LEDGER_COLS                                                                            \
@@ -24,19 +24,21 @@
     TS("s.current_period_start") ", " TS("s.current_period_end") ", s.cancel_at_period_end, " \
     TS("s.canceled_at") ", " TS("s.created_at")
 
+/* Columns of an API key, in the order api_keys.c reads them (never the hash). */
+#define APIKEY_COLS                                                                            \
+    "k.id, k.key_prefix, k.name, " TS("k.created_at") ", " TS("k.last_used_at") ", "          \
+    TS("k.revoked_at")
+
 const struct db_statement db_statements[DB_STMT_COUNT] = {
     [DB_HEALTH] = {"health", "SELECT coalesce(max(version), 0) FROM schema_migrations", 0},
 
-    /* Authenticate by key hash; touch last_used_at at most once a minute so
-     * a busy key does not write on every request. */
+    /* Authenticate by key hash, count the request against the key's
+     * hourly limit and set the audit actor: one round trip
+     * (sql/005_operations.sql). */
     [DB_APIKEY_AUTH] = {"apikey_auth",
-                        "WITH k AS (SELECT id, customer_id, key_prefix, last_used_at"
-                        "             FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL),"
-                        " touch AS (UPDATE api_keys a SET last_used_at = now() FROM k"
-                        "            WHERE a.id = k.id AND (k.last_used_at IS NULL"
-                        "               OR k.last_used_at < now() - interval '1 minute'))"
-                        " SELECT id, customer_id, key_prefix FROM k",
-                        1},
+                        "SELECT api_key_id, customer_id, key_prefix, requests, reset_seconds"
+                        " FROM api_key_authenticate($1, $2)",
+                        2},
 
     [DB_CUSTOMER_ONBOARD] = {"customer_onboard",
                              "SELECT " CUSTOMER_COLS
@@ -252,4 +254,25 @@ const struct db_statement db_statements[DB_STMT_COUNT] = {
                         2},
 
     [DB_EMAIL_DONE] = {"email_done", "SELECT email_outbox_done($1, $2, $3, $4::integer)", 4},
+
+    [DB_ACTOR_SET] = {"actor_set", "SELECT set_config('tollgate.actor', $1, false)", 1},
+
+    [DB_FEATURE_ENABLED] = {"feature_enabled", "SELECT feature_enabled($1, $2)", 2},
+
+    [DB_APIKEY_LIST] = {"apikey_list",
+                        "SELECT " APIKEY_COLS " FROM api_keys k WHERE k.customer_id = $1"
+                        " ORDER BY k.created_at DESC, k.id",
+                        1},
+
+    [DB_APIKEY_CREATE] = {"apikey_create",
+                          "SELECT k.status, " APIKEY_COLS
+                          " FROM api_key_create($1, $2, $3, $4, $5) k",
+                          5},
+
+    [DB_APIKEY_REVOKE] = {"apikey_revoke",
+                          "SELECT k.status, " APIKEY_COLS
+                          " FROM api_key_revoke($1, $2, false) k",
+                          2},
+
+    [DB_RATE_LIMITS_PRUNE] = {"rate_limits_prune", "SELECT rate_limits_prune()", 0},
 };

@@ -8,7 +8,8 @@
 
 enum db_stmt {
     DB_HEALTH,            /* () -> schema version */
-    DB_APIKEY_AUTH,       /* (key_hash bytea) -> api_key_id, customer_id, key_prefix */
+    DB_APIKEY_AUTH,       /* (key_hash bytea, limit/h) -> api_key_id, customer_id, key_prefix,
+                             requests this hour, seconds to reset; sets the audit actor */
     DB_CUSTOMER_ONBOARD,  /* (email, name, source, key_hash, key_prefix) -> customer row */
     DB_CUSTOMER_GET,      /* (customer_id) -> customer row */
     DB_USAGE_FIX,         /* (customer_id, key, request_hash, fix_id, metadata) -> outcome */
@@ -50,6 +51,12 @@ enum db_stmt {
     DB_EMAIL_QUEUE_GRACE, /* () -> grace_ending mails queued */
     DB_EMAIL_CLAIM,       /* (limit, lease s) -> id, kind, to, subject, body, attempts, created */
     DB_EMAIL_DONE,        /* (id, sent|failed|retry, error, max attempts) -> status */
+    DB_ACTOR_SET,         /* (actor) -> the session's audit actor (tollgate.actor) */
+    DB_FEATURE_ENABLED,   /* (flag, subject) -> on for this subject? */
+    DB_APIKEY_LIST,       /* (customer_id) -> key rows, newest first */
+    DB_APIKEY_CREATE,     /* (customer_id, key_hash, prefix, name, max active) -> status, key row */
+    DB_APIKEY_REVOKE,     /* (customer_id, key id) -> status, key row */
+    DB_RATE_LIMITS_PRUNE, /* () -> counters of past windows deleted */
     DB_STMT_COUNT
 };
 

@@ -569,6 +569,16 @@ static int check_tables(PGconn *db)
                       "SELECT id, balance_after, running FROM (SELECT id, balance_after,"
                       "   sum(amount) OVER (PARTITION BY customer_id ORDER BY seq) AS running"
                       "   FROM credit_transactions) t WHERE balance_after <> running");
+    /* The audit log's hash chain, recomputed by SQL (tollgatectl
+     * verify-audit recomputes it in C). */
+    bad += violations(db, "audit log row altered, removed or inserted (seq)",
+                      "SELECT seq FROM (SELECT seq, prev_hash, hash,"
+                      "   lag(seq) OVER (ORDER BY seq) AS pseq, lag(hash) OVER (ORDER BY seq) AS ph,"
+                      "   audit_content(seq, occurred_at, actor, action, customer_id, before, after)"
+                      "     AS content FROM audit_log) a"
+                      " WHERE hash <> sha256(prev_hash || convert_to(content, 'UTF8'))"
+                      "    OR prev_hash <> coalesce(ph, decode(repeat('00', 32), 'hex'))"
+                      "    OR seq <> coalesce(pseq, 0) + 1");
     char max[32];
     snprintf(max, sizeof(max), "%lld", snap_max);
     const char *p[1] = {max};

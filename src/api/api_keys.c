@@ -1,0 +1,59 @@
+/*
+ * api_keys: GET/POST /api/v1/api_keys and DELETE /api/v1/api_keys/{id}:
+ * a customer's keys, creating one (the key is in this answer only) and
+ * revoking one (DESIGN.md §3).
+ */
+#include "api/api.h"
+#include "api/render.h"
+#include "domain/apikey.h"
+#include "http/validate.h"
+
+static const struct valid_field create_fields[] = {
+    {"name", VALID_STRING, false, 1, 100, NULL},
+};
+
+enum tg_err api_api_keys_list(struct http_request *req)
+{
+    struct apikey_info *keys;
+    size_t n;
+    enum tg_err e = apikey_list(req, req->auth.customer_id, &keys, &n);
+    if (e != TG_OK)
+        return e;
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, render_api_key(&keys[i], req->auth.api_key_id));
+    return http_reply_json(req, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+}
+
+enum tg_err api_api_keys_create(struct http_request *req)
+{
+    json_t *f[1];
+    struct apikey key;
+    struct apikey_info info;
+    enum tg_err e = valid_object(req, req->json, create_fields, 1, f);
+    if (e == TG_OK)
+        e = apikey_create(req, req->auth.customer_id, json_string_value(f[0]), &key, &info);
+    if (e != TG_OK)
+        return e;
+    json_t *body = render_api_key(&info, req->auth.api_key_id);
+    if (body != NULL)
+        json_object_set_new(body, "key", json_string(key.key));
+    apikey_cleanse(&key);
+    /* The key is in the body: make sure no cache keeps it. */
+    if ((e = http_add_header(req, "Cache-Control", "no-store")) != TG_OK) {
+        json_decref(body);
+        return e;
+    }
+    return http_reply_json(req, 201, body);
+}
+
+enum tg_err api_api_keys_revoke(struct http_request *req)
+{
+    struct apikey_info info;
+    if (!valid_uuid(req->path_param))
+        return http_fail(req, TG_ENOTFOUND, "no API key %s", req->path_param);
+    enum tg_err e = apikey_revoke(req, req->auth.customer_id, req->path_param, &info);
+    if (e != TG_OK)
+        return e;
+    return http_reply_json(req, 200, render_api_key(&info, req->auth.api_key_id));
+}

@@ -1,0 +1,26 @@
+/*
+ * flag: feature flags, stored in PostgreSQL (feature_flags, see
+ * sql/005_operations.sql) and read on every use, so `tollgatectl flags set`
+ * takes effect on the next request of every worker without a restart.
+ * Each flag has a rollout percentage; whether it is on for a subject is
+ * stable per subject (a hash of flag name and subject; DESIGN.md §3).
+ */
+#ifndef TOLLGATE_FLAG_H
+#define TOLLGATE_FLAG_H
+
+#include <stdbool.h>
+
+#include "core/tgerr.h"
+#include "http/http.h"
+
+/* The flags tollgate knows (the table's CHECK lists the same names). */
+#define FLAG_BILLING_ENABLED "billing_enabled"       /* kill switch: off = nothing charged */
+#define FLAG_ONBOARDING "automated_customer_onboarding" /* off = signup answers 503 */
+
+/* flag_enabled: whether flag name is on for subject (a customer id, or for
+ * signup the lower-cased e-mail address) into *on. An unknown flag is on.
+ * Errors: TG_EDB. */
+enum tg_err flag_enabled(struct http_request *req, const char *name, const char *subject,
+                         bool *on) __attribute__((warn_unused_result));
+
+#endif
