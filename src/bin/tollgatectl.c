@@ -43,6 +43,19 @@ const struct ctl_command ctl_commands[] = {
      "Stripe events whose handler failed too often", true, ctl_dead_letters},
     {"reconcile", "[--fix]", "compare subscriptions and charges with Stripe's", true,
      ctl_reconcile},
+    {"check-config", "[--json]", "validate the configuration before a deploy", false,
+     ctl_check_config},
+    {"verify-audit", "[--json]", "recompute the audit log's hash chain", true, ctl_verify_audit},
+    {"reset-staging", "[--json]", "reseed a staging database (refused in production)", false,
+     ctl_reset_staging},
+    {"customers", "list [--email TEXT] [--limit N] [--json] | show CUSTOMER [--json]",
+     "list customers, or show one in full (keys, ledger, audit)", true, ctl_customers},
+    {"credits", "grant CUSTOMER AMOUNT --reason TEXT | adjust CUSTOMER AMOUNT --reason TEXT",
+     "grant or adjust a customer's credits (audited, never below 0)", true, ctl_credits},
+    {"api-keys", "list CUSTOMER [--json] | create CUSTOMER [--name NAME] | revoke KEY_ID [--force]",
+     "list, create and revoke a customer's API keys", true, ctl_api_keys},
+    {"flags", "list [--json] | set NAME on|off|PERCENT",
+     "feature flags: the billing kill switch, signup", true, ctl_flags},
     {NULL, NULL, NULL, false, NULL},
 };
 
@@ -55,7 +68,7 @@ static void usage(FILE *to)
         fprintf(to, "  %-14s %s\n", c->name, c->summary);
     fprintf(to, "options:\n"
                 "  -c, --config FILE  configuration file (default " CONFIG_DEFAULT_PATH ")\n"
-                "  -V, --version  print the version\n"
+                "  -V, --version      print the version\n"
                 "exit status: 0 success, 1 failure or a problem found, 2 usage error\n");
 }
 

@@ -58,6 +58,20 @@ bool ctl_wants_help(int argc, char **argv);
  * stderr (a usage error) and return CTL_OK or CTL_USAGE accordingly. */
 int ctl_usage(const char *name, const char *synopsis, bool help);
 
+/* ctl_usage_error: "tollgatectl: NAME: <message>" and the usage line on
+ * stderr; returns CTL_USAGE. */
+int ctl_usage_error(const char *name, const char *synopsis, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ctl_option: argv[*i] is the option name, as "NAME VALUE" or
+ * "NAME=VALUE". Returns false when it is not; else sets *value (NULL when
+ * VALUE is missing) and moves *i past a separate VALUE. */
+bool ctl_option(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* ctl_characters: the UTF-8 code points of s (for limits stated in
+ * characters). */
+size_t ctl_characters(const char *s);
+
 /* ctl_print_json: dump j (indented, keys in insertion order) and a newline
  * to out; takes the reference to j. */
 void ctl_print_json(FILE *out, json_t *j);
@@ -66,6 +80,61 @@ void ctl_print_json(FILE *out, json_t *j);
  * case-insensitively) to the customer's uuid, written to id (37 bytes).
  * Returns false with a message on stderr when there is no such customer. */
 bool ctl_customer_id(PGconn *db, const char *customer, char id[37]);
+
+/* ---- check_config.c: the rules tollgatectl check-config applies ------------
+ * Pure functions of a loaded configuration: no files, no database, so that
+ * t/unit/test_check_config.c can call them. Each finding is one line of
+ * check-config's report: "ok", "warning" or "error", what was checked, and
+ * why (never a secret's value; at most a key's prefix such as "sk_test_"). */
+
+enum ctl_check_status { CTL_CHECK_OK, CTL_CHECK_WARNING, CTL_CHECK_ERROR };
+
+#define CTL_CHECKS_MAX 64
+
+struct ctl_check {
+    enum ctl_check_status status;
+    char what[80];    /* "stripe_secret_key", "database", a *_file key ... */
+    char detail[400]; /* why it is a problem; for ok, what was found ("" = nothing) */
+};
+
+/* struct ctl_checks: the findings so far. Findings beyond CTL_CHECKS_MAX
+ * are not kept but still counted in errors and warnings. */
+struct ctl_checks {
+    struct ctl_check items[CTL_CHECKS_MAX];
+    size_t n;
+    int errors, warnings;
+};
+
+/* ctl_check_add: append a finding (detail is a printf format, may be ""). */
+void ctl_check_add(struct ctl_checks *c, enum ctl_check_status status, const char *what,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ctl_stripe_key_problem: NULL when key (not NULL) is acceptable as the
+ * Stripe secret key for the environment, else a static message. Rules
+ * (Stripe: API keys): "sk_test_", "sk_live_", "rk_test_" or "rk_live_"
+ * (restricted keys) followed by at least 8 characters, all of [A-Za-z0-9_];
+ * a live key outside production and a test key in production are refused,
+ * so that staging never moves real money and production never takes fake
+ * payments. */
+const char *ctl_stripe_key_problem(const char *key, bool production);
+
+/* ctl_webhook_secret_problem: NULL when secret (not NULL) has the shape of
+ * a Stripe webhook endpoint's signing secret ("whsec_" and at least one
+ * more character), else a static message. */
+const char *ctl_webhook_secret_problem(const char *secret);
+
+/* ctl_price_problem: NULL when price (not NULL) looks like a Stripe price
+ * id ("price_" and at least one more character), else a static message. */
+const char *ctl_price_problem(const char *price);
+
+/* ctl_check_settings: append the findings about cfg's values to out: the
+ * environment, the Stripe secret key (required in production, a warning
+ * elsewhere; ctl_stripe_key_problem), stripe_price_pro (required with a key),
+ * the webhook secret and the token signing key (required in production),
+ * the GitHub webhook secret (optional), SMTP (smtp_from with smtp_url, a
+ * password with a user name) and stripe_api_base (https:// required in
+ * production, a warning elsewhere). NULL strings in cfg count as empty. */
+void ctl_check_settings(const struct config *cfg, struct ctl_checks *out);
 
 /* ---- the subcommands ------------------------------------------------------ */
 
@@ -79,6 +148,52 @@ int ctl_dead_letters(struct ctl *ctx, int argc, char **argv);
  * --fix bring the local side in line with Stripe. Exit 1 when differences
  * were found (and, with --fix, could not all be repaired). */
 int ctl_reconcile(struct ctl *ctx, int argc, char **argv);
+
+/* ctl_check_config: "check-config [--json]": ctl_check_settings, then
+ * every configured secret file (regular, owner-only, owned by the running
+ * user), the disposable domains file, and the database (reachable, schema
+ * at the highest migration in sql_dir). Connects by itself (needs_db
+ * false), so an unreachable database is a finding. Exit 1 when any finding
+ * is an error. */
+int ctl_check_config(struct ctl *ctx, int argc, char **argv);
+
+/* ctl_verify_audit: "verify-audit [--json]": recompute the audit log's hash
+ * chain in C (OpenSSL SHA-256 over prev_hash || audit_content, see
+ * sql/005_operations.sql), streaming the rows in seq order through a
+ * cursor; report every row altered, removed or inserted, and a head that
+ * does not match the last row. Exit 1 when anything is wrong. */
+int ctl_verify_audit(struct ctl *ctx, int argc, char **argv);
+
+/* ctl_reset_staging: "reset-staging [--json]": refuse in production; else,
+ * in one transaction, delete the customers at @example.com and
+ * @test.example.com (staging_reset()) and seed one customer for each of
+ * the ten billing states, printing their API keys once. Connects by
+ * itself (needs_db false) after the production check. */
+int ctl_reset_staging(struct ctl *ctx, int argc, char **argv);
+
+/* ctl_customers: "customers list [--email TEXT] [--limit N] [--json] |
+ * show CUSTOMER [--json]": the newest customers (default 50, at most 1000;
+ * --email a substring of the address, any case), or one customer in full:
+ * the account, the live subscription, its API keys (never a hash), the 10
+ * newest ledger entries and audit log rows. */
+int ctl_customers(struct ctl *ctx, int argc, char **argv);
+
+/* ctl_credits: "credits grant CUSTOMER AMOUNT --reason TEXT | adjust
+ * CUSTOMER AMOUNT --reason TEXT": one 'adjustment' ledger entry through
+ * credits_adjust() (grant: AMOUNT > 0; adjust: either sign, not 0). Exit 1
+ * when it would make the balance negative (nothing is written). */
+int ctl_credits(struct ctl *ctx, int argc, char **argv);
+
+/* ctl_api_keys: "api-keys list CUSTOMER [--json] | create CUSTOMER [--name
+ * NAME] | revoke KEY_ID [--force]": the API's key rules (at most
+ * APIKEY_MAX_ACTIVE active keys; the last active key only with --force).
+ * A new key is printed once and then wiped. */
+int ctl_api_keys(struct ctl *ctx, int argc, char **argv);
+
+/* ctl_flags: "flags list [--json] | set NAME on|off|PERCENT": the feature
+ * flags (billing_enabled, the billing kill switch, and
+ * automated_customer_onboarding, signup) and their rollout percentage. */
+int ctl_flags(struct ctl *ctx, int argc, char **argv);
 
 /* The table of every subcommand, terminated by a NULL name (tollgatectl.c). */
 extern const struct ctl_command ctl_commands[];

@@ -70,9 +70,13 @@ static int replay(PGconn *c, const char *id, FILE *out)
 {
     const char *p[1] = {id};
     PGresult *r = ctl_query(c,
-                      "UPDATE stripe_events SET status = 'pending', attempts = 0,"
-                      "       next_attempt_at = now(), last_error = NULL"
-                      " WHERE status = 'dead' AND ($1::text IS NULL OR id = $1) RETURNING id",
+                      "WITH r AS (UPDATE stripe_events SET status = 'pending', attempts = 0,"
+                      "                  next_attempt_at = now(), last_error = NULL"
+                      "            WHERE status = 'dead' AND ($1::text IS NULL OR id = $1)"
+                      "           RETURNING id, type)"
+                      " SELECT id, audit_append('dead_letter.replayed', NULL, NULL,"
+                      "                         jsonb_build_object('event', id, 'type', type))"
+                      "   FROM r ORDER BY id",
                       1, p);
     if (r == NULL)
         return 1;

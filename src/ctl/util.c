@@ -2,11 +2,13 @@
  * util: helpers every tollgatectl subcommand shares; see ctl.h.
  */
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ctl/ctl.h"
+#include "http/validate.h"
 
 const char *ctl_actor(void)
 {
@@ -72,6 +74,38 @@ int ctl_usage(const char *name, const char *synopsis, bool help)
     return help ? CTL_OK : CTL_USAGE;
 }
 
+int ctl_usage_error(const char *name, const char *synopsis, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tollgatectl: %s: ", name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return ctl_usage(name, synopsis, false);
+}
+
+bool ctl_option(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+        return false;
+    if (a[n] == '=')
+        *value = a + n + 1;
+    else
+        *value = *i + 1 < argc ? argv[++*i] : NULL;
+    return true;
+}
+
+size_t ctl_characters(const char *s)
+{
+    size_t n = 0;
+    for (; *s != '\0'; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 void ctl_print_json(FILE *out, json_t *j)
 {
     json_dumpf(j, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -79,24 +113,11 @@ void ctl_print_json(FILE *out, json_t *j)
     json_decref(j);
 }
 
-/* looks_like_uuid: 8-4-4-4-12 hex digits. */
-static bool looks_like_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : strchr("0123456789abcdefABCDEF", s[i]) == NULL || s[i] == 0)
-            return false;
-    }
-    return true;
-}
-
 bool ctl_customer_id(PGconn *db, const char *customer, char id[37])
 {
     const char *p[1] = {customer};
     PGresult *r = ctl_query(db,
-                            looks_like_uuid(customer)
+                            valid_uuid(customer)
                                 ? "SELECT id FROM customers WHERE id = $1::uuid"
                                 : "SELECT id FROM customers WHERE lower(email) = lower($1)",
                             1, p);
