@@ -236,8 +236,9 @@ static const char *write_secret(char *buf, size_t len, mode_t mode, const char *
 
 Test(config, every_key_has_a_working_environment_variable)
 {
-    char secret[64];
+    char secret[64], token_key[64];
     write_secret(secret, sizeof(secret), 0600, "sk_test_unit\n");
+    write_secret(token_key, sizeof(token_key), 0600, "0123456789abcdef0123456789abcdef\n");
     for (const struct config_key *k = config_keys; k->name != NULL; k++) {
         /* A string that is a valid value for every string key: the secret
          * file's path (the key that reads it needs a real file). */
@@ -247,6 +248,8 @@ Test(config, every_key_has_a_working_environment_variable)
             strcmp(k->name, "github_webhook_secret_file") == 0 ||
             strcmp(k->name, "smtp_password_file") == 0)
             value = secret;
+        if (strcmp(k->name, "token_signing_key_file") == 0)
+            value = token_key; /* at least 32 bytes */
         if (strcmp(k->name, "smtp_url") == 0)
             value = "smtp://staging";
         char num[32];
@@ -254,6 +257,9 @@ Test(config, every_key_has_a_working_environment_variable)
             snprintf(num, sizeof(num), "%ld", k->min);
             value = num;
         }
+        /* The token lifetimes must also keep default <= maximum. */
+        if (strcmp(k->name, "token_ttl_max_seconds") == 0)
+            setenv("TOLLGATE_TOKEN_TTL_SECONDS", "30", 1);
         setenv(k->env, value, 1);
         struct config cfg;
         load_text(&cfg, "");
@@ -264,9 +270,11 @@ Test(config, every_key_has_a_working_environment_variable)
             cr_assert_str_eq(*(char *const *)(const void *)field, value, "%s", k->env);
         config_free(&cfg);
         unsetenv(k->env);
+        unsetenv("TOLLGATE_TOKEN_TTL_SECONDS");
         unlink(tmp_path);
     }
     unlink(secret);
+    unlink(token_key);
 }
 
 Test(config, stripe_secret_is_read_from_its_file)
@@ -357,11 +365,17 @@ Test(config, out_of_range_for_every_number)
     for (const struct config_key *k = config_keys; k->name != NULL; k++) {
         if (k->type != CONFIG_LONG)
             continue;
-        char text[128];
+        char text[160];
         const long ok[2] = {k->min, k->max};
+        /* The token lifetimes must also keep default <= maximum. */
+        const char *companion = strcmp(k->name, "token_ttl_seconds") == 0
+                                    ? "token_ttl_max_seconds = 86400\n"
+                                : strcmp(k->name, "token_ttl_max_seconds") == 0
+                                    ? "token_ttl_seconds = 30\n"
+                                    : "";
         for (int i = 0; i < 2; i++) {
             struct config cfg;
-            snprintf(text, sizeof(text), "%s = %ld\n", k->name, ok[i]);
+            snprintf(text, sizeof(text), "%s%s = %ld\n", companion, k->name, ok[i]);
             load_text(&cfg, text);
             cr_assert_eq(*(const long *)(const void *)((const char *)&cfg + k->offset), ok[i]);
             config_free(&cfg);
@@ -372,6 +386,28 @@ Test(config, out_of_range_for_every_number)
         snprintf(text, sizeof(text), "environment = staging\n%s = %ld\n", k->name, k->max + 1);
         expect_error(text, 2, k->name, NULL);
     }
+}
+
+Test(config, token_ttl_longer_than_its_maximum)
+{
+    struct config cfg;
+    char err[512] = "";
+    cr_assert_eq(config_load(&cfg, write_conf("token_ttl_seconds = 7200\n"), err, sizeof(err)),
+                 TG_ECONFIG);
+    cr_assert(strstr(err, "token_ttl_seconds") != NULL && strstr(err, "3600") != NULL, "%s", err);
+    unlink(tmp_path);
+}
+
+Test(config, token_signing_key_too_short)
+{
+    char key[64], text[160], err[512] = "";
+    write_secret(key, sizeof(key), 0600, "short\n");
+    snprintf(text, sizeof(text), "token_signing_key_file = %s\n", key);
+    struct config cfg;
+    cr_assert_eq(config_load(&cfg, write_conf(text), err, sizeof(err)), TG_ECONFIG);
+    cr_assert(strstr(err, "at least 32 bytes") != NULL, "%s", err);
+    unlink(tmp_path);
+    unlink(key);
 }
 
 Test(config, bad_environment_in_file)
