@@ -602,3 +602,27 @@ BEGIN
     END IF;
     RETURN cid;
 END $$;
+
+-- ---- subscription_apply under the customer's lock ----------------------------
+-- 002's subscription_apply read the subscription before taking the
+-- customer's row lock, so a state fetched from Stripe before a cancellation
+-- and applied while it committed could see the row still active and bring
+-- the ended subscription back (found by test_billing under ASan timing).
+-- Taking the lock first makes its read, and its "an ended subscription
+-- never comes back" rule, see every committed change.
+ALTER FUNCTION subscription_apply(uuid, text, text, timestamptz, timestamptz, boolean,
+                                  timestamptz, text, boolean)
+    RENAME TO subscription_apply_locked;
+
+CREATE FUNCTION subscription_apply(p_subscription uuid, p_stripe_id text, p_status text,
+                                   p_period_start timestamptz, p_period_end timestamptz,
+                                   p_cancel_at_period_end boolean, p_canceled_at timestamptz,
+                                   p_invoice_id text, p_invoice_paid boolean)
+RETURNS SETOF subscriptions LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM customers c JOIN subscriptions s ON s.customer_id = c.id
+     WHERE s.id = p_subscription FOR UPDATE OF c;
+    RETURN QUERY SELECT * FROM subscription_apply_locked(p_subscription, p_stripe_id, p_status,
+        p_period_start, p_period_end, p_cancel_at_period_end, p_canceled_at, p_invoice_id,
+        p_invoice_paid);
+END $$;
