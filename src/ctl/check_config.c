@@ -8,7 +8,6 @@
  * reachable with its schema up to date (DESIGN.md section 6). Each finding
  * is one line; the value of a secret is never printed.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "ctl/ctl.h"
 #include "domain/email.h"
+#include "store/migrate.h"
 
 #define SYNOPSIS "[--json]"
 #define CONNECT_TIMEOUT "5" /* seconds, when database gives no connect_timeout */
@@ -249,29 +249,6 @@ static void check_files(const struct config *cfg, struct ctl_checks *out)
     email_blocklist_free(&bl);
 }
 
-/* latest_migration: the highest NNN of the files NNN_*.sql in dir (0 when
- * none), or -1 when dir cannot be read. */
-static long latest_migration(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return -1;
-    long latest = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *n = e->d_name;
-        size_t len = strlen(n);
-        if (len < 9 || strspn(n, "0123456789") != 3 || n[3] != '_' ||
-            strcmp(n + len - 4, ".sql") != 0)
-            continue;
-        long v = (n[0] - '0') * 100 + (n[1] - '0') * 10 + (n[2] - '0');
-        if (v > latest)
-            latest = v;
-    }
-    closedir(d);
-    return latest;
-}
-
 /* one_line: the first line of a libpq message (they end in "\n"). */
 static const char *one_line(const char *msg, char *buf, size_t len)
 {
@@ -298,7 +275,7 @@ static void check_database(const struct config *cfg, struct ctl_checks *out)
     ctl_check_add(out, CTL_CHECK_OK, "database", "connected, PostgreSQL %d",
                   PQserverVersion(db) / 10000);
 
-    long latest = latest_migration(cfg->sql_dir);
+    long latest = migrate_latest(cfg->sql_dir);
     int dir_errno = errno;
     PGresult *r = PQexec(db, "SELECT max(version) FROM schema_migrations");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {

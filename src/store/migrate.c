@@ -130,6 +130,19 @@ static PGconn *connect_db(const char *conninfo)
     return c;
 }
 
+long migrate_latest(const char *sql_dir)
+{
+    struct dirent **names = NULL;
+    int n = scandir(sql_dir, &names, is_migration_name, alphasort);
+    if (n < 0)
+        return -1;
+    long latest = n > 0 ? strtol(names[n - 1]->d_name, NULL, 10) : 0;
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return latest;
+}
+
 int migrate_run(const char *conninfo, const char *sql_dir, FILE *out)
 {
     struct dirent **names = NULL;

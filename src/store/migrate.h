@@ -14,4 +14,9 @@
  * Progress goes to out. Returns 0, or 1 on any error (printed to stderr). */
 int migrate_run(const char *conninfo, const char *sql_dir, FILE *out);
 
+/* migrate_latest: the highest version NNN among the migration files of
+ * sql_dir (0 when there are none), or -1 when the directory cannot be
+ * read. What counts as a migration file is migrate_run's rule. */
+long migrate_latest(const char *sql_dir);
+
 #endif

@@ -479,6 +479,25 @@ int it_stack(const char *function)
     return rc;
 }
 
+/* ---- tollgatectl --------------------------------------------------------- */
+
+int it_ctl(const char *const *args, bool with_stderr, char *out, size_t len)
+{
+    char ctl[4096], conf[4096];
+    snprintf(ctl, sizeof(ctl), "%s/tollgatectl", it_env("TOLLGATE_BUILD"));
+    snprintf(conf, sizeof(conf), "TOLLGATE_CONFIG=%s/tollgate.conf", it_env("TOLLGATE_TEST_DIR"));
+    const char *argv[24] = {
+        "sh", "-c", with_stderr ? "exec \"$0\" \"$@\"" : "exec \"$0\" \"$@\" 2>/dev/null", ctl};
+    size_t n = 4;
+    for (size_t i = 0; args[i] != NULL; i++) {
+        cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]) - 1, "too many arguments");
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    const char *env[] = {conf, NULL};
+    return it_run(argv, env, out, len);
+}
+
 /* ---- ledger invariants --------------------------------------------------- */
 
 static long long snap_max;

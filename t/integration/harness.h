@@ -114,4 +114,25 @@ int it_run(const char *const *argv, const char *const *env, char *output, size_t
 /* it_stack: run a scripts/stack.sh function on TOLLGATE_TEST_DIR. */
 int it_stack(const char *function);
 
+/* it_ctl: run tollgatectl args... (NULL-terminated, at most 19) with the
+ * stack's configuration; its stdout (and stderr too when with_stderr) into
+ * out (len bytes). Returns the exit status. */
+int it_ctl(const char *const *args, bool with_stderr, char *out, size_t len);
+
+/* IT_SERIAL_MAIN: the program's main(), running its tests one at a time
+ * (criterion_options.jobs = 1), for suites that restart processes or change
+ * state every test shares (flags, faults, the audit log). Use once, at file
+ * scope, with a comment saying why. */
+#define IT_SERIAL_MAIN()                                                                       \
+    int main(int argc, char *argv[])                                                           \
+    {                                                                                          \
+        struct criterion_test_set *tests = criterion_initialize();                             \
+        criterion_options.jobs = 1;                                                            \
+        int result = 0;                                                                        \
+        if (criterion_handle_args(argc, argv, true))                                           \
+            result = !criterion_run_all_tests(tests);                                          \
+        criterion_finalize(tests);                                                             \
+        return result;                                                                         \
+    }
+
 #endif

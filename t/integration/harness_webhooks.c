@@ -373,21 +373,3 @@ long long wh_entries(const struct it_customer *c, const char *kind)
     return n;
 }
 
-/* ---- tollgatectl --------------------------------------------------------- */
-
-int wh_ctl(const char *const *args, bool with_stderr, char *out, size_t len)
-{
-    char ctl[4096], conf[4096];
-    snprintf(ctl, sizeof(ctl), "%s/tollgatectl", it_env("TOLLGATE_BUILD"));
-    snprintf(conf, sizeof(conf), "TOLLGATE_CONFIG=%s/tollgate.conf", it_env("TOLLGATE_TEST_DIR"));
-    const char *argv[16] = {
-        "sh", "-c", with_stderr ? "exec \"$0\" \"$@\"" : "exec \"$0\" \"$@\" 2>/dev/null", ctl};
-    size_t n = 4;
-    for (size_t i = 0; args[i] != NULL; i++) {
-        cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]) - 1, "too many arguments");
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    const char *env[] = {conf, NULL};
-    return it_run(argv, env, out, len);
-}

@@ -105,13 +105,6 @@ json_t *wh_me(const struct it_customer *c);
 /* wh_entries: c's ledger entries of kind. */
 long long wh_entries(const struct it_customer *c, const char *kind);
 
-/* ---- tollgatectl ---- */
-
-/* wh_ctl: run tollgatectl args... (NULL-terminated) with the stack's
- * configuration; its stdout (and stderr too when with_stderr) into out.
- * Returns the exit status. */
-int wh_ctl(const char *const *args, bool with_stderr, char *out, size_t len);
-
 /* wh_elapsed: seconds since *start (CLOCK_MONOTONIC), for deadlines. */
 double wh_elapsed(const struct timespec *start);
 

@@ -390,13 +390,4 @@ Test(crash, subscription_after_send)
 }
 
 /* One test at a time: the workers are restarted with failpoints. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
+IT_SERIAL_MAIN()

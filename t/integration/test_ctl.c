@@ -35,19 +35,7 @@
  * abort); a sanitizer report in the output fails the test. */
 static int run(bool with_stderr, char *out, const char *const *args)
 {
-    char ctl[4096], conf[4096];
-    snprintf(ctl, sizeof(ctl), "%s/tollgatectl", it_env("TOLLGATE_BUILD"));
-    snprintf(conf, sizeof(conf), "TOLLGATE_CONFIG=%s/tollgate.conf", it_env("TOLLGATE_TEST_DIR"));
-    const char *argv[24] = {
-        "sh", "-c", with_stderr ? "exec \"$0\" \"$@\"" : "exec \"$0\" \"$@\" 2>/dev/null", ctl};
-    size_t n = 4;
-    for (size_t i = 0; args[i] != NULL; i++) {
-        cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]) - 1, "too many arguments");
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    const char *env[] = {conf, NULL};
-    int rc = it_run(argv, env, out, OUT);
+    int rc = it_ctl(args, with_stderr, out, OUT);
     cr_assert(strstr(out, "Sanitizer") == NULL && strstr(out, "runtime error:") == NULL,
               "tollgatectl %s: sanitizer report:\n%s", args[0], out);
     return rc;
@@ -627,13 +615,4 @@ Test(ctl, every_command_answers_help)
 }
 
 /* One test at a time: the flags are global. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
+IT_SERIAL_MAIN()

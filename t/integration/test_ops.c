@@ -800,13 +800,4 @@ Test(reset, reset_staging_deletes_staging_customers_and_seeds_every_state)
 }
 
 /* One test at a time: the audit tampering must overlap nothing. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
+IT_SERIAL_MAIN()

@@ -347,13 +347,4 @@ Test(process, balance_cannot_go_negative)
 }
 
 /* One test at a time: they stop PostgreSQL and signal the workers. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
+IT_SERIAL_MAIN()

@@ -504,13 +504,4 @@ Test(faults, late_attachment_keeps_the_newer_card)
 }
 
 /* One test at a time: faults and the background worker are shared. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
+IT_SERIAL_MAIN()

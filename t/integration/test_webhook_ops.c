@@ -60,7 +60,7 @@ static int retry_budget(void)
 static int ctl(char *out, bool with_stderr, const char *a, const char *b, const char *c)
 {
     const char *args[] = {a, b, c, NULL};
-    return wh_ctl(args, with_stderr, out, OUT);
+    return it_ctl(args, with_stderr, out, OUT);
 }
 
 Test(webhook_ops, a_failing_handler_is_retried_then_dead_lettered_and_replayed)
@@ -174,7 +174,7 @@ Test(webhook_ops, a_failing_handler_is_retried_then_dead_lettered_and_replayed)
                      "tollgatectl %s %s %s: %s", usage[k][0], usage[k][1] ? usage[k][1] : "",
                      usage[k][2] ? usage[k][2] : "", out);
     const char *too_many[] = {"dead-letters", "replay", e2, "again", NULL};
-    cr_assert_eq(wh_ctl(too_many, true, out, OUT), 2, "%s", out);
+    cr_assert_eq(it_ctl(too_many, true, out, OUT), 2, "%s", out);
     free(out);
 }
 
@@ -418,13 +418,4 @@ Test(webhook_ops, reconcile_finds_and_fixes_what_the_webhooks_missed)
 }
 
 /* One test at a time: the emulator's faults and the stack's worker are shared. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
+IT_SERIAL_MAIN()

@@ -563,13 +563,4 @@ Test(webhooks, real_stripe_payloads_are_accepted_and_none_is_retried_to_death, .
 }
 
 /* One test at a time: the emulator's queue, clock and faults are shared. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
+IT_SERIAL_MAIN()
