@@ -1,22 +1,54 @@
 /*
- * migrate: schema migrations and ledger verification for tollgatectl. These
- * run reviewed SQL files from sql_dir (never request data) on a direct
- * connection; an advisory lock makes concurrent runs wait for each other.
+ * migrate: the schema, from reviewed SQL files in sql_dir (never request
+ * data), for tollgatectl. Two kinds of file:
+ *
+ *   NNN_name.sql          numbered migrations: tables, columns, indexes and
+ *                         data changes. Applied once each, in order, and
+ *                         never changed after a release (the recorded
+ *                         SHA-256 must match).
+ *   functions/name.sql    the schema's functions, triggers and views, one
+ *                         file per concept, each object defined once.
+ *                         Re-applied whenever the set of files or any
+ *                         file's content changes (Flyway's "repeatable
+ *                         migrations", GitLab's structure file).
+ *
+ * A run is one transaction under a transaction-level advisory lock, so two
+ * hosts migrating at once apply everything exactly once, and nobody ever
+ * sees a schema half-way. When the functions must be (re)applied, every
+ * function, trigger and view of the schema is dropped first and the files
+ * then create them again: what exists is exactly what the files define,
+ * and a name defined twice fails the run. Migrations from
+ * MIGRATE_TABLES_ONLY_FROM on run on tables only (the drop comes first),
+ * so they can never call, or be disturbed by, a function or trigger;
+ * 001 to 005 predate this and define their own functions, which the
+ * drop then replaces.
  */
 #ifndef TOLLGATE_MIGRATE_H
 #define TOLLGATE_MIGRATE_H
 
+#include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 
-/* migrate_run: apply, in order, every file NNN_name.sql of sql_dir not yet
- * in schema_migrations, each in one transaction together with its record
- * (version, name, SHA-256). A file changed after it was applied is an error.
- * Progress goes to out. Returns 0, or 1 on any error (printed to stderr). */
+#define MIGRATE_TABLES_ONLY_FROM 6
+
+/* migrate_run: bring the database at conninfo up to date with sql_dir (see
+ * above), reporting each file applied to out. Returns 0, or 1 on any error
+ * (printed to stderr, prefixed "tollgatectl: "); nothing is changed then. */
 int migrate_run(const char *conninfo, const char *sql_dir, FILE *out);
 
-/* migrate_latest: the highest version NNN among the migration files of
- * sql_dir (0 when there are none), or -1 when the directory cannot be
- * read. What counts as a migration file is migrate_run's rule. */
-long migrate_latest(const char *sql_dir);
+/* The database's schema against sql_dir. */
+struct migrate_status {
+    long applied;        /* highest migration recorded (0: none) */
+    long latest;         /* highest migration file in sql_dir */
+    int pending;         /* migration files not yet applied */
+    bool functions_current; /* the recorded function files equal sql_dir's */
+};
+
+/* migrate_status: compare the database behind c (connected) with sql_dir.
+ * Returns 0, or -1 with a one-line reason in why (of why_len bytes) when
+ * sql_dir cannot be read or the database has no schema_migrations table. */
+int migrate_status(PGconn *c, const char *sql_dir, struct migrate_status *out, char *why,
+                   size_t why_len);
 
 #endif

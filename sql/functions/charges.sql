@@ -1,0 +1,115 @@
+-- charges: paying for a fix at balance 0 (DESIGN.md section 2): payg at
+-- pricing_tiers.unit_price_cents of payg ($29.00), pro at Pro's overage
+-- ($15.00). Phase 1 (the call, the pending charge, a 'processing' usage
+-- event) is part of usage_record() (usage.sql); the worker then sends the
+-- PaymentIntent and charge_settle() below is phase 3.
+
+-- charge_settle: phase 3 of charge p_charge. p_outcome is 'succeeded'
+-- (Stripe took the money), 'pending' (Stripe could not be reached or is
+-- still processing: the fix is allowed, tollgate-worker finishes the call)
+-- or 'failed' (declined). A 'processing' usage event becomes 'charged' with
+-- +1 purchased and -1 fix_deployed, or, on failure, is removed so nothing
+-- is consumed and its Idempotency-Key can be used again. A charge that had
+-- been left pending and then fails puts the customer past_due, with a grace
+-- period of p_grace. Safe to call again with the same outcome: a charge
+-- already final changes nothing. Returns the usage event as it is now,
+-- with its charge's amount and currency (no row when it was removed).
+CREATE FUNCTION charge_settle(p_charge bigint, p_outcome text, p_payment_intent text,
+                              p_failure_code text, p_decline_code text, p_result jsonb,
+                              p_grace interval)
+RETURNS TABLE (event_id bigint, event_outcome text, balance_after bigint, ledger_entry_id bigint,
+               fix_id text, created_at timestamptz, charge_id bigint, amount_cents bigint,
+               currency text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    ch  charges%ROWTYPE;
+    ev  usage_events%ROWTYPE;
+    le  bigint;
+BEGIN
+    SELECT * INTO ch FROM charges x WHERE x.id = p_charge;
+    IF NOT FOUND OR p_outcome NOT IN ('succeeded', 'pending', 'failed') THEN
+        RAISE EXCEPTION 'charge_settle: charge % / outcome %', p_charge, p_outcome;
+    END IF;
+    PERFORM 1 FROM customers c WHERE c.id = ch.customer_id FOR UPDATE;
+    SELECT * INTO ch FROM charges x WHERE x.id = p_charge;
+    SELECT * INTO ev FROM usage_events u WHERE u.charge_id = p_charge;
+
+    IF ch.status = 'pending' THEN
+        UPDATE charges x
+           SET status = p_outcome,
+               stripe_payment_intent_id = coalesce(p_payment_intent, x.stripe_payment_intent_id),
+               failure_code = p_failure_code, decline_code = p_decline_code, updated_at = now()
+         WHERE x.id = p_charge;
+        PERFORM stripe_request_finish(ch.stripe_request_id, p_outcome, p_result);
+
+        IF p_outcome = 'failed' AND ev.outcome = 'processing' THEN
+            DELETE FROM usage_events u WHERE u.id = ev.id;
+            RETURN;
+        ELSIF p_outcome = 'failed' THEN
+            -- The fix was allowed while the charge was pending: the
+            -- customer owes it now. Grace period from here.
+            UPDATE customers c
+               SET billing_status = 'past_due',
+                   grace_period_ends_at = coalesce(c.grace_period_ends_at, now() + p_grace),
+                   updated_at = now()
+             WHERE c.id = ch.customer_id AND c.billing_status IN ('active', 'past_due');
+        ELSE
+            IF p_outcome = 'succeeded' THEN
+                PERFORM customer_settle_if_clear(ch.customer_id);
+            END IF;
+            IF ev.outcome = 'processing' THEN
+                INSERT INTO credit_transactions (customer_id, amount, kind, reference, description)
+                VALUES (ch.customer_id, 1, 'purchased', 'charge:' || p_charge,
+                        format('Bought for %s %s', ch.amount_cents, upper(ch.currency)));
+                INSERT INTO credit_transactions (customer_id, amount, kind, reference)
+                VALUES (ch.customer_id, -1, 'fix_deployed', ev.fix_id)
+                RETURNING id INTO le;
+                UPDATE usage_events u
+                   SET outcome = 'charged', ledger_entry_id = le,
+                       balance_after = (SELECT c.credit_balance FROM customers c
+                                         WHERE c.id = ch.customer_id)
+                 WHERE u.id = ev.id;
+            END IF;
+        END IF;
+    END IF;
+    RETURN QUERY SELECT u.id, u.outcome, u.balance_after, u.ledger_entry_id, u.fix_id,
+                        u.created_at, u.charge_id, ch.amount_cents, ch.currency::text
+                   FROM usage_events u WHERE u.charge_id = p_charge;
+END $$;
+
+-- charges_owed_retry: phase 1 again for every charge that failed after its
+-- fix was delivered (the customer owes it), with the customer's current
+-- default payment method: a new call with a new key, since the failed
+-- PaymentIntent is final at Stripe. Returns the charges to run.
+CREATE FUNCTION charges_owed_retry(p_customer uuid)
+RETURNS TABLE (charge_id bigint) LANGUAGE plpgsql AS $$
+DECLARE
+    c    customers%ROWTYPE;
+    ch   charges%ROWTYPE;
+    req  bigint;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = p_customer FOR UPDATE;
+    IF c.default_payment_method IS NULL THEN
+        RETURN;
+    END IF;
+    FOR ch IN SELECT x.* FROM charges x JOIN usage_events u ON u.charge_id = x.id
+               WHERE x.customer_id = p_customer AND x.status = 'failed'
+                 AND u.outcome = 'charged'
+               ORDER BY x.id
+    LOOP
+        INSERT INTO stripe_requests (idempotency_key, customer_id, operation, params)
+        VALUES ('tgch_' || replace(gen_random_uuid()::text, '-', ''), p_customer, 'charge',
+                jsonb_build_object('amount', ch.amount_cents, 'currency', ch.currency,
+                                   'customer', c.stripe_customer_id,
+                                   'payment_method', c.default_payment_method,
+                                   'description', 'tollgate: charge ' || ch.id || ', retried'))
+        RETURNING id INTO req;
+        UPDATE charges
+           SET stripe_request_id = req, status = 'pending', failure_code = NULL,
+               decline_code = NULL, updated_at = now()
+         WHERE id = ch.id;
+        charge_id := ch.id;
+        RETURN NEXT;
+    END LOOP;
+END $$;

@@ -1,0 +1,80 @@
+-- customers: onboarding and the billing status of a customer (DESIGN.md
+-- section 2): active, past_due while a grace period runs after a failed
+-- payment, delinquent once it is over (credits still usable, nothing that
+-- needs a charge), and back to active when nothing is owed any more.
+
+-- customer_onboard: create a customer, its first API key and the signup
+-- credits (pricing_tiers.included_credits of 'trial') in one statement.
+-- Returns the new customer's row, or no row when the e-mail is taken.
+CREATE FUNCTION customer_onboard(p_email text, p_name text, p_source text,
+                                 p_key_hash bytea, p_key_prefix text)
+RETURNS SETOF customers LANGUAGE plpgsql AS $$
+DECLARE
+    cid     uuid;
+    grant_n integer;
+BEGIN
+    INSERT INTO customers (email, name, source)
+    VALUES (p_email, p_name, p_source)
+    ON CONFLICT ((lower(email))) DO NOTHING
+    RETURNING id INTO cid;
+    IF cid IS NULL THEN
+        RETURN;
+    END IF;
+
+    INSERT INTO api_keys (customer_id, key_hash, key_prefix)
+    VALUES (cid, p_key_hash, p_key_prefix);
+
+    SELECT included_credits INTO STRICT grant_n FROM pricing_tiers WHERE tier = 'trial';
+    IF grant_n > 0 THEN
+        INSERT INTO credit_transactions (customer_id, amount, kind, reference, description)
+        VALUES (cid, grant_n, 'trial_signup', 'signup', 'Trial credits at signup');
+    END IF;
+
+    RETURN QUERY SELECT * FROM customers WHERE id = cid;
+END $$;
+
+-- customer_settle_if_clear: back to active, grace cleared, when the customer
+-- owes nothing any more: no charge that failed after its fix was delivered,
+-- and no subscription Stripe reports past_due or unpaid.
+CREATE FUNCTION customer_settle_if_clear(p_customer uuid) RETURNS void LANGUAGE sql AS $$
+    UPDATE customers c
+       SET billing_status = 'active', grace_period_ends_at = NULL, updated_at = now()
+     WHERE c.id = p_customer AND c.billing_status IN ('past_due', 'delinquent')
+       AND NOT EXISTS (SELECT 1 FROM charges x JOIN usage_events u ON u.charge_id = x.id
+                        WHERE x.customer_id = c.id AND x.status = 'failed'
+                          AND u.outcome = 'charged')
+       AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                        WHERE s.customer_id = c.id AND s.status IN ('past_due', 'unpaid'));
+$$;
+
+-- payment_failed: an invoice of the customer failed: past_due, and the
+-- grace period starts (unless one is already running). DESIGN.md section 2.
+CREATE FUNCTION customer_payment_failed(p_stripe_customer text, p_grace interval)
+RETURNS SETOF customers LANGUAGE sql AS $$
+    UPDATE customers
+       SET billing_status = CASE WHEN billing_status = 'delinquent' THEN 'delinquent'
+                                 ELSE 'past_due' END,
+           grace_period_ends_at = coalesce(grace_period_ends_at, now() + p_grace),
+           updated_at = now()
+     WHERE stripe_customer_id = p_stripe_customer
+    RETURNING *;
+$$;
+
+-- customer_payment_succeeded: an invoice was paid: back to active unless
+-- something else is still owed (customer_settle_if_clear).
+CREATE FUNCTION customer_payment_succeeded(p_stripe_customer text)
+RETURNS TABLE (id uuid) LANGUAGE sql AS $$
+    SELECT customer_settle_if_clear(c.id) FROM customers c
+     WHERE c.stripe_customer_id = p_stripe_customer;
+    SELECT c.id FROM customers c
+     WHERE c.stripe_customer_id = p_stripe_customer AND c.billing_status = 'active';
+$$;
+
+-- grace_periods_expire: past_due customers whose grace period is over
+-- become delinquent (credits still usable; charges refused). Returns them.
+CREATE FUNCTION grace_periods_expire() RETURNS SETOF customers LANGUAGE sql AS $$
+    UPDATE customers
+       SET billing_status = 'delinquent', updated_at = now()
+     WHERE billing_status = 'past_due' AND grace_period_ends_at <= now()
+    RETURNING *;
+$$;

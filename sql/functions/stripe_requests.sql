@@ -1,0 +1,27 @@
+-- stripe_requests: the outbox of Stripe calls made in "atomic phases"
+-- (DESIGN.md section 4): a call is committed here with its idempotency key
+-- before it is sent, and its result in a second transaction. A call left
+-- pending is finished by tollgate-worker with the same key.
+
+-- stripe_request_begin: phase 1 of a Stripe call that is not a charge: the
+-- call and its idempotency key committed before anything is sent.
+-- Returns the new row's id and key.
+CREATE FUNCTION stripe_request_begin(p_customer uuid, p_operation text, p_params jsonb)
+RETURNS TABLE (id bigint, idempotency_key text) LANGUAGE sql AS $$
+    INSERT INTO stripe_requests (customer_id, operation, params, idempotency_key)
+    VALUES (p_customer, p_operation, p_params,
+            'tg' || left(p_operation, 3) || '_' || replace(gen_random_uuid()::text, '-', ''))
+    RETURNING id, idempotency_key;
+$$;
+
+-- stripe_request_finish: record the final result of a call (succeeded or
+-- failed), or schedule a pending one for tollgate-worker with exponential
+-- backoff from 1 s to 1 h.
+CREATE FUNCTION stripe_request_finish(p_request bigint, p_status text, p_result jsonb)
+RETURNS void LANGUAGE sql AS $$
+    UPDATE stripe_requests
+       SET status = p_status, result = p_result, attempts = attempts + 1, updated_at = now(),
+           next_attempt_at = now() + least(interval '1 hour',
+                                           interval '1 second' * power(2, least(attempts, 12)))
+     WHERE id = p_request;
+$$;

@@ -1,0 +1,101 @@
+-- subscriptions: Pro subscriptions through Stripe (DESIGN.md section 2). A
+-- paid invoice of a subscription grants the plan's credits, keyed by the
+-- Stripe invoice id so that the same invoice can never grant twice;
+-- cancelling moves the customer back to payg, credits kept.
+
+-- subscription_begin: phase 1 of starting a subscription on p_plan at
+-- Stripe price p_price. Outcomes: begun (the call and a 'creating'
+-- subscription are recorded: its id, the call's id and key, and the
+-- customer's Stripe customer and payment method for the call),
+-- already_subscribed (a live subscription exists), no_payment_method.
+CREATE FUNCTION subscription_begin(p_customer uuid, p_plan text, p_price text)
+RETURNS TABLE (outcome text, subscription_id uuid, request_id bigint,
+               idempotency_key text, stripe_customer_id text, payment_method text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c    customers%ROWTYPE;
+    r    record;
+    sid  uuid;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = p_customer FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = p_customer
+                  AND s.status NOT IN ('canceled', 'incomplete_expired')) THEN
+        RETURN QUERY SELECT 'already_subscribed'::text, NULL::uuid, NULL::bigint, NULL::text,
+                            NULL::text, NULL::text;
+        RETURN;
+    END IF;
+    IF c.default_payment_method IS NULL OR c.stripe_customer_id IS NULL THEN
+        RETURN QUERY SELECT 'no_payment_method'::text, NULL::uuid, NULL::bigint, NULL::text,
+                            NULL::text, NULL::text;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM stripe_request_begin(p_customer, 'create_subscription',
+        jsonb_build_object('customer', c.stripe_customer_id, 'price', p_price,
+                           'default_payment_method', c.default_payment_method));
+    INSERT INTO subscriptions (customer_id, plan, stripe_request_id, stripe_price_id)
+    VALUES (p_customer, p_plan, r.id, p_price)
+    RETURNING id INTO sid;
+    RETURN QUERY SELECT 'begun'::text, sid, r.id, r.idempotency_key, c.stripe_customer_id,
+                        c.default_payment_method;
+END $$;
+
+-- subscription_apply: record Stripe's view of a subscription (from the
+-- create call's answer; from webhooks; from reconcile). p_invoice_id and
+-- p_invoice_paid describe its latest invoice: a paid invoice grants the
+-- plan's credits, keyed by the invoice id so the same invoice can never
+-- grant twice, and a live subscription makes the customer pro. A
+-- subscription that ended moves the customer back to payg, credits kept.
+--
+-- The customer's row is locked before the subscription is read, so the
+-- read, and the rule "an ended subscription never comes back" (Stripe
+-- cannot un-cancel one: a state fetched before a cancellation and applied
+-- after it is old), see every committed change.
+CREATE FUNCTION subscription_apply(p_subscription uuid, p_stripe_id text, p_status text,
+                                   p_period_start timestamptz, p_period_end timestamptz,
+                                   p_cancel_at_period_end boolean, p_canceled_at timestamptz,
+                                   p_invoice_id text, p_invoice_paid boolean)
+RETURNS SETOF subscriptions LANGUAGE plpgsql AS $$
+DECLARE
+    s       subscriptions%ROWTYPE;
+    grant_n integer;
+BEGIN
+    PERFORM 1 FROM customers c JOIN subscriptions x ON x.customer_id = c.id
+     WHERE x.id = p_subscription FOR UPDATE OF c;
+    SELECT * INTO STRICT s FROM subscriptions WHERE id = p_subscription;
+    IF s.status IN ('canceled', 'incomplete_expired')
+       AND p_status NOT IN ('canceled', 'incomplete_expired') THEN
+        p_status := s.status;
+        p_cancel_at_period_end := s.cancel_at_period_end;
+        p_canceled_at := s.canceled_at;
+    END IF;
+    UPDATE subscriptions
+       SET stripe_subscription_id = coalesce(p_stripe_id, stripe_subscription_id),
+           status = p_status, current_period_start = p_period_start,
+           current_period_end = p_period_end, cancel_at_period_end = p_cancel_at_period_end,
+           canceled_at = p_canceled_at, updated_at = now()
+     WHERE id = p_subscription
+    RETURNING * INTO s;
+
+    IF p_status IN ('active', 'trialing', 'past_due') THEN
+        UPDATE customers SET tier = s.plan, updated_at = now()
+         WHERE id = s.customer_id AND tier <> s.plan;
+    ELSIF p_status IN ('canceled', 'incomplete_expired', 'unpaid') THEN
+        UPDATE customers SET tier = 'payg', updated_at = now()
+         WHERE id = s.customer_id AND tier = s.plan;
+    END IF;
+
+    -- A paid invoice is paid whatever the subscription became since (a
+    -- later renewal may have failed, or it may be cancelled): its credits
+    -- are due.
+    IF p_invoice_paid AND p_invoice_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM credit_transactions
+                        WHERE customer_id = s.customer_id AND kind = 'pro_subscription_payment'
+                          AND reference = p_invoice_id) THEN
+        SELECT included_credits INTO STRICT grant_n FROM pricing_tiers WHERE tier = s.plan;
+        INSERT INTO credit_transactions (customer_id, amount, kind, reference, description)
+        VALUES (s.customer_id, grant_n, 'pro_subscription_payment', p_invoice_id,
+                'Credits of a paid Pro invoice');
+    END IF;
+    PERFORM customer_settle_if_clear(s.customer_id);
+    RETURN NEXT s;
+END $$;
