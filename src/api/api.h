@@ -1,13 +1,16 @@
 /*
  * api: the public HTTP API (docs/api.md). api_serve() runs one request
- * through the pipeline -- parameters, route, body limit, Idempotency-Key,
- * authentication, JSON -- and then the route's handler; every failure
- * becomes an RFC 9457 problem answer. Handlers are declared here and live
- * one file per resource.
+ * through the pipeline -- parameters, route, body limit, authentication,
+ * Idempotency-Key, JSON -- and then the route's handler; every failure
+ * becomes an RFC 9457 problem answer. Handlers live one file per resource:
+ * each validates its input by a field table, calls the domain with the
+ * request's context, and renders the result (api/render.h). This is the
+ * only layer that knows both HTTP and the domain.
  */
 #ifndef TOLLGATE_API_H
 #define TOLLGATE_API_H
 
+#include "domain/apikey.h"
 #include "http/http.h"
 #include "http/router.h"
 
@@ -15,8 +18,33 @@
 extern const struct route api_routes[];
 
 /* api_serve: serve the request described by FastCGI params envp, reading
- * the body through io. Always leaves an answer in req->resp. */
+ * the body through io, as work of req's context. Always leaves an answer
+ * in req->resp. */
 void api_serve(struct http_request *req, char **envp, struct http_io io);
+
+/* api_bearer_key: the API key of "Authorization: Bearer <key>" (the
+ * scheme in any case), "" when the header holds another scheme (the
+ * domain then refuses its shape), or NULL when there is no Authorization
+ * header. */
+const char *api_bearer_key(const struct http_request *req);
+
+/* api_refuse: refuse the request with err (recorded in its context). A
+ * request of a route whose handler authenticates (ROUTE_API_KEY_IN_HANDLER)
+ * that is refused before its statement ran is authenticated first, so an
+ * unknown key (401) or a spent hour (429) wins, the refusal is counted,
+ * and it carries the RateLimit headers, as on every route. Returns the
+ * error to answer with. */
+enum tg_err api_refuse(struct http_request *req, enum tg_err err);
+
+/* api_set_auth: record who called (auth, borrowed from the context's
+ * arena) in req->auth, for the log line and the RateLimit headers. */
+void api_set_auth(struct http_request *req, const struct api_key_auth *auth);
+
+/* api_rate_headers: add RateLimit-Policy and RateLimit
+ * (draft-ietf-httpapi-ratelimit-headers-10: quota q per window w seconds;
+ * r remaining, t seconds to reset) to the answer of an authenticated
+ * request, problem or not. */
+void api_rate_headers(struct http_request *req);
 
 enum tg_err api_health(struct http_request *req);
 enum tg_err api_customers_create(struct http_request *req);

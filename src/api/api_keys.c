@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "api/render.h"
 #include "domain/apikey.h"
+#include "core/text.h"
 #include "http/validate.h"
 
 static const struct valid_field create_fields[] = {
@@ -14,9 +15,9 @@ static const struct valid_field create_fields[] = {
 
 enum tg_err api_api_keys_list(struct http_request *req)
 {
-    struct apikey_info *keys;
+    struct api_key *keys;
     size_t n;
-    enum tg_err e = apikey_list(req, req->auth.customer_id, &keys, &n);
+    enum tg_err e = apikey_list(req->ctx, req->auth.customer_id, &keys, &n);
     if (e != TG_OK)
         return e;
     json_t *data = json_array();
@@ -29,10 +30,10 @@ enum tg_err api_api_keys_create(struct http_request *req)
 {
     json_t *f[1];
     struct apikey key;
-    struct apikey_info info;
+    struct api_key info;
     enum tg_err e = valid_object(req, req->json, create_fields, 1, f);
     if (e == TG_OK)
-        e = apikey_create(req, req->auth.customer_id, json_string_value(f[0]), &key, &info);
+        e = apikey_create(req->ctx, req->auth.customer_id, json_string_value(f[0]), &key, &info);
     if (e != TG_OK)
         return e;
     json_t *body = render_api_key(&info, req->auth.api_key_id);
@@ -49,10 +50,12 @@ enum tg_err api_api_keys_create(struct http_request *req)
 
 enum tg_err api_api_keys_revoke(struct http_request *req)
 {
-    struct apikey_info info;
-    if (!valid_uuid(req->path_param))
+    struct api_key info;
+    bool already;
+    if (!text_is_uuid(req->path_param))
         return http_fail(req, TG_ENOTFOUND, "no API key %s", req->path_param);
-    enum tg_err e = apikey_revoke(req, req->auth.customer_id, req->path_param, &info);
+    enum tg_err e =
+        apikey_revoke(req->ctx, req->auth.customer_id, req->path_param, false, &info, &already);
     if (e != TG_OK)
         return e;
     return http_reply_json(req, 200, render_api_key(&info, req->auth.api_key_id));

@@ -31,7 +31,7 @@ enum tg_err api_payment_method_add(struct http_request *req)
         return http_fail(req, TG_EINVALID, "payment_method: must be a Stripe payment method id "
                                            "(pm_...)");
     struct customer c;
-    if ((e = payment_method_add(req, pm, &c)) != TG_OK)
+    if ((e = payment_method_add(req->ctx, req->auth.customer_id, pm, &c)) != TG_OK)
         return e;
     return http_reply_json(req, 200, render_customer(&c));
 }
@@ -47,7 +47,7 @@ enum tg_err api_subscriptions_create(struct http_request *req)
     struct subscription s;
     enum tg_err e = valid_object(req, req->json, subscription_fields, 1, f);
     if (e == TG_OK)
-        e = subscription_create(req, json_string_value(f[0]), &s);
+        e = subscription_create(req->ctx, req->auth.customer_id, json_string_value(f[0]), &s);
     if (e != TG_OK)
         return e;
     return http_reply_json(req, 201, render_subscription(&s));
@@ -56,7 +56,7 @@ enum tg_err api_subscriptions_create(struct http_request *req)
 enum tg_err api_subscriptions_current(struct http_request *req)
 {
     struct subscription s;
-    enum tg_err e = subscription_current(req, &s);
+    enum tg_err e = subscription_current(req->ctx, req->auth.customer_id, &s);
     if (e != TG_OK)
         return e;
     return http_reply_json(req, 200, render_subscription(&s));
@@ -71,7 +71,8 @@ enum tg_err api_subscriptions_cancel(struct http_request *req)
     if (at_end != NULL && strcmp(at_end, "true") != 0 && strcmp(at_end, "false") != 0)
         return http_fail(req, TG_EINVALID, "at_period_end: must be true or false");
     struct subscription s;
-    if ((e = subscription_cancel(req, at_end != NULL && strcmp(at_end, "true") == 0, &s)) != TG_OK)
+    if ((e = subscription_cancel(req->ctx, req->auth.customer_id,
+                                 at_end != NULL && strcmp(at_end, "true") == 0, &s)) != TG_OK)
         return e;
     return http_reply_json(req, 200, render_subscription(&s));
 }
@@ -85,7 +86,7 @@ enum tg_err api_subscriptions_preview(struct http_request *req)
         return e;
     if (plan == NULL)
         plan = "pro";
-    if ((e = subscription_preview(req, plan, &invoice)) != TG_OK)
+    if ((e = subscription_preview(req->ctx, req->auth.customer_id, plan, &invoice)) != TG_OK)
         return e;
     return http_reply_json(req, 200, render_invoice_preview(plan, invoice));
 }

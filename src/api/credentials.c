@@ -18,7 +18,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/token.h"
-#include "domain/service.h"
+#include "core/config.h"
 #include "http/validate.h"
 
 #define TTL_MIN 30   /* seconds: shorter tokens expire on the way to their user */
@@ -78,7 +78,7 @@ static enum tg_err parse_scopes(struct http_request *req, json_t *v, const char 
 static enum tg_err parse_body(struct http_request *req, const char *scopes[SCOPES_MAX],
                               size_t *nscopes, long long *ttl)
 {
-    const struct config *cfg = req->svc->cfg;
+    const struct config *cfg = req->ctx->svc->cfg;
     *ttl = cfg->token_ttl_seconds;
     if (req->json == NULL)
         return parse_scopes(req, NULL, scopes, nscopes);
@@ -105,7 +105,7 @@ static enum tg_err parse_body(struct http_request *req, const char *scopes[SCOPE
 
 enum tg_err api_credentials_create(struct http_request *req)
 {
-    const struct config *cfg = req->svc->cfg;
+    const struct config *cfg = req->ctx->svc->cfg;
     if (cfg->token_signing_key == NULL)
         return http_fail(req, TG_ENOTOKENS,
                          "this service has no token_signing_key_file; tell its operator");
@@ -169,8 +169,8 @@ enum tg_err api_credentials_create(struct http_request *req)
         return e;
     /* For tracing: which token went out (its jti), never the token itself;
      * the request's own log line names the customer and key prefix. */
-    log_json(LOG_INFO, json_pack("{s:s, s:s, s:s, s:s, s:I}", "msg", "credentials token issued",
-                                 "request_id", req->request_id ? req->request_id : "", "jti", jti,
-                                 "scope", scope, "exp", (json_int_t)exp));
+    ctx_log(req->ctx, LOG_INFO,
+            json_pack("{s:s, s:s, s:s, s:I}", "msg", "credentials token issued", "jti", jti,
+                      "scope", scope, "exp", (json_int_t)exp));
     return TG_OK;
 }

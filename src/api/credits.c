@@ -11,7 +11,7 @@
 #include "api/render.h"
 #include "core/num.h"
 #include "domain/ledger.h"
-#include "domain/service.h"
+#include "core/config.h"
 
 /* parse_positive: strict decimal in [1, max]; -1 when not. */
 static long long parse_positive(const char *s, long long max)
@@ -28,14 +28,14 @@ enum tg_err api_credits_transactions(struct http_request *req)
         e = http_query_get(req, "limit", &limit_s);
     if (e != TG_OK)
         return e;
-    long long cursor = 0, limit = req->svc->cfg->ledger_page_size;
+    long long cursor = 0, limit = req->ctx->svc->cfg->ledger_page_size;
     if (cursor_s != NULL && (cursor = parse_positive(cursor_s, 999999999999999999LL)) < 0)
         return http_fail(req, TG_EINVALID, "cursor: pass back a next_cursor from a previous page");
     if (limit_s != NULL && (limit = parse_positive(limit_s, LEDGER_PAGE_MAX)) < 0)
         return http_fail(req, TG_EINVALID, "limit: must be from 1 to %d", LEDGER_PAGE_MAX);
 
     struct ledger_page page;
-    if ((e = ledger_page(req, req->auth.customer_id, cursor, (int)limit, &page)) != TG_OK)
+    if ((e = ledger_page(req->ctx, req->auth.customer_id, cursor, (int)limit, &page)) != TG_OK)
         return e;
     json_t *data = json_array();
     for (size_t i = 0; data != NULL && i < page.count; i++)

@@ -21,7 +21,7 @@ enum tg_err api_customers_create(struct http_request *req)
         return e;
     struct customer c;
     struct apikey key;
-    e = customer_onboard(req, json_string_value(f[0]), json_string_value(f[1]),
+    e = customer_onboard(req->ctx, json_string_value(f[0]), json_string_value(f[1]),
                          f[2] != NULL ? json_string_value(f[2]) : "direct", &c, &key);
     if (e != TG_OK)
         return e;
@@ -37,7 +37,7 @@ enum tg_err api_customers_create(struct http_request *req)
 enum tg_err api_customers_me(struct http_request *req)
 {
     struct customer c;
-    enum tg_err e = customer_get(req, req->auth.customer_id, &c);
+    enum tg_err e = customer_get(req->ctx, req->auth.customer_id, &c);
     if (e != TG_OK)
         return e;
     return http_reply_json(req, 200, render_customer(&c));

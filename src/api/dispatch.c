@@ -2,12 +2,15 @@
  * dispatch: the route table and the request pipeline; see api.h.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
+#include "core/config.h"
 #include "domain/apikey.h"
-#include "domain/service.h"
+#include "domain/health.h"
 
 #define BODY_SMALL 4096               /* every v1 body is a few small fields */
+#define USAGE_BODY_MAX 16384          /* a fix's metadata: 50 keys of Stripe's sizes */
 #define WEBHOOK_BODY_MAX (512 * 1024) /* Stripe events are far smaller; nginx allows 1 MiB */
 
 const struct route api_routes[] = {
@@ -21,7 +24,8 @@ const struct route api_routes[] = {
      api_api_keys_revoke},
     {"GET", "/api/v1/customers/me", "customers_me", ROUTE_API_KEY, 0, false, false,
      api_customers_me},
-    {"POST", "/api/v1/usage", "usage_create", ROUTE_API_KEY, 16384, true, false, api_usage_create},
+    {"POST", "/api/v1/usage", "usage_create", ROUTE_API_KEY_IN_HANDLER, USAGE_BODY_MAX, true,
+     false, api_usage_create},
     {"GET", "/api/v1/usage/summary", "usage_summary", ROUTE_API_KEY, 0, false, false,
      api_usage_summary},
     {"GET", "/api/v1/credits/transactions", "credits_transactions", ROUTE_API_KEY, 0, false, false,
@@ -46,6 +50,40 @@ const struct route api_routes[] = {
     {NULL, NULL, NULL, ROUTE_PUBLIC, 0, false, false, NULL},
 };
 
+const char *api_bearer_key(const struct http_request *req)
+{
+    static const char scheme[] = "Bearer ";
+    const char *h = req->authorization;
+    if (h == NULL)
+        return NULL;
+    return strncasecmp(h, scheme, sizeof(scheme) - 1) == 0 ? h + sizeof(scheme) - 1 : "";
+}
+
+void api_set_auth(struct http_request *req, const struct api_key_auth *auth)
+{
+    req->auth.ok = true;
+    req->auth.customer_id = auth->customer_id;
+    req->auth.api_key_id = auth->api_key_id;
+    req->auth.key_prefix = auth->key_prefix;
+    req->auth.rate_limit = req->ctx->svc->cfg->rate_limit_per_hour;
+    req->auth.rate_used = auth->requests;
+    req->auth.rate_reset = auth->reset_seconds;
+}
+
+void api_rate_headers(struct http_request *req)
+{
+    if (!req->auth.ok || req->auth.rate_limit <= 0)
+        return;
+    long long left = req->auth.rate_limit - req->auth.rate_used;
+    const char *policy = arena_printf(req->arena, "\"hourly\";q=%ld;w=3600", req->auth.rate_limit);
+    const char *state = arena_printf(req->arena, "\"hourly\";r=%lld;t=%d", left > 0 ? left : 0,
+                                     req->auth.rate_reset);
+    if (policy != NULL && state != NULL) {
+        (void)http_add_header(req, "RateLimit-Policy", policy);
+        (void)http_add_header(req, "RateLimit", state);
+    }
+}
+
 /* idempotency_key_valid: 1..255 bytes of visible ASCII (the draft allows
  * any sf-string; we keep to what can be logged and compared safely). */
 static bool idempotency_key_valid(const char *k)
@@ -67,18 +105,67 @@ static json_t *empty_object(struct http_request *req)
     return j;
 }
 
+/* authenticate_now: authenticate the request's key (one statement) and
+ * keep who it is for the log line and the RateLimit headers. */
+static enum tg_err authenticate_now(struct http_request *req)
+{
+    struct api_key_auth auth;
+    enum tg_err e = apikey_authenticate(req->ctx, api_bearer_key(req), &auth);
+    if (auth.customer_id != NULL)
+        api_set_auth(req, &auth);
+    return e;
+}
+
+enum tg_err api_refuse(struct http_request *req, enum tg_err err)
+{
+    if (req->auth.ok || req->route_index < 0 ||
+        api_routes[req->route_index].auth != ROUTE_API_KEY_IN_HANDLER)
+        return err;
+    /* The request never reached its statement: authenticate it now, so
+     * that it is counted and answered as on every other route -- an
+     * unknown key or a spent hour first, and RateLimit headers on the
+     * refusal. */
+    struct tg_error why = req->ctx->error;
+    enum tg_err e = authenticate_now(req);
+    if (e != TG_OK)
+        return e;
+    req->ctx->error = why;
+    return err;
+}
+
+/* authenticate: the route's authentication, before the handler. */
+static enum tg_err authenticate(struct http_request *req, const struct route *route)
+{
+    const char *key = api_bearer_key(req);
+    if (route->auth == ROUTE_API_KEY_IN_HANDLER) {
+        /* The handler's statement authenticates; refuse what cannot be a
+         * key now, so a malformed credential answers 401 first, as on
+         * every other route. */
+        uint8_t hash[HASH_SHA256_LEN];
+        if (key == NULL)
+            return http_fail(req, TG_EUNAUTHORIZED, "send Authorization: Bearer <api key>");
+        if (!apikey_parse(key, hash))
+            return http_fail(req, TG_EUNAUTHORIZED, "the Authorization header does not hold an "
+                                                    "API key of the form tg_<env>_<64 hex>");
+        return TG_OK;
+    }
+    return authenticate_now(req);
+}
+
 static enum tg_err pipeline(struct http_request *req, char **envp, struct http_io io)
 {
+    const struct config *cfg = req->ctx->svc->cfg;
     const struct route *route;
     enum tg_err e = http_parse_params(req, envp);
+    req->ctx->request_id = req->request_id;
     if (e == TG_OK)
         e = router_match(api_routes, req, &route);
     if (e != TG_OK)
         return e;
 
     size_t max = route->body_max;
-    if (max > (size_t)req->svc->cfg->max_body_bytes)
-        max = (size_t)req->svc->cfg->max_body_bytes;
+    if (max > (size_t)cfg->max_body_bytes)
+        max = (size_t)cfg->max_body_bytes;
     if (route->body_max == 0 && req->content_length > 0)
         return http_fail(req, TG_ETOOLARGE, "%s %s takes no body", route->method, route->path);
     if ((e = http_read_body(req, io, max)) != TG_OK)
@@ -86,24 +173,25 @@ static enum tg_err pipeline(struct http_request *req, char **envp, struct http_i
 
     /* Health and metrics answer (and say so) without a database. */
     if (route->handler != api_health && route->handler != api_metrics &&
-        (e = db_connect(req->svc->db)) != TG_OK)
-        return http_fail(req, e, "the database is unreachable; retry shortly");
-    if (route->auth == ROUTE_API_KEY && (e = apikey_authenticate(req)) != TG_OK)
+        (e = health_connect(req->ctx)) != TG_OK)
+        return e;
+    if (route->auth != ROUTE_PUBLIC && (e = authenticate(req, route)) != TG_OK)
         return e;
     if (route->idempotency_key &&
         (req->idempotency_key == NULL || !idempotency_key_valid(req->idempotency_key)))
-        return http_fail(req, TG_EIDEMPOTENCYKEY,
-                         "send an Idempotency-Key header of 1 to 255 visible ASCII characters");
+        return api_refuse(req, http_fail(req, TG_EIDEMPOTENCYKEY,
+                                         "send an Idempotency-Key header of 1 to 255 visible "
+                                         "ASCII characters"));
     if (route->body_max > 0 && !route->raw_body) {
         /* An empty body is an empty object, whatever its Content-Type
          * (curl -X POST sends none, curl -d '' a form type): the fields'
          * defaults apply, and required fields are reported missing. */
         if (req->body_len == 0)
             req->json = empty_object(req);
-        else if ((e = http_parse_json(req, (size_t)req->svc->cfg->json_max_depth)) != TG_OK)
-            return e;
+        else if ((e = http_parse_json(req, (size_t)cfg->json_max_depth)) != TG_OK)
+            return api_refuse(req, e);
         if (req->json == NULL)
-            return TG_ENOMEM;
+            return http_fail(req, TG_ENOMEM, "out of memory");
     }
     return route->handler(req);
 }
@@ -113,5 +201,5 @@ void api_serve(struct http_request *req, char **envp, struct http_io io)
     enum tg_err e = pipeline(req, envp, io);
     if (e != TG_OK || req->resp.status == 0)
         http_reply_problem(req, e != TG_OK ? e : TG_EINTERNAL);
-    apikey_rate_headers(req);
+    api_rate_headers(req);
 }

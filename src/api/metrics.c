@@ -8,15 +8,17 @@
 #include <stdlib.h>
 
 #include "api/api.h"
-#include "domain/service.h"
 #include "core/metrics.h"
+#include "domain/customer.h"
+#include "domain/health.h"
 
 static void write_db_gauges(struct http_request *req, FILE *out)
 {
-    PGresult *r = NULL;
-    enum tg_err e = db_connect(req->svc->db);
+    struct customers_tier_count *tiers = NULL;
+    size_t n = 0;
+    enum tg_err e = health_connect(req->ctx);
     if (e == TG_OK)
-        e = db_exec(req->svc->db, req->arena, DB_METRICS, NULL, NULL, NULL, &r);
+        e = customer_count_by_tier(req->ctx, &tiers, &n);
     fprintf(out, "# HELP tollgate_database_up Whether the worker could query PostgreSQL.\n"
                  "# TYPE tollgate_database_up gauge\n"
                  "tollgate_database_up %d\n", e == TG_OK);
@@ -24,14 +26,13 @@ static void write_db_gauges(struct http_request *req, FILE *out)
         return;
     fputs("# HELP tollgate_customers Customers, by tier.\n"
           "# TYPE tollgate_customers gauge\n", out);
-    for (int i = 0; i < PQntuples(r); i++)
-        fprintf(out, "tollgate_customers{tier=\"%s\"} %s\n", PQgetvalue(r, i, 0),
-                PQgetvalue(r, i, 1));
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "tollgate_customers{tier=\"%s\"} %lld\n", tiers[i].tier, tiers[i].customers);
     fputs("# HELP tollgate_credits_outstanding Unused credits held by customers, by tier.\n"
           "# TYPE tollgate_credits_outstanding gauge\n", out);
-    for (int i = 0; i < PQntuples(r); i++)
-        fprintf(out, "tollgate_credits_outstanding{tier=\"%s\"} %s\n", PQgetvalue(r, i, 0),
-                PQgetvalue(r, i, 2));
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "tollgate_credits_outstanding{tier=\"%s\"} %lld\n", tiers[i].tier,
+                tiers[i].credits);
 }
 
 enum tg_err api_metrics(struct http_request *req)
@@ -40,15 +41,15 @@ enum tg_err api_metrics(struct http_request *req)
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     if (out == NULL)
-        return TG_ENOMEM;
+        return http_fail(req, TG_ENOMEM, "out of memory");
     metrics_write(out);
     write_db_gauges(req, out);
     if (fclose(out) != 0 || text == NULL) {
         free(text);
-        return TG_ENOMEM;
+        return http_fail(req, TG_ENOMEM, "out of memory");
     }
     if (arena_defer(req->arena, free, text) != 0)
-        return TG_ENOMEM;
+        return http_fail(req, TG_ENOMEM, "out of memory");
     http_reply_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     return TG_OK;
 }

@@ -25,11 +25,11 @@ json_t *render_customer(const struct customer *c)
                      c->billing_enabled, "created_at", c->created_at);
 }
 
-json_t *render_api_key(const struct apikey_info *k, const char *current_key_id)
+json_t *render_api_key(const struct api_key *k, const char *current_key_id)
 {
     return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:o, s:o}", "id", k->id, "object",
                      "api_key", "prefix", k->prefix, "name", nullable_string(k->name), "active",
-                     k->revoked_at == NULL, "current", strcmp(k->id, current_key_id) == 0,
+                     k->revoked_at == NULL, "current", current_key_id != NULL && strcmp(k->id, current_key_id) == 0,
                      "created_at", k->created_at, "last_used_at",
                      nullable_string(k->last_used_at), "revoked_at",
                      nullable_string(k->revoked_at));

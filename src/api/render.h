@@ -11,15 +11,14 @@
 #include "domain/apikey.h"
 #include "domain/customer.h"
 #include "domain/ledger.h"
+#include "domain/subscription.h"
 #include "domain/usage.h"
 
 json_t *render_customer(const struct customer *c);
 /* render_api_key: "current" says whether k is the key of this request. */
-json_t *render_api_key(const struct apikey_info *k, const char *current_key_id);
+json_t *render_api_key(const struct api_key *k, const char *current_key_id);
 json_t *render_ledger_entry(const struct ledger_entry *e);
 json_t *render_usage_event(const struct usage_event *u);
-
-#include "domain/subscription.h"
 
 json_t *render_subscription(const struct subscription *s);
 

@@ -7,7 +7,8 @@
 
 #include "api/api.h"
 #include "api/render.h"
-#include "domain/service.h"
+#include "core/config.h"
+#include "domain/ledger.h"
 #include "domain/usage.h"
 #include "http/validate.h"
 
@@ -26,21 +27,26 @@ enum tg_err api_usage_create(struct http_request *req)
     json_t *f[3];
     enum tg_err e = valid_object(req, req->json, usage_fields, 3, f);
     if (e != TG_OK)
-        return e;
+        return api_refuse(req, e);
     char *metadata = NULL;
     if (f[2] != NULL) {
         metadata = json_dumps(f[2], JSON_COMPACT | JSON_SORT_KEYS);
         if (metadata == NULL || arena_defer(req->arena, free, metadata) != 0)
-            return TG_ENOMEM;
+            return http_fail(req, TG_ENOMEM, "out of memory");
     }
-    struct usage_event ev;
-    if ((e = usage_record_fix(req, json_string_value(f[1]), metadata, &ev)) != TG_OK)
+    struct usage_result res;
+    e = usage_record_fix(req->ctx, api_bearer_key(req), req->idempotency_key, req->body,
+                         req->body_len, json_string_value(f[1]), metadata, &res);
+    if (res.auth.customer_id != NULL)
+        api_set_auth(req, &res.auth);
+    if (e != TG_OK)
         return e;
     /* A replay answers exactly as the first request did (status and body);
      * the header tells the client it is a replay, as Stripe's does. */
-    if (ev.replayed && (e = http_add_header(req, "Idempotent-Replayed", "true")) != TG_OK)
+    if (res.event.replayed &&
+        (e = http_add_header(req, "Idempotent-Replayed", "true")) != TG_OK)
         return e;
-    return http_reply_json(req, 201, render_usage_event(&ev));
+    return http_reply_json(req, 201, render_usage_event(&res.event));
 }
 
 /* add_warning: append {code, message} to warnings. */
@@ -76,7 +82,7 @@ enum tg_err api_usage_summary(struct http_request *req)
 {
     struct customer c;
     struct ledger_page recent;
-    enum tg_err e = usage_summary(req, req->auth.customer_id, SUMMARY_RECENT, &c, &recent);
+    enum tg_err e = ledger_summary(req->ctx, req->auth.customer_id, SUMMARY_RECENT, &c, &recent);
     if (e != TG_OK)
         return e;
     json_t *entries = json_array();
@@ -89,6 +95,6 @@ enum tg_err api_usage_summary(struct http_request *req)
                              "customer_id", c.id, "tier", c.tier, "billing_status",
                              c.billing_status, "credit_balance", (json_int_t)c.credit_balance,
                              "recent_entries", entries, "warnings",
-                             summary_warnings(&c, req->svc->cfg->low_balance_threshold));
+                             summary_warnings(&c, req->ctx->svc->cfg->low_balance_threshold));
     return http_reply_json(req, 200, body);
 }

@@ -9,15 +9,15 @@
 #include <time.h>
 
 #include "api/api.h"
-#include "domain/service.h"
-#include "domain/stripe_events.h"
+#include "core/config.h"
+#include "domain/stripe_webhook.h"
 #include "integration/webhook_sig.h"
 
 #define EVENT_MAX_DEPTH 64
 
 enum tg_err api_webhooks_stripe(struct http_request *req)
 {
-    const struct config *cfg = req->svc->cfg;
+    const struct config *cfg = req->ctx->svc->cfg;
     if (cfg->stripe_webhook_secret == NULL)
         return http_fail(req, TG_EUNAVAILABLE, "Stripe webhooks are not configured here");
     enum webhook_sig v = webhook_sig_stripe(cfg->stripe_webhook_secret, req->stripe_signature,
@@ -35,7 +35,7 @@ enum tg_err api_webhooks_stripe(struct http_request *req)
     if (arena_defer(req->arena, arena_json_decref, event) != 0)
         return TG_ENOMEM;
     bool duplicate = false;
-    enum tg_err e = stripe_events_store(req, event, req->body, &duplicate);
+    enum tg_err e = stripe_webhook_receive(req->ctx, event, req->body, &duplicate);
     if (e != TG_OK)
         return e;
     return http_reply_json(req, 200,

@@ -14,7 +14,7 @@
 
 #include "api/api.h"
 #include "domain/marketplace.h"
-#include "domain/service.h"
+#include "core/config.h"
 #include "integration/webhook_sig.h"
 
 #define DELIVERY_MAX_DEPTH 64
@@ -30,7 +30,7 @@ static bool token_valid(const char *s, size_t max, const char *set)
 
 enum tg_err api_webhooks_github(struct http_request *req)
 {
-    const char *secret = req->svc->cfg->github_webhook_secret;
+    const char *secret = req->ctx->svc->cfg->github_webhook_secret;
     if (secret == NULL)
         return http_fail(req, TG_EUNAVAILABLE, "GitHub webhooks are not configured here");
     enum webhook_sig v = webhook_sig_github(secret, req->hub_signature, req->body, req->body_len);
@@ -62,19 +62,19 @@ enum tg_err api_webhooks_github(struct http_request *req)
     const char *action = json_string_value(json_object_get(payload, "action"));
     if (strcmp(event, "marketplace_purchase") == 0) {
         struct marketplace_event ev;
-        if ((e = marketplace_parse(req, payload, &ev)) != TG_OK)
+        if ((e = marketplace_parse(req->ctx, payload, &ev)) != TG_OK)
             return e;
         if (strcmp(ev.action, "purchased") == 0 && ev.email == NULL)
             return http_fail(req, TG_ENOEMAIL,
                              "neither marketplace_purchase.account.organization_billing_email "
                              "nor sender.email is set: there is nowhere to send the API key");
-        e = marketplace_apply(req, delivery, &ev, &res);
+        e = marketplace_apply(req->ctx, delivery, req->body, &ev, &res);
         action = ev.action;
     } else {
         bool dup = false;
-        e = marketplace_record(req, delivery, event,
+        e = marketplace_record(req->ctx, delivery, event,
                                action != NULL && strlen(action) <= EVENT_NAME_MAX ? action : NULL,
-                               0, strcmp(event, "ping") == 0 ? "ping" : "event not handled",
+                               0, req->body, strcmp(event, "ping") == 0 ? "ping" : "event not handled",
                                &dup);
         res.outcome = dup ? "duplicate" : "ignored";
         res.duplicate = dup;

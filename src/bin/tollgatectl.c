@@ -122,10 +122,10 @@ int main(int argc, char **argv)
     struct ctl ctx = {.cfg = &cfg, .out = stdout};
     int rc = CTL_FAIL;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (!cmd->needs_db || (ctx.db = ctl_connect(&cfg)) != NULL)
+    if (!cmd->needs_db || ctl_open(&ctx, cmd->name))
         rc = cmd->run(&ctx, sub_argc, sub_argv);
+    ctl_close(&ctx);
     curl_global_cleanup();
-    PQfinish(ctx.db);
     config_free(&cfg);
     return rc;
 }

@@ -1,11 +1,13 @@
 /*
  * tgerr: tollgate's one error type. Every fallible function returns an
- * enum tg_err; tg_err_info() maps it, in one table, to the HTTP status, the
- * RFC 9457 problem "type" URI and title that clients see. The slugs are part
- * of the public API (docs/problems.md): never rename one.
+ * enum tg_err; struct tg_error carries the rest of a failure as a value.
+ * The transport maps each code, in one table (http/problem.c), to the HTTP
+ * status and the RFC 9457 problem "type" that clients see.
  */
 #ifndef TOLLGATE_TGERR_H
 #define TOLLGATE_TGERR_H
+
+#include <jansson.h>
 
 enum tg_err {
     TG_OK = 0,
@@ -41,20 +43,22 @@ enum tg_err {
     TG_ERR_COUNT
 };
 
-struct tg_err_info {
-    int status;          /* HTTP status code */
-    const char *slug;    /* last part of the problem type URI */
-    const char *title;   /* RFC 9457 title: short, never changes per occurrence */
+/* struct tg_error: a failure as a value -- what went wrong (code), what
+ * the caller may be told (detail), when to come back (retry_after) and
+ * facts a client can act on (extra, e.g. Stripe's decline_code). Domain
+ * and store functions return an enum tg_err and leave the rest in their
+ * context's error (core/ctx.h); only the transport (src/http, src/api)
+ * turns it into an HTTP status and an RFC 9457 problem. */
+struct tg_error {
+    enum tg_err code;
+    const char *detail;  /* one sentence for the client; arena-owned or static; NULL */
+    int retry_after;     /* seconds the client should wait before retrying; 0: none */
+    json_t *extra;       /* JSON object of extension members, arena-owned; NULL */
 };
 
-/* The prefix of every problem type URI; the slug follows. */
-#define TG_PROBLEM_BASE "https://tollgate.dev/problems/"
-
-/* tg_err_info: the static description of err (never NULL; unknown values map
- * to TG_EINTERNAL). Borrowed, lives forever. */
-const struct tg_err_info *tg_err_info(enum tg_err err);
-
-/* tg_strerror: a short English description for logs. Static string. */
+/* tg_strerror: a short English description of err for logs and titles
+ * ("Missing or invalid API key"). Static string; unknown values describe
+ * TG_EINTERNAL. */
 const char *tg_strerror(enum tg_err err);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * api_keys: tollgatectl api-keys list|create|revoke; see ctl.h. The rules
- * are the API's (sql/005_operations.sql): at most APIKEY_MAX_ACTIVE active
- * keys a customer (api_key_create), and the last active key is not revoked
- * unless the operator insists (api_key_revoke), since a customer without a
- * key cannot even reach the API to make a new one. A new key is shown once,
+ * are the API's (domain/apikey.h, sql/functions/api_keys.sql): at most
+ * APIKEY_MAX_ACTIVE active keys a customer, and the last active key is not
+ * revoked unless the operator insists, since a customer without a key
+ * cannot even reach the API to make a new one. A new key is shown once,
  * here, and only its SHA-256 is stored (DESIGN.md section 3); revoking
  * takes effect on every worker at once, as authentication reads
  * revoked_at on every request.
@@ -15,38 +15,11 @@
 
 #include "ctl/ctl.h"
 #include "domain/apikey.h"
-#include "http/validate.h"
+#include "core/text.h"
 
 #define NAME "api-keys"
 #define SYNOPSIS "list CUSTOMER [--json] | create CUSTOMER [--name NAME] | revoke KEY_ID [--force]"
 #define KEY_NAME_MAX 100 /* characters (api_keys.name) */
-#define BYTEAOID 17      /* PostgreSQL's type oid of bytea (pg_type.h) */
-
-#define UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-/* clang-format off */
-/* The customer's ($1) keys, newest first, as a JSON array; never a hash. */
-static const char list_sql[] =
-    "SELECT coalesce(json_agg(json_build_object('id', k.id, 'prefix', k.key_prefix,"
-    "         'name', k.name, 'created_at', " UTC("k.created_at") ","
-    "         'last_used_at', " UTC("k.last_used_at") ","
-    "         'revoked_at', " UTC("k.revoked_at") ")"
-    "         ORDER BY k.created_at DESC, k.id), '[]')::text"
-    "  FROM api_keys k WHERE k.customer_id = $1::uuid";
-
-/* A key for customer $1: $2 its SHA-256 (binary), $3 its prefix, $4 its
- * name (NULL: none), $5 the most active keys a customer may have. */
-static const char create_sql[] =
-    "SELECT status, id FROM api_key_create($1::uuid, $2, $3, $4, $5::integer)";
-
-/* Revoke key $1, the customer's last active one only when $2. api_key_revoke()
- * sets revoked_at = now(), the start of this statement's transaction: an
- * older revoked_at means that the key was revoked already. */
-static const char revoke_sql[] =
-    "SELECT r.status, r.customer_id, r.key_prefix, " UTC("r.revoked_at") ","
-    "       r.revoked_at < now()"
-    "  FROM api_key_revoke(NULL, $1::uuid, $2::boolean) r";
-/* clang-format on */
 
 static void help(void)
 {
@@ -73,119 +46,100 @@ static void put(FILE *out, const char *s)
         fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
 }
 
-static const char *or_dash(json_t *v)
+static const char *or_dash(const char *s)
 {
-    return json_is_string(v) ? json_string_value(v) : "-";
+    return s != NULL ? s : "-";
+}
+
+static json_t *or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
 }
 
 static int list(struct ctl *ctx, const char *customer, bool as_json)
 {
     char id[37];
-    if (!ctl_customer_id(ctx->db, customer, id))
+    struct api_key *keys;
+    size_t n;
+    if (!ctl_customer_id(ctx, customer, id))
         return CTL_FAIL;
-    const char *p[1] = {id};
-    PGresult *r = ctl_query(ctx->db, list_sql, 1, p);
-    if (r == NULL)
-        return CTL_FAIL;
-    json_t *keys = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (keys == NULL) {
-        fprintf(stderr, "tollgatectl: the database answered something that is not JSON\n");
-        return CTL_FAIL;
-    }
+    enum tg_err e = apikey_list(ctx->tg, id, &keys, &n);
+    if (e != TG_OK)
+        return ctl_fail(ctx, e);
     if (as_json) {
-        ctl_print_json(ctx->out, keys);
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(
+                list, json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "id", keys[i].id, "prefix",
+                                keys[i].prefix, "name", or_null(keys[i].name), "created_at",
+                                keys[i].created_at, "last_used_at", or_null(keys[i].last_used_at),
+                                "revoked_at", or_null(keys[i].revoked_at)));
+        ctl_print_json(ctx->out, list);
         return CTL_OK;
     }
     /* Every column but the last has a fixed width: a uuid, a prefix, times. */
-    fprintf(ctx->out, "%-36s  %-12s  %-20s  %-20s  %-20s  %s\n", "ID", "PREFIX", "CREATED",
+    fprintf(ctx->out, "%-36s  %-12s  %-27s  %-27s  %-27s  %s\n", "ID", "PREFIX", "CREATED",
             "LAST USED", "REVOKED", "NAME");
-    json_t *k;
-    size_t i;
-    json_array_foreach(keys, i, k)
-    {
-        fprintf(ctx->out, "%-36s  %-12s  %-20s  %-20s  %-20s  ", or_dash(json_object_get(k, "id")),
-                or_dash(json_object_get(k, "prefix")), or_dash(json_object_get(k, "created_at")),
-                or_dash(json_object_get(k, "last_used_at")),
-                or_dash(json_object_get(k, "revoked_at")));
-        put(ctx->out, or_dash(json_object_get(k, "name")));
+    for (size_t i = 0; i < n; i++) {
+        fprintf(ctx->out, "%-36s  %-12s  %-27s  %-27s  %-27s  ", keys[i].id, keys[i].prefix,
+                keys[i].created_at, or_dash(keys[i].last_used_at), or_dash(keys[i].revoked_at));
+        put(ctx->out, or_dash(keys[i].name));
         fputc('\n', ctx->out);
     }
-    json_decref(keys);
     return CTL_OK;
 }
 
 static int create(struct ctl *ctx, const char *customer, const char *name)
 {
     char id[37];
-    if (!ctl_customer_id(ctx->db, customer, id))
-        return CTL_FAIL;
     struct apikey k;
-    if (apikey_generate(ctx->cfg->environment, &k) != TG_OK) {
-        apikey_cleanse(&k);
-        fprintf(stderr, "tollgatectl: could not generate a key (random generator failed)\n");
+    struct api_key info;
+    if (!ctl_customer_id(ctx, customer, id))
         return CTL_FAIL;
-    }
-    /* Only the hash (binary) and the prefix reach the database. */
-    char max[12];
-    snprintf(max, sizeof(max), "%d", APIKEY_MAX_ACTIVE);
-    const char *p[5] = {id, (const char *)k.hash, k.prefix, name, max};
-    const Oid types[5] = {0, BYTEAOID, 0, 0, 0};
-    const int lengths[5] = {0, HASH_SHA256_LEN, 0, 0, 0};
-    const int formats[5] = {0, 1, 0, 0, 0};
-    PGresult *r = PQexecParams(ctx->db, create_sql, 5, types, p, lengths, formats, 0);
-    int rc = CTL_FAIL;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-        fprintf(stderr, "tollgatectl: %s\n", msg != NULL ? msg : PQerrorMessage(ctx->db));
-    } else if (strcmp(PQgetvalue(r, 0, 0), "201") == 0) {
-        fprintf(ctx->out,
-                "created API key %s for customer %s\n"
-                "key: %s\n"
-                "This key is shown only this once: store it now. tollgate keeps only its hash.\n",
-                PQgetvalue(r, 0, 1), id, k.key);
-        rc = CTL_OK;
-    } else if (strcmp(PQgetvalue(r, 0, 0), "409") == 0) {
+    enum tg_err e = apikey_create(ctx->tg, id, name, &k, &info);
+    if (e == TG_EAPIKEYLIMIT) {
         fprintf(stderr, "tollgatectl: customer %s already has %d active keys; revoke one first\n",
                 id, APIKEY_MAX_ACTIVE);
-    } else {
-        fprintf(stderr, "tollgatectl: no customer %s\n", id);
+        return CTL_FAIL;
     }
-    PQclear(r);
+    if (e != TG_OK)
+        return ctl_fail(ctx, e);
+    fprintf(ctx->out,
+            "created API key %s for customer %s\n"
+            "key: %s\n"
+            "This key is shown only this once: store it now. tollgate keeps only its hash.\n",
+            info.id, id, k.key);
     apikey_cleanse(&k);
-    return rc;
+    return CTL_OK;
 }
 
 static int revoke(struct ctl *ctx, const char *key_id, bool force)
 {
-    const char *p[2] = {key_id, force ? "true" : "false"};
-    PGresult *r = ctl_query(ctx->db, revoke_sql, 2, p);
-    if (r == NULL)
-        return CTL_FAIL;
-    int rc = CTL_FAIL;
-    int status = PQntuples(r) == 1 ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-    switch (status) {
-    case 200:
-        if (strcmp(PQgetvalue(r, 0, 4), "t") == 0)
+    struct api_key k;
+    bool already = false;
+    enum tg_err e = apikey_revoke(ctx->tg, NULL, key_id, force, &k, &already);
+    switch (e) {
+    case TG_OK:
+        if (already)
             fprintf(ctx->out, "API key %s (%s) of customer %s was already revoked at %s\n", key_id,
-                    PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 3));
+                    k.prefix, k.customer_id, k.revoked_at);
         else
             fprintf(ctx->out,
                     "revoked API key %s (%s) of customer %s; it is refused (401) from now on\n",
-                    key_id, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
-        rc = CTL_OK;
-        break;
-    case 404: fprintf(stderr, "tollgatectl: no API key %s\n", key_id); break;
-    case 409:
+                    key_id, k.prefix, k.customer_id);
+        return CTL_OK;
+    case TG_ENOTFOUND:
+        fprintf(stderr, "tollgatectl: no API key %s\n", key_id);
+        return CTL_FAIL;
+    case TG_ELASTAPIKEY:
         fprintf(stderr,
                 "tollgatectl: refused: key %s (%s) of customer %s: this is the customer's "
                 "last active key; revoking it locks them out of the API; use --force\n",
-                key_id, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
-        break;
-    default: fprintf(stderr, "tollgatectl: api_key_revoke answered %d\n", status); break;
+                key_id, k.prefix, k.customer_id);
+        return CTL_FAIL;
+    default:
+        return ctl_fail(ctx, e);
     }
-    PQclear(r);
-    return rc;
 }
 
 int ctl_api_keys(struct ctl *ctx, int argc, char **argv)
@@ -233,7 +187,7 @@ int ctl_api_keys(struct ctl *ctx, int argc, char **argv)
     case CREATE: return create(ctx, arg, name);
     case REVOKE: break;
     }
-    if (!valid_uuid(arg))
+    if (!text_is_uuid(arg))
         return usage_error("KEY_ID must be a key's id (a uuid, as api-keys list shows), not "
                            "\"%s\"",
                            arg);

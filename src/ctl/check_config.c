@@ -275,31 +275,27 @@ static void check_database(const struct config *cfg, struct ctl_checks *out)
     ctl_check_add(out, CTL_CHECK_OK, "database", "connected, PostgreSQL %d",
                   PQserverVersion(db) / 10000);
 
-    long latest = migrate_latest(cfg->sql_dir);
-    int dir_errno = errno;
-    PGresult *r = PQexec(db, "SELECT max(version) FROM schema_migrations");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    struct migrate_status st;
+    char why[400];
+    if (migrate_status(db, cfg->sql_dir, &st, why, sizeof(why)) != 0)
         ctl_check_add(out, CTL_CHECK_ERROR, "schema", "%s: run tollgatectl migrate",
-                      one_line(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), msg, sizeof(msg)));
-    } else if (latest < 0) {
-        ctl_check_add(out, CTL_CHECK_ERROR, "schema", "sql_dir %s: %s", cfg->sql_dir,
-                      strerror(dir_errno));
-    } else {
-        long version = PQgetisnull(r, 0, 0) ? 0 : strtol(PQgetvalue(r, 0, 0), NULL, 10);
-        if (version < latest)
-            ctl_check_add(out, CTL_CHECK_ERROR, "schema",
-                          "version %ld, behind sql_dir (%03ld): run tollgatectl migrate", version,
-                          latest);
-        else if (version > latest)
-            ctl_check_add(out, CTL_CHECK_ERROR, "schema",
-                          "version %ld, newer than sql_dir (%03ld): is sql_dir from an older "
-                          "release?",
-                          version, latest);
-        else
-            ctl_check_add(out, CTL_CHECK_OK, "schema", "version %ld, up to date with sql_dir",
-                          version);
-    }
-    PQclear(r);
+                      one_line(why, msg, sizeof(msg)));
+    else if (st.applied > st.latest)
+        ctl_check_add(out, CTL_CHECK_ERROR, "schema",
+                      "version %ld, newer than sql_dir (%03ld): is sql_dir from an older "
+                      "release?",
+                      st.applied, st.latest);
+    else if (st.pending > 0)
+        ctl_check_add(out, CTL_CHECK_ERROR, "schema",
+                      "version %ld, behind sql_dir (%03ld): run tollgatectl migrate",
+                      st.applied, st.latest);
+    else if (!st.functions_current)
+        ctl_check_add(out, CTL_CHECK_ERROR, "schema",
+                      "version %ld, but the functions differ from sql_dir/functions: run "
+                      "tollgatectl migrate", st.applied);
+    else
+        ctl_check_add(out, CTL_CHECK_OK, "schema", "version %ld, up to date with sql_dir",
+                      st.applied);
     PQfinish(db);
 }
 

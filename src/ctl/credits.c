@@ -1,7 +1,7 @@
 /*
  * credits: tollgatectl credits grant|adjust; see ctl.h. Both append one
- * 'adjustment' entry to the ledger through credits_adjust()
- * (sql/005_operations.sql), which locks the customer, refuses to take the
+ * 'adjustment' entry to the ledger through ledger_adjust() (domain/ledger.h;
+ * credits_adjust() in sql/functions/ledger.sql), which locks the customer, refuses to take the
  * balance below zero and keeps the operator's reason as the entry's
  * description; the ledger's audit trigger records it as
  * credits.adjustment with the operator as actor. A mistake is corrected by
@@ -13,6 +13,7 @@
 
 #include "core/num.h"
 #include "ctl/ctl.h"
+#include "domain/ledger.h"
 
 #define NAME "credits"
 #define SYNOPSIS "grant CUSTOMER AMOUNT --reason TEXT | adjust CUSTOMER AMOUNT --reason TEXT"
@@ -56,39 +57,30 @@ static bool blank(const char *s)
 
 static int adjust(struct ctl *ctx, const char *customer, long long amount, const char *reason)
 {
-    char id[37], n[24];
-    if (!ctl_customer_id(ctx->db, customer, id))
+    char id[37];
+    long long entry = 0, balance = 0;
+    if (!ctl_customer_id(ctx, customer, id))
         return CTL_FAIL;
-    snprintf(n, sizeof(n), "%lld", amount);
-    const char *p[3] = {id, n, reason};
-    PGresult *r = ctl_query(ctx->db,
-                            "SELECT status, entry_id, balance_after"
-                            "  FROM credits_adjust($1::uuid, $2::bigint, $3)",
-                            3, p);
-    if (r == NULL)
-        return CTL_FAIL;
-    int rc = CTL_FAIL;
-    int status = PQntuples(r) == 1 ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-    const char *entry = PQntuples(r) == 1 ? PQgetvalue(r, 0, 1) : "";
-    const char *balance = PQntuples(r) == 1 ? PQgetvalue(r, 0, 2) : "";
-    switch (status) {
-    case 200:
-        fprintf(ctx->out, "adjustment #%s: %+lld credits, balance now %s\n", entry, amount,
+    enum tg_err e = ledger_adjust(ctx->tg, id, amount, reason, &entry, &balance);
+    switch (e) {
+    case TG_OK:
+        fprintf(ctx->out, "adjustment #%lld: %+lld credits, balance now %lld\n", entry, amount,
                 balance);
-        rc = CTL_OK;
-        break;
-    case 404: fprintf(stderr, "tollgatectl: no customer %s\n", id); break;
-    case 409:
+        return CTL_OK;
+    case TG_ECONFLICT:
         fprintf(stderr,
-                "tollgatectl: refused: the balance is %s; adjusting by %+lld would make it "
+                "tollgatectl: refused: the balance is %lld; adjusting by %+lld would make it "
                 "negative\n",
                 balance, amount);
-        break;
-    case 422: rc = usage_error("the amount must not be 0 and --reason must not be empty"); break;
-    default: fprintf(stderr, "tollgatectl: credits_adjust answered %d\n", status); break;
+        return CTL_FAIL;
+    case TG_EINVALID:
+        return usage_error("the amount must not be 0 and --reason must not be empty");
+    case TG_ENOTFOUND:
+        fprintf(stderr, "tollgatectl: no customer %s\n", id);
+        return CTL_FAIL;
+    default:
+        return ctl_fail(ctx, e);
     }
-    PQclear(r);
-    return rc;
 }
 
 int ctl_credits(struct ctl *ctx, int argc, char **argv)

@@ -1,7 +1,9 @@
 /*
- * ctl: tollgatectl's subcommands. Each takes a context (the open
- * connection, the configuration, the output stream), its arguments (argv[0]
- * is the subcommand's name) and returns the process exit status:
+ * ctl: tollgatectl's subcommands. Each takes a context (the configuration,
+ * the output stream and, for commands that need the database, the work's
+ * context: connection, Stripe client, the operator as audit actor), its
+ * arguments (argv[0] is the subcommand's name) and returns the process
+ * exit status:
  * CTL_OK success, CTL_FAIL failure, refusal or a problem found, CTL_USAGE a
  * usage error. Every subcommand answers --help (and -h) with its usage on
  * stdout and CTL_OK. Messages for the operator go to stderr, prefixed
@@ -17,13 +19,15 @@
 #include <jansson.h>
 
 #include "core/config.h"
+#include "core/ctx.h"
 
 enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 
 struct ctl {
-    PGconn *db;                /* connected; the session's audit actor is set */
     const struct config *cfg;
     FILE *out;
+    struct tg_ctx *tg;         /* needs_db: connected, actor set; else NULL */
+    PGconn *db;                /* needs_db: tg's connection (commands not yet on the store) */
 };
 
 /* struct ctl_command: one row of tollgatectl's command table. */
@@ -41,10 +45,17 @@ struct ctl_command {
  * the login of the real uid, else "operator:uid<N>". Static storage. */
 const char *ctl_actor(void);
 
-/* ctl_connect: connect to cfg->database and set the session's audit actor
- * (tollgate.actor) to ctl_actor(). NULL with a message on stderr when the
- * database is unreachable. The caller PQfinish()es the connection. */
-PGconn *ctl_connect(const struct config *cfg);
+/* ctl_open: make ctx->tg, the command's work context ("ctl:<command>"):
+ * the database connection (ctx->db is its raw connection), the Stripe
+ * client when configured, and ctl_actor() as audit actor. Returns false
+ * with a message on stderr when the database is unreachable. ctl_close()
+ * releases it (and is a no-op without ctl_open). One per process. */
+bool ctl_open(struct ctl *ctx, const char *command);
+void ctl_close(struct ctl *ctx);
+
+/* ctl_fail: print ctx's failure (its detail, else err's description) as
+ * "tollgatectl: <detail>" on stderr; returns CTL_FAIL. */
+int ctl_fail(struct ctl *ctx, enum tg_err err);
 
 /* ctl_query: PQexecParams with text params; on an error prints the server's
  * message (prefixed "tollgatectl: ") and returns NULL. The caller
@@ -79,7 +90,7 @@ void ctl_print_json(FILE *out, json_t *j);
 /* ctl_customer_id: resolve CUSTOMER (a uuid, or an e-mail address compared
  * case-insensitively) to the customer's uuid, written to id (37 bytes).
  * Returns false with a message on stderr when there is no such customer. */
-bool ctl_customer_id(PGconn *db, const char *customer, char id[37]);
+bool ctl_customer_id(struct ctl *ctx, const char *customer, char id[37]);
 
 /* ---- check_config.c: the rules tollgatectl check-config applies ------------
  * Pure functions of a loaded configuration: no files, no database, so that

@@ -301,7 +301,7 @@ static void print_customer(FILE *out, json_t *c)
 static int show(struct ctl *ctx, const char *customer, bool as_json)
 {
     char id[37], n[24];
-    if (!ctl_customer_id(ctx->db, customer, id))
+    if (!ctl_customer_id(ctx, customer, id))
         return CTL_FAIL;
     snprintf(n, sizeof(n), "%d", SHOW_NEWEST);
     const char *p[2] = {id, n};

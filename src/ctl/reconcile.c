@@ -12,11 +12,13 @@
 #include "core/arena.h"
 #include "ctl/ctl.h"
 #include "domain/charge.h"
-#include "domain/service.h"
+#include "core/config.h"
+#include "integration/stripe.h"
+#include "store/db.h"
 #include "domain/subscription.h"
 
 struct recon {
-    struct http_request req;
+    struct tg_ctx ctx; /* a copy of the command's */
     PGconn *c;
     FILE *out;
     bool fix;
@@ -34,7 +36,7 @@ static int each_object(struct recon *rc, const char *path,
         if (after[0] != '\0')
             params[n++] = (struct stripe_param){"starting_after", after};
         struct stripe_result r;
-        if (stripe_call(rc->req.svc->stripe, rc->req.arena, "GET", path, params, n, NULL, &r) !=
+        if (stripe_call(&rc->ctx, "GET", path, params, n, NULL, &r) !=
                 TG_OK ||
             r.outcome != STRIPE_OK) {
             fprintf(stderr, "tollgatectl: GET %s failed (%d)\n", path, r.status);
@@ -89,7 +91,7 @@ static void check_subscription(struct recon *rc, json_t *sub)
                  strcmp(PQgetvalue(r, 0, 2), "t") == 0 ? " (cancel at period end)" : "", status,
                  at_end ? " (cancel at period end)" : "");
         differ(rc, "subscription", id, detail);
-        if (rc->fix && subscription_apply_stripe(&rc->req, PQgetvalue(r, 0, 0), sub, NULL,
+        if (rc->fix && subscription_apply_stripe(&rc->ctx, PQgetvalue(r, 0, 0), sub, NULL,
                                                  NULL) == TG_OK)
             rc->fixed++;
     }
@@ -120,7 +122,7 @@ static void check_intent(struct recon *rc, json_t *pi)
                  PQgetvalue(r, 0, 1), status);
         differ(rc, "charge", id, detail);
         if (rc->fix && strcmp(PQgetvalue(r, 0, 1), "pending") == 0 &&
-            charge_apply_intent(&rc->req, strtoll(PQgetvalue(r, 0, 0), NULL, 10), pi) == TG_OK)
+            charge_apply_intent(&rc->ctx, strtoll(PQgetvalue(r, 0, 0), NULL, 10), pi) == TG_OK)
             rc->fixed++;
     }
     PQclear(r);
@@ -138,23 +140,11 @@ int ctl_reconcile(struct ctl *ctx, int argc, char **argv)
         fprintf(stderr, "tollgatectl: Stripe is not configured (stripe_secret_key_file)\n");
         return 1;
     }
-    struct service svc = {.cfg = cfg, .db = db_new(cfg->database, cfg->statement_timeout_ms)};
-    if (stripe_open(cfg, &svc.stripe) != 0)
-        svc.stripe = NULL;
-    struct arena *a = arena_new(65536);
     struct recon rc = {.c = c, .out = out, .fix = fix};
     int status = 1;
-    if (svc.db == NULL || svc.stripe == NULL || a == NULL || db_connect(svc.db) != TG_OK)
-        goto out;
-    /* Repairs go through the service's statements: audit them as this operator. */
-    const char *actor[1] = {ctl_actor()};
-    PGresult *set = ctl_query(db_conn(svc.db), "SELECT set_config('tollgate.actor', $1, false)",
-                              1, actor);
-    if (set == NULL)
-        goto out;
-    PQclear(set);
-    http_request_init(&rc.req, a, &svc);
-    rc.req.request_id = "reconcile";
+    if (ctx->tg->svc->stripe == NULL)
+        return status;
+    rc.ctx = *ctx->tg;
     if (each_object(&rc, "/v1/subscriptions", check_subscription) != 0 ||
         each_object(&rc, "/v1/payment_intents", check_intent) != 0)
         goto out;
@@ -164,8 +154,5 @@ int ctl_reconcile(struct ctl *ctx, int argc, char **argv)
         fprintf(out, ", %d fixed\n", rc.fixed);
     status = rc.differences > rc.fixed;
 out:
-    arena_free(a);
-    stripe_free(svc.stripe);
-    db_free(svc.db);
     return status;
 }

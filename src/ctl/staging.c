@@ -164,9 +164,9 @@ int ctl_reset_staging(struct ctl *ctx, int argc, char **argv)
                 cfg->environment);
         return CTL_FAIL;
     }
-    PGconn *db = ctl_connect(cfg); /* the session's audit actor is this operator */
-    if (db == NULL)
+    if (!ctl_open(ctx, "reset-staging")) /* the session's audit actor is this operator */
         return CTL_FAIL;
+    PGconn *db = ctx->db;
     struct seeded *seeded = calloc(NSTATES, sizeof(*seeded));
     PGresult *deleted = NULL;
     int rc = CTL_FAIL;
@@ -183,6 +183,5 @@ int ctl_reset_staging(struct ctl *ctx, int argc, char **argv)
         apikey_cleanse(&seeded[i].key);
     free(seeded);
     PQclear(deleted);
-    PQfinish(db);
     return rc;
 }

@@ -8,7 +8,11 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
-#include "http/validate.h"
+#include "core/text.h"
+#include "domain/audit.h"
+#include "integration/stripe.h"
+#include "store/customers.h"
+#include "store/db.h"
 
 const char *ctl_actor(void)
 {
@@ -28,22 +32,55 @@ const char *ctl_actor(void)
     return actor;
 }
 
-PGconn *ctl_connect(const struct config *cfg)
+/* The one work context of this process (ctl_open). */
+static struct {
+    struct arena *arena;
+    struct service svc;
+    struct tg_ctx tg;
+} opened;
+
+bool ctl_open(struct ctl *ctx, const char *command)
 {
-    PGconn *db = PQconnectdb(cfg->database);
-    if (PQstatus(db) != CONNECTION_OK) {
-        fprintf(stderr, "tollgatectl: cannot connect to the database: %s", PQerrorMessage(db));
-        PQfinish(db);
-        return NULL;
+    const struct config *cfg = ctx->cfg;
+    opened.arena = arena_new(65536);
+    opened.svc.cfg = cfg;
+    opened.svc.db = db_new(cfg->database, cfg->statement_timeout_ms);
+    if (opened.arena == NULL || opened.svc.db == NULL) {
+        fprintf(stderr, "tollgatectl: out of memory\n");
+        return false;
     }
-    const char *p[1] = {ctl_actor()};
-    PGresult *r = ctl_query(db, "SELECT set_config('tollgate.actor', $1, false)", 1, p);
-    if (r == NULL) {
-        PQfinish(db);
-        return NULL;
+    if (stripe_open(cfg, &opened.svc.stripe) != 0)
+        opened.svc.stripe = NULL;
+    ctx_init(&opened.tg, opened.arena, &opened.svc,
+             arena_printf(opened.arena, "ctl:%s", command));
+    ctx->tg = &opened.tg;
+    if (db_connect(ctx->tg) != TG_OK) {
+        fprintf(stderr, "tollgatectl: cannot connect to the database\n");
+        return false;
     }
-    PQclear(r);
-    return db;
+    if (audit_set_actor(ctx->tg, ctl_actor()) != TG_OK)
+        return ctl_fail(ctx, ctx->tg->error.code) == CTL_OK;
+    ctx->db = db_conn(opened.svc.db);
+    return true;
+}
+
+void ctl_close(struct ctl *ctx)
+{
+    ctx->tg = NULL;
+    ctx->db = NULL;
+    stripe_free(opened.svc.stripe);
+    db_free(opened.svc.db);
+    arena_free(opened.arena);
+    memset(&opened, 0, sizeof(opened));
+}
+
+int ctl_fail(struct ctl *ctx, enum tg_err err)
+{
+    const char *why = ctx->tg != NULL && ctx->tg->error.code == err && ctx->tg->error.detail != NULL
+                          ? ctx->tg->error.detail
+                          : tg_strerror(err);
+    fprintf(stderr, "tollgatectl: %s\n", why);
+    return CTL_FAIL;
 }
 
 PGresult *ctl_query(PGconn *db, const char *sql, int nparams, const char *const *params)
@@ -113,22 +150,18 @@ void ctl_print_json(FILE *out, json_t *j)
     json_decref(j);
 }
 
-bool ctl_customer_id(PGconn *db, const char *customer, char id[37])
+bool ctl_customer_id(struct ctl *ctx, const char *customer, char id[37])
 {
-    const char *p[1] = {customer};
-    PGresult *r = ctl_query(db,
-                            valid_uuid(customer)
-                                ? "SELECT id FROM customers WHERE id = $1::uuid"
-                                : "SELECT id FROM customers WHERE lower(email) = lower($1)",
-                            1, p);
-    if (r == NULL)
-        return false;
-    bool found = PQntuples(r) == 1;
-    if (found)
-        snprintf(id, 37, "%s", PQgetvalue(r, 0, 0));
-    else
+    const char *found;
+    enum tg_err e = customers_find(ctx->tg, customer, &found);
+    if (e == TG_OK) {
+        snprintf(id, 37, "%s", found);
+        return true;
+    }
+    if (e == TG_ENOTFOUND)
         fprintf(stderr, "tollgatectl: no customer \"%s\" (give its id or e-mail address)\n",
                 customer);
-    PQclear(r);
-    return found;
+    else
+        ctl_fail(ctx, e);
+    return false;
 }

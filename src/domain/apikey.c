@@ -5,13 +5,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "domain/service.h"
-#include "store/db.h"
+#include "core/config.h"
+#include "domain/audit.h"
 
 enum tg_err apikey_generate(const char *environment, struct apikey *out)
 {
@@ -47,130 +44,74 @@ bool apikey_parse(const char *key, uint8_t hash[HASH_SHA256_LEN])
     return hash_sha256(key, APIKEY_MAX_LEN, hash) == 0;
 }
 
-enum tg_err apikey_authenticate(struct http_request *req)
+enum tg_err apikey_check_limit(struct tg_ctx *ctx, const struct api_key_auth *auth)
 {
-    static const char scheme[] = "Bearer ";
+    long limit = ctx->svc->cfg->rate_limit_per_hour;
+    if (limit <= 0 || auth->requests <= limit)
+        return TG_OK;
+    ctx_retry_after(ctx, auth->reset_seconds);
+    return ctx_fail(ctx, TG_ERATELIMITED,
+                    "this API key made its %ld requests of this hour; the window resets in %d "
+                    "seconds",
+                    limit, auth->reset_seconds);
+}
+
+enum tg_err apikey_authenticate(struct tg_ctx *ctx, const char *key, struct api_key_auth *out)
+{
     uint8_t hash[HASH_SHA256_LEN];
-    const char *h = req->authorization;
-    if (h == NULL)
-        return http_fail(req, TG_EUNAUTHORIZED, "send Authorization: Bearer <api key>");
-    if (strncasecmp(h, scheme, sizeof(scheme) - 1) != 0 ||
-        !apikey_parse(h + sizeof(scheme) - 1, hash))
-        return http_fail(req, TG_EUNAUTHORIZED, "the Authorization header does not hold an API "
-                                                "key of the form tg_<env>_<64 hex>");
-
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%ld", req->svc->cfg->rate_limit_per_hour);
-    const char *params[2] = {(const char *)hash, limit};
-    const int lengths[2] = {HASH_SHA256_LEN, 0};
-    const int formats[2] = {1, 0};
-    PGresult *r;
-    enum tg_err e = db_exec(req->svc->db, req->arena, DB_APIKEY_AUTH, params, lengths, formats, &r);
+    memset(out, 0, sizeof(*out));
+    if (key == NULL)
+        return ctx_fail(ctx, TG_EUNAUTHORIZED, "send Authorization: Bearer <api key>");
+    if (!apikey_parse(key, hash))
+        return ctx_fail(ctx, TG_EUNAUTHORIZED, "the Authorization header does not hold an API "
+                                               "key of the form tg_<env>_<64 hex>");
+    enum tg_err e = api_keys_authenticate(ctx, hash, ctx->svc->cfg->rate_limit_per_hour, out);
+    if (e == TG_ENOTFOUND)
+        return ctx_fail(ctx, TG_EUNAUTHORIZED, "unknown or revoked API key");
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return http_fail(req, TG_EUNAUTHORIZED, "unknown or revoked API key");
-    req->auth.ok = true;
-    req->auth.api_key_id = PQgetvalue(r, 0, 0);
-    req->auth.customer_id = PQgetvalue(r, 0, 1);
-    req->auth.key_prefix = PQgetvalue(r, 0, 2);
-    req->auth.rate_limit = req->svc->cfg->rate_limit_per_hour;
-    req->auth.rate_used = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-    req->auth.rate_reset = (int)strtol(PQgetvalue(r, 0, 4), NULL, 10);
-    if (req->auth.rate_limit > 0 && req->auth.rate_used > req->auth.rate_limit) {
-        req->retry_after = arena_printf(req->arena, "%d", req->auth.rate_reset);
-        return http_fail(req, TG_ERATELIMITED,
-                         "this API key made its %ld requests of this hour; the window resets "
-                         "in %d seconds",
-                         req->auth.rate_limit, req->auth.rate_reset);
-    }
-    return TG_OK;
+    ctx->customer_id = out->customer_id;
+    ctx->actor = arena_printf(ctx->arena, "api_key:%s", out->key_prefix);
+    return apikey_check_limit(ctx, out);
 }
 
-void apikey_rate_headers(struct http_request *req)
+enum tg_err apikey_list(struct tg_ctx *ctx, const char *customer_id, struct api_key **out,
+                        size_t *n)
 {
-    if (!req->auth.ok || req->auth.rate_limit <= 0)
-        return;
-    long long left = req->auth.rate_limit - req->auth.rate_used;
-    (void)http_add_header(req, "RateLimit-Policy",
-                          arena_printf(req->arena, "\"hourly\";q=%ld;w=3600",
-                                       req->auth.rate_limit));
-    (void)http_add_header(req, "RateLimit",
-                          arena_printf(req->arena, "\"hourly\";r=%lld;t=%d", left > 0 ? left : 0,
-                                       req->auth.rate_reset));
+    return api_keys_list(ctx, customer_id, out, n);
 }
 
-/* info_from_row: the APIKEY_COLS of row i of r from column first. */
-static void info_from_row(PGresult *r, int i, int first, struct apikey_info *k)
+enum tg_err apikey_create(struct tg_ctx *ctx, const char *customer_id, const char *name,
+                          struct apikey *key, struct api_key *info)
 {
-    const char **cols[6] = {&k->id, &k->prefix, &k->name, &k->created_at, &k->last_used_at,
-                            &k->revoked_at};
-    for (int c = 0; c < 6; c++)
-        *cols[c] = PQgetisnull(r, i, first + c) ? NULL : PQgetvalue(r, i, first + c);
-}
-
-enum tg_err apikey_list(struct http_request *req, const char *customer_id,
-                        struct apikey_info **out, size_t *n)
-{
-    const char *params[1] = {customer_id};
-    PGresult *r;
-    enum tg_err e = db_exec(req->svc->db, req->arena, DB_APIKEY_LIST, params, NULL, NULL, &r);
+    enum tg_err e = apikey_generate(ctx->svc->cfg->environment, key);
     if (e != TG_OK)
-        return e;
-    *n = (size_t)PQntuples(r);
-    *out = arena_alloc(req->arena, (*n + 1) * sizeof(**out));
-    if (*out == NULL)
-        return TG_ENOMEM;
-    for (size_t i = 0; i < *n; i++)
-        info_from_row(r, (int)i, 0, &(*out)[i]);
-    return TG_OK;
-}
-
-enum tg_err apikey_create(struct http_request *req, const char *customer_id, const char *name,
-                          struct apikey *key, struct apikey_info *info)
-{
-    enum tg_err e = apikey_generate(req->svc->cfg->environment, key);
+        return ctx_fail(ctx, e, NULL);
+    enum api_keys_create_outcome outcome;
+    e = api_keys_create(ctx, customer_id, key->hash, key->prefix, name, APIKEY_MAX_ACTIVE,
+                        &outcome, info);
+    if (e == TG_OK && outcome == API_KEYS_LIMIT_REACHED)
+        e = ctx_fail(ctx, TG_EAPIKEYLIMIT, "this customer already has %d active API keys: "
+                                           "revoke one first", APIKEY_MAX_ACTIVE);
+    else if (e == TG_OK && outcome == API_KEYS_NO_CUSTOMER)
+        e = ctx_fail(ctx, TG_ENOTFOUND, "no such customer");
     if (e != TG_OK)
-        return e;
-    char max[16];
-    snprintf(max, sizeof(max), "%d", APIKEY_MAX_ACTIVE);
-    const char *params[5] = {customer_id, (const char *)key->hash, key->prefix, name, max};
-    const int lengths[5] = {0, HASH_SHA256_LEN, 0, 0, 0};
-    const int formats[5] = {0, 1, 0, 0, 0};
-    PGresult *r;
-    e = db_exec(req->svc->db, req->arena, DB_APIKEY_CREATE, params, lengths, formats, &r);
-    int status = e == TG_OK && PQntuples(r) == 1 ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-    if (e == TG_OK && status == 409)
-        e = http_fail(req, TG_EAPIKEYLIMIT, "this customer already has %d active API keys: "
-                                            "revoke one first", APIKEY_MAX_ACTIVE);
-    else if (e == TG_OK && status == 404)
-        e = http_fail(req, TG_EUNAUTHORIZED, "the customer of this key no longer exists");
-    else if (e == TG_OK && status != 201)
-        e = TG_EINTERNAL;
-    if (e != TG_OK) {
         apikey_cleanse(key);
-        return e;
-    }
-    info_from_row(r, 0, 1, info);
-    return TG_OK;
+    return e;
 }
 
-enum tg_err apikey_revoke(struct http_request *req, const char *customer_id, const char *key_id,
-                          struct apikey_info *info)
+enum tg_err apikey_revoke(struct tg_ctx *ctx, const char *customer_id, const char *key_id,
+                          bool allow_last, struct api_key *info, bool *already_revoked)
 {
-    const char *params[2] = {customer_id, key_id};
-    PGresult *r;
-    enum tg_err e = db_exec(req->svc->db, req->arena, DB_APIKEY_REVOKE, params, NULL, NULL, &r);
+    enum api_keys_revoke_outcome outcome;
+    enum tg_err e =
+        api_keys_revoke(ctx, customer_id, key_id, allow_last, &outcome, already_revoked, info);
     if (e != TG_OK)
         return e;
-    int status = PQntuples(r) == 1 ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-    if (status == 404)
-        return http_fail(req, TG_ENOTFOUND, "no API key %s", key_id);
-    if (status == 409)
-        return http_fail(req, TG_ELASTAPIKEY, "this is the only active key: create a new key "
-                                              "first, then revoke this one");
-    if (status != 200)
-        return TG_EINTERNAL;
-    info_from_row(r, 0, 1, info);
+    if (outcome == API_KEYS_NOT_FOUND)
+        return ctx_fail(ctx, TG_ENOTFOUND, "no API key %s", key_id);
+    if (outcome == API_KEYS_LAST_KEY)
+        return ctx_fail(ctx, TG_ELASTAPIKEY, "this is the only active key: create a new key "
+                                             "first, then revoke this one");
     return TG_OK;
 }

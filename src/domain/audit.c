@@ -3,12 +3,10 @@
  */
 #include "domain/audit.h"
 
-#include "domain/service.h"
-#include "store/db.h"
+#include "store/audit_log.h"
 
-enum tg_err audit_set_actor(struct http_request *req, const char *actor)
+enum tg_err audit_set_actor(struct tg_ctx *ctx, const char *actor)
 {
-    const char *params[1] = {actor};
-    PGresult *r;
-    return db_exec(req->svc->db, req->arena, DB_ACTOR_SET, params, NULL, NULL, &r);
+    ctx->actor = actor;
+    return audit_log_set_actor(ctx, actor);
 }

@@ -5,27 +5,18 @@
  */
 #include "domain/charge.h"
 
-#include <libpq-fe.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/failpoint.h"
-#include "domain/service.h"
-#include "store/db.h"
-
-/* The settled state of one attempt, for charge_settle(). */
-struct settlement {
-    const char *outcome; /* succeeded | pending | failed */
-    const char *payment_intent;
-    const char *failure_code;
-    const char *decline_code;
-};
+#include "domain/outbox.h"
+#include "integration/stripe.h"
+#include "store/charges.h"
 
 /* judge_intent: what a PaymentIntent's state means for the charge. */
-static struct settlement judge_intent(json_t *pi)
+static struct charge_settlement judge_intent(json_t *pi)
 {
-    struct settlement s = {"pending", NULL, NULL, NULL};
+    struct charge_settlement s = {"pending", NULL, NULL, NULL};
     s.payment_intent = json_string_value(json_object_get(pi, "id"));
     const char *status = json_string_value(json_object_get(pi, "status"));
     if (status != NULL && strcmp(status, "succeeded") == 0) {
@@ -43,10 +34,10 @@ static struct settlement judge_intent(json_t *pi)
 }
 
 /* judge: what Stripe's answer to the create call means for the charge. */
-static struct settlement judge(enum tg_err e, const struct stripe_result *r)
+static struct charge_settlement judge(enum tg_err sent, const struct stripe_result *r)
 {
-    struct settlement s = {"pending", NULL, NULL, NULL};
-    if (e != TG_OK || r->outcome == STRIPE_UNREACHABLE)
+    struct charge_settlement s = {"pending", NULL, NULL, NULL};
+    if (sent != TG_OK || r->outcome == STRIPE_UNREACHABLE)
         return s;
     if (r->outcome == STRIPE_OK)
         return judge_intent(r->body);
@@ -58,128 +49,96 @@ static struct settlement judge(enum tg_err e, const struct stripe_result *r)
     return s;
 }
 
-/* load_call: the recorded call of charge_id. */
-static enum tg_err load_call(struct http_request *req, long long charge_id,
-                             struct outbox_call *call)
-{
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", charge_id);
-    const char *p[1] = {id};
-    PGresult *r;
-    enum tg_err e = db_exec(req->svc->db, req->arena, DB_CHARGE_CALL, p, NULL, NULL, &r);
-    if (e != TG_OK)
-        return e;
-    if (PQntuples(r) != 1)
-        return http_fail(req, TG_EINTERNAL, "charge %lld has no recorded call", charge_id);
-    call->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    call->key = PQgetvalue(r, 0, 1);
-    call->customer_id = PQgetvalue(r, 0, 2);
-    call->operation = "charge";
-    call->params = json_loads(PQgetvalue(r, 0, 3), 0, NULL);
-    if (call->params == NULL)
-        return TG_ENOMEM;
-    if (arena_defer(req->arena, arena_json_decref, call->params) != 0)
-        return TG_ENOMEM;
-    return TG_OK;
-}
-
 /* send: phase 2, the PaymentIntent. */
-static enum tg_err send(struct http_request *req, long long charge_id,
-                        const struct outbox_call *call, struct stripe_result *r)
+static enum tg_err send(struct tg_ctx *ctx, long long charge_id, const struct stripe_request *call,
+                        struct stripe_result *r)
 {
     json_t *p = call->params;
-    char amount[24], cid[24];
-    snprintf(amount, sizeof(amount), "%lld",
-             (long long)json_integer_value(json_object_get(p, "amount")));
-    snprintf(cid, sizeof(cid), "%lld", charge_id);
     const struct stripe_param params[] = {
-        {"amount", amount},
+        {"amount", arena_printf(ctx->arena, "%lld",
+                                (long long)json_integer_value(json_object_get(p, "amount")))},
         {"currency", json_string_value(json_object_get(p, "currency"))},
         {"customer", json_string_value(json_object_get(p, "customer"))},
         {"payment_method", json_string_value(json_object_get(p, "payment_method"))},
         {"off_session", "true"},
         {"confirm", "true"},
         {"description", json_string_value(json_object_get(p, "description"))},
-        {"metadata[tollgate_charge_id]", cid},
+        {"metadata[tollgate_charge_id]", arena_printf(ctx->arena, "%lld", charge_id)},
     };
     for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
         if (params[i].value == NULL)
-            return http_fail(req, TG_EINTERNAL, "charge %lld: recorded call lacks %s",
-                             charge_id, params[i].key);
-    if (req->svc->stripe == NULL) {
-        r->outcome = STRIPE_UNREACHABLE;
-        return TG_EUPSTREAM;
-    }
-    return stripe_call(req->svc->stripe, req->arena, "POST", "/v1/payment_intents", params,
+            return ctx_fail(ctx, TG_EINTERNAL, "charge %lld: recorded call lacks %s", charge_id,
+                            params[i].key);
+    return stripe_call(ctx, "POST", "/v1/payment_intents", params,
                        sizeof(params) / sizeof(params[0]), call->key, r);
 }
 
-/* settle: phase 3; *removed when the usage event was taken back. */
-static enum tg_err settle(struct http_request *req, long long charge_id,
-                          const struct settlement *s, json_t *body, long long *event_id)
+/* settle: phase 3; *found false when the usage event was taken back. */
+static enum tg_err settle(struct tg_ctx *ctx, long long charge_id,
+                          const struct charge_settlement *s, json_t *body, bool *found,
+                          struct usage_event *out)
 {
-    char id[24], grace[32];
-    snprintf(id, sizeof(id), "%lld", charge_id);
-    snprintf(grace, sizeof(grace), "%ld days", req->svc->cfg->grace_period_days);
-    char *result = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    if (result != NULL && arena_defer(req->arena, free, result) != 0)
-        return TG_ENOMEM;
-    const char *p[7] = {id, s->outcome, s->payment_intent, s->failure_code, s->decline_code,
-                        result, grace};
-    PGresult *res;
-    enum tg_err e = db_exec(req->svc->db, req->arena, DB_CHARGE_SETTLE, p, NULL, NULL, &res);
-    if (e != TG_OK)
-        return e;
-    *event_id = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-    return TG_OK;
+    struct usage_event ignored;
+    return charges_settle(ctx, charge_id, s, body, ctx->svc->cfg->grace_period_days, found,
+                          out != NULL ? out : &ignored);
 }
 
-enum tg_err charge_run(struct http_request *req, long long charge_id, struct usage_event *out)
+enum tg_err charge_run(struct tg_ctx *ctx, long long charge_id, const struct stripe_request *call,
+                       struct usage_event *out)
 {
-    struct outbox_call call = {0};
-    struct stripe_result r = {0};
-    long long event_id = 0;
-    enum tg_err e = load_call(req, charge_id, &call);
-    if (e != TG_OK)
-        return e;
+    struct stripe_result r;
+    bool found = false;
     failpoint("charge.before_send");
-    enum tg_err sent = send(req, charge_id, &call, &r);
+    enum tg_err sent = send(ctx, charge_id, call, &r);
     failpoint("charge.after_send");
     if (sent == TG_ENOMEM || sent == TG_EINTERNAL)
         return sent;
-    struct settlement s = judge(sent, &r);
-    if ((e = settle(req, charge_id, &s, r.body, &event_id)) != TG_OK)
+    struct charge_settlement s = judge(sent, &r);
+    enum tg_err e = settle(ctx, charge_id, &s, r.body, &found, out);
+    if (e != TG_OK)
         return e;
-    if (strcmp(s.outcome, "failed") == 0 && event_id == 0) {
+    if (strcmp(s.outcome, "failed") == 0 && !found) {
         if (r.outcome == STRIPE_OK) /* e.g. left requiring authentication */
             r.outcome = STRIPE_CARD_ERROR;
         if (r.error_code == NULL)
             r.error_code = s.failure_code;
-        return outbox_fail_from(req, &r, "payment_method");
+        return outbox_fail(ctx, &r, "payment_method");
     }
-    if (out == NULL || event_id == 0)
-        return TG_OK;
-    return usage_event_get(req, event_id, out);
+    return TG_OK;
 }
 
-enum tg_err charge_resume(struct http_request *req, const struct outbox_call *call)
+enum tg_err charge_resume(struct tg_ctx *ctx, const struct stripe_request *call)
 {
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", call->id);
-    const char *p[1] = {id};
-    PGresult *r;
-    enum tg_err e = db_exec(req->svc->db, req->arena, DB_CHARGE_BY_CALL, p, NULL, NULL, &r);
-    if (e != TG_OK)
-        return e;
-    if (PQntuples(r) != 1)
-        return http_fail(req, TG_EINTERNAL, "call %lld has no charge", call->id);
-    e = charge_run(req, strtoll(PQgetvalue(r, 0, 0), NULL, 10), NULL);
+    long long charge_id;
+    enum tg_err e = charges_by_call(ctx, call->id, &charge_id);
+    if (e == TG_ENOTFOUND)
+        return ctx_fail(ctx, TG_EINTERNAL, "call %lld has no charge", call->id);
+    if (e == TG_OK)
+        e = charge_run(ctx, charge_id, call, NULL);
     return e == TG_EPAYMENTFAILED ? TG_OK : e; /* a decline is a final state */
 }
 
-enum tg_err charge_apply_intent(struct http_request *req, long long charge_id, json_t *intent)
+enum tg_err charge_apply_intent(struct tg_ctx *ctx, long long charge_id, json_t *intent)
 {
-    long long event_id;
-    struct settlement s = judge_intent(intent);
-    return settle(req, charge_id, &s, intent, &event_id);
+    bool found;
+    struct charge_settlement s = judge_intent(intent);
+    return settle(ctx, charge_id, &s, intent, &found, NULL);
+}
+
+enum tg_err charge_retry_owed(struct tg_ctx *ctx, const char *customer_id)
+{
+    long long *ids;
+    size_t n;
+    enum tg_err e = charges_owed_retry(ctx, customer_id, &ids, &n);
+    for (size_t i = 0; e == TG_OK && i < n; i++) {
+        struct stripe_request call;
+        e = charges_call(ctx, ids[i], &call);
+        if (e == TG_OK)
+            e = charge_run(ctx, ids[i], &call, NULL);
+        if (e == TG_EPAYMENTFAILED || e == TG_EUPSTREAM)
+            e = TG_OK; /* still owed: Stripe's own retries and the next card go on */
+    }
+    if (e == TG_OK)
+        ctx_clear_error(ctx); /* a decline here is not the caller's failure */
+    return e;
 }

@@ -6,28 +6,11 @@
 #ifndef TOLLGATE_CUSTOMER_H
 #define TOLLGATE_CUSTOMER_H
 
-#include <stdbool.h>
+#include <stddef.h>
 
-#include <libpq-fe.h>
-
+#include "core/ctx.h"
 #include "domain/apikey.h"
-#include "http/http.h"
-
-/* A customer as read from the database; strings are owned by the request. */
-struct customer {
-    const char *id;             /* uuid */
-    const char *email;
-    const char *name;
-    const char *source;         /* direct | marketplace | early_access */
-    const char *tier;           /* trial | payg | pro */
-    const char *billing_status; /* none | active | past_due | delinquent */
-    long long credit_balance;   /* credits, never negative */
-    const char *created_at;     /* RFC 3339 UTC */
-    const char *stripe_customer_id;     /* cus_..., NULL before billing */
-    const char *default_payment_method; /* pm_..., NULL before billing */
-    const char *grace_period_ends_at;   /* RFC 3339 UTC, NULL unless past_due */
-    bool billing_enabled;       /* the billing_enabled flag (kill switch) for this customer */
-};
+#include "store/customers.h"
 
 /* The accepted signup sources. NULL-terminated. */
 extern const char *const customer_sources[];
@@ -36,20 +19,20 @@ extern const char *const customer_sources[];
  * the customer with name and source, a new API key (returned in *key: the
  * caller shows it once and must apikey_cleanse() it) and the trial credits.
  * Errors: TG_EINVALID (syntax), TG_EDISPOSABLE, TG_ESIGNUPCLOSED (the
- * automated_customer_onboarding flag is off for this address), TG_ECONFLICT
- * (e-mail already registered, case-insensitively), TG_EDB. */
-enum tg_err customer_onboard(struct http_request *req, const char *email, const char *name,
+ * automated_customer_onboarding flag is off for this address; retry-after
+ * an hour), TG_ECONFLICT (e-mail already registered, case-insensitively),
+ * TG_EDB. */
+enum tg_err customer_onboard(struct tg_ctx *ctx, const char *email, const char *name,
                              const char *source, struct customer *out, struct apikey *key)
     __attribute__((warn_unused_result));
 
 /* customer_get: the customer with id. TG_ENOTFOUND, TG_EDB. */
-enum tg_err customer_get(struct http_request *req, const char *id, struct customer *out)
+enum tg_err customer_get(struct tg_ctx *ctx, const char *id, struct customer *out)
     __attribute__((warn_unused_result));
 
-/* customer_from_row: read CUSTOMER_COLS (statements.c, columns 0 to
- * CUSTOMER_NCOLS - 1) of row i of r; strings borrowed from r. */
-void customer_from_row(PGresult *r, int i, struct customer *c);
-
-#define CUSTOMER_NCOLS 12
+/* customer_count_by_tier: customers and unused credits per tier (for
+ * /metrics), *n entries in *out. TG_EDB. */
+enum tg_err customer_count_by_tier(struct tg_ctx *ctx, struct customers_tier_count **out,
+                                   size_t *n) __attribute__((warn_unused_result));
 
 #endif

@@ -1,17 +1,16 @@
 /*
- * flag: feature flags, stored in PostgreSQL (feature_flags, see
- * sql/005_operations.sql) and read on every use, so `tollgatectl flags set`
- * takes effect on the next request of every worker without a restart.
- * Each flag has a rollout percentage; whether it is on for a subject is
- * stable per subject (a hash of flag name and subject; DESIGN.md §3).
+ * flag: feature flags, stored in PostgreSQL (sql/functions/flags.sql) and
+ * read on every use, so `tollgatectl flags set` takes effect on the next
+ * request of every worker without a restart. Each flag has a rollout
+ * percentage; whether it is on for a subject is stable per subject (a hash
+ * of flag name and subject; DESIGN.md section 3).
  */
 #ifndef TOLLGATE_FLAG_H
 #define TOLLGATE_FLAG_H
 
 #include <stdbool.h>
 
-#include "core/tgerr.h"
-#include "http/http.h"
+#include "core/ctx.h"
 
 /* The flags tollgate knows (the table's CHECK lists the same names). */
 #define FLAG_BILLING_ENABLED "billing_enabled"       /* kill switch: off = nothing charged */
@@ -20,7 +19,7 @@
 /* flag_enabled: whether flag name is on for subject (a customer id, or for
  * signup the lower-cased e-mail address) into *on. An unknown flag is on.
  * Errors: TG_EDB. */
-enum tg_err flag_enabled(struct http_request *req, const char *name, const char *subject,
-                         bool *on) __attribute__((warn_unused_result));
+enum tg_err flag_enabled(struct tg_ctx *ctx, const char *name, const char *subject, bool *on)
+    __attribute__((warn_unused_result));
 
 #endif

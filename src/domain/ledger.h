@@ -1,45 +1,37 @@
 /*
- * ledger: reading a customer's credit ledger (credit_transactions). Writing
- * happens only inside SQL functions (sql/), whose trigger keeps
- * customers.credit_balance equal to the sum of the entries.
+ * ledger: reading a customer's credit ledger, and operators' adjustments.
+ * Entries are written only by SQL functions (sql/functions/), whose
+ * trigger keeps customers.credit_balance equal to the sum of the entries;
+ * the ledger is append-only (DESIGN.md section 2).
  */
 #ifndef TOLLGATE_LEDGER_H
 #define TOLLGATE_LEDGER_H
 
-#include <libpq-fe.h>
-#include <stdbool.h>
-#include <stddef.h>
-
-#include "http/http.h"
-
-/* One ledger entry; strings owned by the request. */
-struct ledger_entry {
-    long long id;
-    long long amount;        /* credits: positive grants, negative consumption */
-    const char *kind;        /* trial_signup, fix_deployed, ... */
-    long long balance_after; /* credits right after this entry */
-    const char *reference;   /* NULL when none */
-    const char *description; /* NULL when none */
-    const char *created_at;  /* RFC 3339 UTC */
-    long long seq;           /* 1, 2, ... per customer, in balance order */
-};
-
-#define LEDGER_PAGE_MAX 100
-
-struct ledger_page {
-    struct ledger_entry *entries; /* newest first */
-    size_t count;
-    bool has_more;                /* older entries exist past the last one */
-};
+#include "core/ctx.h"
+#include "store/credit_transactions.h"
+#include "store/customers.h"
 
 /* ledger_page: up to limit (1..LEDGER_PAGE_MAX) entries of customer_id
  * before the entry of sequence number before_seq (0 = from the newest).
  * Errors: TG_EDB, TG_ENOMEM. */
-enum tg_err ledger_page(struct http_request *req, const char *customer_id, long long before_seq,
+enum tg_err ledger_page(struct tg_ctx *ctx, const char *customer_id, long long before_seq,
                         int limit, struct ledger_page *out) __attribute__((warn_unused_result));
 
-/* ledger_entry_from_row: read LEDGER_COLS (statements.c) starting at
- * column col of row i of r; strings borrowed from r. */
-void ledger_entry_from_row(PGresult *r, int i, int col, struct ledger_entry *le);
+/* ledger_summary: customer_id's customer and its recent (at most n,
+ * 1..100) entries, newest first, read in one snapshot. TG_ENOTFOUND,
+ * TG_EDB. */
+enum tg_err ledger_summary(struct tg_ctx *ctx, const char *customer_id, int n,
+                           struct customer *c, struct ledger_page *recent)
+    __attribute__((warn_unused_result));
+
+/* ledger_adjust: an 'adjustment' entry of amount credits (either sign, not
+ * 0) for customer_id with the operator's reason (not empty), audited as
+ * ctx's actor. *entry_id and *balance_after describe the new entry.
+ * Errors: TG_ENOTFOUND (no customer), TG_EINVALID (amount 0, no reason),
+ * TG_ECONFLICT (the balance would go negative: nothing is written;
+ * *balance_after is the balance as it is), TG_EDB. */
+enum tg_err ledger_adjust(struct tg_ctx *ctx, const char *customer_id, long long amount,
+                          const char *reason, long long *entry_id, long long *balance_after)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -1,12 +1,11 @@
 /*
- * email_outbox: see email_outbox.h. Message format: RFC 5322 (fields,
+ * mail: see mail.h. Message format: RFC 5322 (fields,
  * CRLF, 998-byte lines), RFC 2045/2046 (MIME-Version, text/plain, 7bit or
  * base64), RFC 2047 (encoded words in Subject), RFC 3834
  * (Auto-Submitted: auto-generated).
  */
-#include "domain/email_outbox.h"
+#include "domain/mail.h"
 
-#include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -15,11 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "core/config.h"
 #include "domain/email.h"
-#include "domain/service.h"
 #include "integration/smtp.h"
-#include "store/db.h"
+#include "store/email_outbox.h"
 
 #define MESSAGE_MAX (1 << 20) /* our mails are a few KiB */
 #define LINE_MAX_OCTETS 998   /* RFC 5322 section 2.1.1 */
@@ -103,7 +101,7 @@ static bool printable_ascii(const char *s)
     return true;
 }
 
-const char *email_outbox_envelope(struct arena *a, const char *from)
+const char *mail_envelope(struct arena *a, const char *from)
 {
     if (from == NULL || !printable_ascii(from))
         return NULL;
@@ -182,9 +180,9 @@ static void free_cb(void *p)
     free(p);
 }
 
-char *email_outbox_message(struct arena *a, const struct email_message *m, size_t *len)
+char *mail_message(struct arena *a, const struct email_message *m, size_t *len)
 {
-    const char *envelope = email_outbox_envelope(a, m->from);
+    const char *envelope = mail_envelope(a, m->from);
     if (envelope == NULL || !email_valid(m->to) || strcspn(m->subject, "\r\n") !=
                                                        strlen(m->subject))
         return NULL;
@@ -232,109 +230,85 @@ char *email_outbox_message(struct arena *a, const struct email_message *m, size_
 
 /* ---- the worker's pass -------------------------------------------------- */
 
-/* A claimed mail; strings borrowed from the claim's result. */
-struct claimed {
-    const char *id, *kind, *to, *subject, *body;
-    int attempts;
-    long long created;
-};
-
-/* record: the outcome of one attempt; returns the mail's new status. */
-static const char *record(struct http_request *req, const char *id, const char *outcome,
-                          const char *error)
-{
-    char max[16];
-    snprintf(max, sizeof(max), "%ld", req->svc->cfg->email_max_attempts);
-    const char *p[4] = {id, outcome, error, max};
-    PGresult *r;
-    if (db_exec(req->svc->db, req->arena, DB_EMAIL_DONE, p, NULL, NULL, &r) != TG_OK ||
-        PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
-        return "unknown";
-    return PQgetvalue(r, 0, 0);
-}
-
-/* send_one: write and send mail c; returns the outcome to record and
+/* send_one: write and send mail m; returns the outcome to record and
  * leaves a reason in err. */
-static const char *send_one(struct http_request *req, struct smtp *smtp, const char *envelope,
-                            const struct claimed *c, char *err, size_t errlen)
+static const char *send_one(struct tg_ctx *ctx, struct smtp *smtp, const char *envelope,
+                            const struct email_outbox_mail *m, char *err, size_t errlen)
 {
-    const struct email_message m = {.id = strtoll(c->id, NULL, 10),
-                                    .created = c->created,
-                                    .from = req->svc->cfg->smtp_from,
-                                    .to = c->to,
-                                    .subject = c->subject,
-                                    .body = c->body,
-                                    .date = time(NULL)};
+    const struct email_message msg = {.id = m->id,
+                                      .created = m->created,
+                                      .from = ctx->svc->cfg->smtp_from,
+                                      .to = m->to,
+                                      .subject = m->subject,
+                                      .body = m->body,
+                                      .date = ctx->now};
     size_t len = 0;
-    char *msg = email_outbox_message(req->arena, &m, &len);
-    if (msg == NULL) {
+    char *text = mail_message(ctx->arena, &msg, &len);
+    if (text == NULL) {
         snprintf(err, errlen, "cannot write the message (From, To or Subject unusable)");
         return "retry";
     }
-    enum smtp_outcome o = smtp_send(smtp, envelope, c->to, msg, len, err, errlen);
+    enum smtp_outcome o = smtp_send(smtp, envelope, m->to, text, len, err, errlen);
     /* The message may hold an API key (welcome): wipe the copy we made. */
-    OPENSSL_cleanse(msg, len);
+    OPENSSL_cleanse(text, len);
     return o == SMTP_SENT ? "sent" : (o == SMTP_REJECTED ? "failed" : "retry");
 }
 
-size_t email_outbox_process_due(struct http_request *req, int limit)
+/* send_all: send the n claimed mails with one SMTP client and record each. */
+static void send_all(struct tg_ctx *ctx, const char *envelope, struct email_outbox_mail *mails,
+                     size_t n)
 {
-    const struct config *cfg = req->svc->cfg;
-    PGresult *r;
-    if (db_exec(req->svc->db, req->arena, DB_EMAIL_QUEUE_GRACE, NULL, NULL, NULL, &r) == TG_OK &&
-        PQntuples(r) == 1 && strtol(PQgetvalue(r, 0, 0), NULL, 10) > 0)
-        log_json(LOG_INFO, json_pack("{s:s, s:s}", "msg", "grace_ending mails queued", "count",
-                                     PQgetvalue(r, 0, 0)));
-    if (cfg->smtp_url[0] == '\0')
-        return 0; /* no server: mails wait in the outbox */
-    const char *envelope = email_outbox_envelope(req->arena, cfg->smtp_from);
-    if (envelope == NULL) {
-        log_msg(LOG_ERROR, "smtp_from holds no usable address: e-mail waits in the outbox");
-        return 0;
-    }
-
-    char lim[16], lease[24];
-    snprintf(lim, sizeof(lim), "%d", limit);
-    snprintf(lease, sizeof(lease), "%ld",
-             (long)limit * (cfg->smtp_timeout_ms / 1000 + 1) + LEASE_SLACK_SECONDS);
-    const char *p[2] = {lim, lease};
-    if (db_exec(req->svc->db, req->arena, DB_EMAIL_CLAIM, p, NULL, NULL, &r) != TG_OK)
-        return 0;
-    int n = PQntuples(r);
-    if (n == 0)
-        return 0;
-
+    const struct config *cfg = ctx->svc->cfg;
     struct smtp_config sc = {.url = cfg->smtp_url,
                              .username = cfg->smtp_username,
                              .password = cfg->smtp_password,
                              .require_starttls = cfg->smtp_starttls != 0,
                              .timeout_ms = cfg->smtp_timeout_ms};
     struct smtp *smtp = smtp_new(&sc);
-    for (int i = 0; i < n; i++) {
-        struct claimed c = {.id = PQgetvalue(r, i, 0),
-                            .kind = PQgetvalue(r, i, 1),
-                            .to = PQgetvalue(r, i, 2),
-                            .subject = PQgetvalue(r, i, 3),
-                            .body = PQgetvalue(r, i, 4),
-                            .attempts = (int)strtol(PQgetvalue(r, i, 5), NULL, 10),
-                            .created = strtoll(PQgetvalue(r, i, 6), NULL, 10)};
+    const char *customer = ctx->customer_id;
+    for (size_t i = 0; i < n; i++) {
+        struct email_outbox_mail *m = &mails[i];
         char err[512] = "";
-        const char *outcome;
-        if (smtp == NULL) {
+        const char *outcome = "retry", *status = "unknown";
+        if (smtp == NULL)
             snprintf(err, sizeof(err), "cannot start the SMTP client");
-            outcome = "retry";
-        } else {
-            outcome = send_one(req, smtp, envelope, &c, err, sizeof(err));
-        }
-        const char *status = record(req, c.id, outcome, err[0] != '\0' ? err : NULL);
-        log_json(strcmp(outcome, "sent") == 0 ? LOG_INFO : LOG_WARN,
-                 json_pack("{s:s, s:s, s:s, s:i, s:s, s:s?}", "msg", "email", "email_id", c.id,
-                           "kind", c.kind, "attempt", c.attempts + 1, "status", status, "error",
-                           err[0] != '\0' ? err : NULL));
+        else
+            outcome = send_one(ctx, smtp, envelope, m, err, sizeof(err));
+        if (email_outbox_done(ctx, m->id, outcome, err[0] != '\0' ? err : NULL,
+                              cfg->email_max_attempts, &status) != TG_OK)
+            status = "unknown";
+        ctx->customer_id = m->customer_id;
+        ctx_log(ctx, strcmp(outcome, "sent") == 0 ? LOG_INFO : LOG_WARN,
+                json_pack("{s:s, s:I, s:s, s:i, s:s, s:s?}", "msg", "email", "email_id",
+                          (json_int_t)m->id, "kind", m->kind, "attempt", m->attempts + 1,
+                          "status", status, "error", err[0] != '\0' ? err : NULL));
+        ctx->customer_id = customer;
+        /* The body may hold an API key (welcome): wipe it. */
+        OPENSSL_cleanse(m->body, strlen(m->body));
     }
-    /* The claim's result held the bodies, API keys included: wipe them. */
-    for (int i = 0; i < n; i++)
-        OPENSSL_cleanse(PQgetvalue(r, i, 4), strlen(PQgetvalue(r, i, 4)));
     smtp_free(smtp);
-    return (size_t)n;
+}
+
+size_t mail_send_due(struct tg_ctx *ctx, int limit)
+{
+    const struct config *cfg = ctx->svc->cfg;
+    long long queued = 0;
+    if (email_outbox_queue_grace_ending(ctx, &queued) == TG_OK && queued > 0)
+        ctx_log(ctx, LOG_INFO, json_pack("{s:s, s:I}", "msg", "grace_ending mails queued",
+                                         "count", (json_int_t)queued));
+    if (cfg->smtp_url[0] == '\0')
+        return 0; /* no server: mails wait in the outbox */
+    const char *envelope = mail_envelope(ctx->arena, cfg->smtp_from);
+    if (envelope == NULL) {
+        ctx_log(ctx, LOG_ERROR, json_pack("{s:s}", "msg", "smtp_from holds no usable address: "
+                                                      "e-mail waits in the outbox"));
+        return 0;
+    }
+    struct email_outbox_mail *mails;
+    size_t n;
+    long lease = (long)limit * (cfg->smtp_timeout_ms / 1000 + 1) + LEASE_SLACK_SECONDS;
+    if (email_outbox_claim(ctx, limit, lease, &mails, &n) != TG_OK || n == 0)
+        return 0;
+    send_all(ctx, envelope, mails, n);
+    return n;
 }

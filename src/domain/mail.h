@@ -1,6 +1,6 @@
 /*
- * email_outbox: the e-mail tollgate sends (sql/004_github_email.sql,
- * table email_outbox). Mails are queued by SQL in the transaction that
+ * mail: the e-mail tollgate sends (sql/functions/email.sql, table
+ * email_outbox). Mails are queued by SQL in the transaction that
  * causes them: the welcome mail of a GitHub Marketplace purchase (the only
  * place an API key is ever sent), payment_failed when a customer becomes
  * past_due. tollgate-worker queues grace_ending (fewer than 24 hours of
@@ -14,14 +14,14 @@
  * between the server's 250 and the record sends the mail again after its
  * lease, with the same Message-ID.
  */
-#ifndef TOLLGATE_EMAIL_OUTBOX_H
-#define TOLLGATE_EMAIL_OUTBOX_H
+#ifndef TOLLGATE_MAIL_H
+#define TOLLGATE_MAIL_H
 
 #include <stddef.h>
 #include <time.h>
 
 #include "core/arena.h"
-#include "http/http.h"
+#include "core/ctx.h"
 
 /* One message to write; strings borrowed. */
 struct email_message {
@@ -34,24 +34,24 @@ struct email_message {
     time_t date;           /* the Date: field */
 };
 
-/* email_outbox_envelope: the bare address of a From: value ("Name <a@b>"
+/* mail_envelope: the bare address of a From: value ("Name <a@b>"
  * or "a@b") as a new arena string, or NULL when it holds no valid address
  * or a character that does not belong in a header (CR, LF, non-ASCII). */
-const char *email_outbox_envelope(struct arena *a, const char *from);
+const char *mail_envelope(struct arena *a, const char *from);
 
-/* email_outbox_message: m as an RFC 5322 message with CRLF line ends, in a
+/* mail_message: m as an RFC 5322 message with CRLF line ends, in a
  * new arena buffer of *len bytes. The body goes as 7bit when it is ASCII
  * with lines of at most 998 bytes, else base64. NULL when a header field
  * would hold a line break or the From: value is unusable, or when out of
  * memory. The Message-ID is <tollgate.ID.CREATED@domain of From>, the same
  * on every attempt, so a mail sent twice can be recognized. */
-char *email_outbox_message(struct arena *a, const struct email_message *m, size_t *len);
+char *mail_message(struct arena *a, const struct email_message *m, size_t *len);
 
-/* email_outbox_process_due: one pass for tollgate-worker: queue the due
+/* mail_send_due: one pass for tollgate-worker: queue the due
  * grace_ending mails, then claim up to limit due mails and send them with
  * the configured SMTP server (none configured: mails wait in the outbox).
- * Each attempt is logged and recorded. Returns how many mails were
- * claimed. */
-size_t email_outbox_process_due(struct http_request *req, int limit);
+ * Each attempt is logged (with the mail's customer) and recorded. Returns
+ * how many mails were claimed. */
+size_t mail_send_due(struct tg_ctx *ctx, int limit);
 
 #endif

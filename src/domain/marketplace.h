@@ -26,7 +26,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "http/http.h"
+#include "core/ctx.h"
 
 /* A marketplace_purchase payload as tollgate reads it; strings borrowed
  * from the payload. */
@@ -53,24 +53,25 @@ struct marketplace_result {
  * the members every action has (action, marketplace_purchase.account.id
  * and .login) or with a member of the wrong type: TG_EINVALID with a
  * detail naming it. */
-enum tg_err marketplace_parse(struct http_request *req, json_t *payload,
-                              struct marketplace_event *out) __attribute__((warn_unused_result));
+enum tg_err marketplace_parse(struct tg_ctx *ctx, json_t *payload, struct marketplace_event *out)
+    __attribute__((warn_unused_result));
 
 /* marketplace_apply: store delivery (the X-GitHub-Delivery GUID) with the
- * raw payload req->body and apply ev. A purchase needs ev->email (the
+ * raw payload (JSON text) and apply ev, as actor "github:<delivery>". A purchase needs ev->email (the
  * caller refuses one without); the address is checked as at signup:
  * TG_EINVALID, TG_EDISPOSABLE; another customer has it: TG_ECONFLICT, and
  * nothing is stored. A purchase or change needs a plan name: TG_EINVALID.
  * TG_EDB. */
-enum tg_err marketplace_apply(struct http_request *req, const char *delivery,
+enum tg_err marketplace_apply(struct tg_ctx *ctx, const char *delivery, const char *payload,
                               const struct marketplace_event *ev, struct marketplace_result *out)
     __attribute__((warn_unused_result));
 
 /* marketplace_record: store a delivery that tollgate does not apply (ping,
- * other events) with the raw payload req->body and a note for operators;
+ * other events) with the raw payload (JSON text) and a note for operators;
  * *duplicate when it was stored before. TG_EDB. */
-enum tg_err marketplace_record(struct http_request *req, const char *delivery, const char *event,
-                               const char *action, long long account_id, const char *note,
-                               bool *duplicate) __attribute__((warn_unused_result));
+enum tg_err marketplace_record(struct tg_ctx *ctx, const char *delivery, const char *event,
+                               const char *action, long long account_id, const char *payload,
+                               const char *note, bool *duplicate)
+    __attribute__((warn_unused_result));
 
 #endif

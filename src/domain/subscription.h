@@ -9,58 +9,50 @@
 #define TOLLGATE_SUBSCRIPTION_H
 
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stdbool.h>
 
-#include "domain/outbox.h"
+#include "core/ctx.h"
+#include "store/stripe_requests.h"
+#include "store/subscriptions.h"
 
-struct subscription {
-    const char *id;                     /* uuid */
-    const char *customer_id;
-    const char *plan;                   /* "pro" */
-    const char *status;                 /* creating, active, past_due, canceled, ... */
-    const char *stripe_subscription_id; /* sub_..., NULL while creating */
-    const char *stripe_price_id;
-    const char *current_period_start;   /* RFC 3339 UTC or NULL */
-    const char *current_period_end;
-    bool cancel_at_period_end;
-    const char *canceled_at;            /* RFC 3339 UTC or NULL */
-    const char *created_at;
-};
-
-/* subscription_create: subscribe req->auth's customer to plan ("pro").
- * Errors: TG_ECONFLICT (already subscribed), TG_EPAYMENTMETHODREQUIRED
- * (402: no payment method), TG_EPAYMENTFAILED (402: the first invoice was declined;
- * nothing is created), TG_EUPSTREAM (Stripe unreachable: tollgate-worker
- * finishes the creation), TG_EINVALID (unknown plan), TG_EDB. */
-enum tg_err subscription_create(struct http_request *req, const char *plan,
+/* subscription_create: subscribe customer_id to plan ("pro"). Errors:
+ * TG_ECONFLICT (already subscribed), TG_EPAYMENTMETHODREQUIRED (402: no
+ * payment method), TG_EPAYMENTFAILED (402: the first invoice was declined;
+ * nothing is created), TG_EBILLINGDISABLED (the kill switch is on),
+ * TG_EUPSTREAM (Stripe unreachable: tollgate-worker finishes the creation),
+ * TG_EINVALID (unknown plan), TG_EDB. */
+enum tg_err subscription_create(struct tg_ctx *ctx, const char *customer_id, const char *plan,
                                 struct subscription *out) __attribute__((warn_unused_result));
 
-/* subscription_current: the customer's live subscription. TG_ENOTFOUND. */
-enum tg_err subscription_current(struct http_request *req, struct subscription *out)
-    __attribute__((warn_unused_result));
+/* subscription_current: customer_id's live subscription. TG_ENOTFOUND. */
+enum tg_err subscription_current(struct tg_ctx *ctx, const char *customer_id,
+                                 struct subscription *out) __attribute__((warn_unused_result));
 
-/* subscription_cancel: cancel the live subscription now (tier payg, credits
- * kept) or at the end of the period (Pro until Stripe ends it).
- * TG_ENOTFOUND, TG_ECONFLICT (still being created), TG_EUPSTREAM, TG_EDB. */
-enum tg_err subscription_cancel(struct http_request *req, bool at_period_end,
+/* subscription_cancel: cancel customer_id's live subscription now (tier
+ * payg, credits kept) or at the end of the period (Pro until Stripe ends
+ * it). TG_ENOTFOUND, TG_ECONFLICT (still being created), TG_EUPSTREAM,
+ * TG_EDB. */
+enum tg_err subscription_cancel(struct tg_ctx *ctx, const char *customer_id, bool at_period_end,
                                 struct subscription *out) __attribute__((warn_unused_result));
 
 /* subscription_preview: Stripe's upcoming invoice for plan (GET
- * /v1/invoices/upcoming): of the live subscription, or of a new one on the
- * plan's price. *invoice is Stripe's object (arena-owned). */
-enum tg_err subscription_preview(struct http_request *req, const char *plan, json_t **invoice)
-    __attribute__((warn_unused_result));
+ * /v1/invoices/upcoming): of customer_id's live subscription, or of a new
+ * one on the plan's price. *invoice is Stripe's object (arena-owned).
+ * TG_ENOTFOUND (no upcoming invoice), TG_EUPSTREAM, TG_EDB. */
+enum tg_err subscription_preview(struct tg_ctx *ctx, const char *customer_id, const char *plan,
+                                 json_t **invoice) __attribute__((warn_unused_result));
 
 /* subscription_run: phases 2 and 3 of a recorded create_subscription or
- * cancel_subscription call (also tollgate-worker's resume). out may be NULL. */
-enum tg_err subscription_run(struct http_request *req, const struct outbox_call *call,
+ * cancel_subscription call (also tollgate-worker's resume). out may be
+ * NULL. */
+enum tg_err subscription_run(struct tg_ctx *ctx, const struct stripe_request *call,
                              struct subscription *out) __attribute__((warn_unused_result));
 
 /* subscription_apply_stripe: record Stripe's subscription object obj (and
- * its latest invoice, may be NULL) for subscription id; both API 2023-08-16
- * and later shapes (periods on the items). *out may be NULL. */
-enum tg_err subscription_apply_stripe(struct http_request *req, const char *id, json_t *obj,
+ * its latest invoice, may be NULL) for our subscription id; both API
+ * 2023-08-16 and later shapes (periods on the items). *out may be NULL.
+ * TG_EUPSTREAM for an object without a status, TG_EDB. */
+enum tg_err subscription_apply_stripe(struct tg_ctx *ctx, const char *id, json_t *obj,
                                       json_t *invoice, struct subscription *out)
     __attribute__((warn_unused_result));
 

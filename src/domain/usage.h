@@ -1,56 +1,39 @@
 /*
  * usage: metering. Each fix deployed takes one credit (DESIGN.md section
  * 2); at balance 0 a payg or pro customer with a payment method is charged
- * for one (domain/charge.c), anyone else is refused with 402 and nothing is
- * recorded. Requests carry an Idempotency-Key (IETF draft "The
- * Idempotency-Key HTTP Header Field"): a retry with the same key and body
- * gets the first answer again, built from the stored event, byte for byte;
- * the same key with another body is refused; one still being charged gets
- * 409.
+ * for one (domain/charge.h), anyone else is refused and nothing is
+ * recorded. The rule, authentication and the per-key rate limit are one
+ * statement (sql/functions/usage.sql): one round trip. Requests carry an
+ * Idempotency-Key (IETF draft "The Idempotency-Key HTTP Header Field"): a
+ * retry with the same key and body gets the first event again, so its
+ * answer is the same byte for byte; the same key with another body is
+ * refused; one still being charged is a conflict.
  */
 #ifndef TOLLGATE_USAGE_H
 #define TOLLGATE_USAGE_H
 
-#include <libpq-fe.h>
-#include <stdbool.h>
+#include <stddef.h>
 
-#include "http/http.h"
+#include "core/ctx.h"
+#include "store/api_keys.h"
+#include "store/usage_events.h"
 
-struct usage_event {
-    long long id;
-    const char *kind;          /* "fix_deployed" */
-    const char *fix_id;
-    const char *outcome;       /* "credit" (from the balance) or "charged" */
-    long long balance_after;   /* credits left after this event */
-    long long ledger_entry_id;
-    const char *created_at;    /* RFC 3339 UTC */
-    long long charge_id;       /* 0 unless charged */
-    long long amount_cents;    /* of the charge, in minor units of currency */
-    const char *currency;      /* ISO 4217, lower case; NULL unless charged */
-    bool replayed;             /* an earlier request with this key recorded it */
+struct usage_result {
+    struct api_key_auth auth; /* filled once the key is known, also on errors */
+    struct usage_event event; /* on success */
 };
 
 /* usage_record_fix: record one deployed fix (fix_id, optional metadata as
- * compact JSON text or NULL) for req->auth's customer under
- * req->idempotency_key, keyed to the SHA-256 of the raw request body.
- * Errors: TG_EINSUFFICIENT (402: no credit, nothing to charge),
- * TG_EPAYMENTFAILED (402: the charge was declined), TG_EIDEMPOTENCYREUSE
- * (422), TG_ECONFLICT (409: the first request is still being charged),
- * TG_EDB. */
-enum tg_err usage_record_fix(struct http_request *req, const char *fix_id, const char *metadata,
-                             struct usage_event *out) __attribute__((warn_unused_result));
-
-/* usage_event_get: the stored event id. TG_ENOTFOUND, TG_EDB. */
-enum tg_err usage_event_get(struct http_request *req, long long id, struct usage_event *out)
-    __attribute__((warn_unused_result));
-
-#include "domain/customer.h"
-#include "domain/ledger.h"
-
-/* usage_summary: customer_id's customer and its recent (at most n, 1..100)
- * ledger entries, newest first, read in one snapshot. TG_ENOTFOUND, TG_EDB. */
-enum tg_err usage_summary(struct http_request *req, const char *customer_id, int n,
-                          struct customer *c, struct ledger_page *recent)
-    __attribute__((warn_unused_result));
+ * compact JSON text or NULL) for the customer of api_key (the presented
+ * key, NULL when none), under idempotency_key, keyed to the SHA-256 of
+ * request (request_len bytes: the request body). Errors: TG_EUNAUTHORIZED,
+ * TG_ERATELIMITED, TG_EINSUFFICIENT (no credit, nothing to charge),
+ * TG_EPAYMENTFAILED (the charge was declined; nothing consumed),
+ * TG_EIDEMPOTENCYREUSE, TG_ECONFLICT (the first request with this key is
+ * still being charged), TG_EDB. */
+enum tg_err usage_record_fix(struct tg_ctx *ctx, const char *api_key,
+                             const char *idempotency_key, const void *request,
+                             size_t request_len, const char *fix_id, const char *metadata,
+                             struct usage_result *out) __attribute__((warn_unused_result));
 
 #endif

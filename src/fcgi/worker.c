@@ -15,7 +15,7 @@
 #include "api/api.h"
 #include "core/arena.h"
 #include "core/log.h"
-#include "domain/service.h"
+#include "integration/stripe.h"
 #include "core/metrics.h"
 #include "store/db.h"
 
@@ -78,8 +78,8 @@ static void log_request(const struct http_request *req, long long us)
         json_object_set_new(line, "customer_id", json_string(req->auth.customer_id));
         json_object_set_new(line, "api_key_prefix", json_string(req->auth.key_prefix));
     }
-    if (line != NULL && req->resp.status >= 400 && req->problem_detail != NULL)
-        json_object_set_new(line, "detail", json_string(req->problem_detail));
+    if (line != NULL && req->resp.status >= 400 && req->ctx->error.detail != NULL)
+        json_object_set_new(line, "detail", json_string(req->ctx->error.detail));
     log_json(req->resp.status >= 500 ? LOG_ERROR : LOG_INFO, line);
 }
 
@@ -94,9 +94,12 @@ int worker_run(const struct config *cfg, const struct email_blocklist *bl, int l
         db_free(db);
         return 1;
     }
-    if (db_connect(db) != TG_OK)
-        log_msg(LOG_WARN, "worker: database not reachable yet; will retry per request");
     struct service svc = {.cfg = cfg, .db = db, .blocklist = bl};
+    struct tg_ctx start;
+    ctx_init(&start, arena, &svc, "worker-start");
+    if (db_connect(&start) != TG_OK)
+        log_msg(LOG_WARN, "worker: database not reachable yet; will retry per request");
+    arena_reset(arena);
     if (stripe_open(cfg, &svc.stripe) != 0)
         log_msg(LOG_ERROR, "worker: cannot start the Stripe client");
 
@@ -117,8 +120,10 @@ int worker_run(const struct config *cfg, const struct email_blocklist *bl, int l
         }
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        struct tg_ctx ctx;
         struct http_request req;
-        http_request_init(&req, arena, &svc);
+        ctx_init(&ctx, arena, &svc, NULL);
+        http_request_init(&req, &ctx);
         api_serve(&req, fr.envp, (struct http_io){.ctx = &fr, .read = fcgx_read});
         respond(&fr, &req.resp);
         FCGX_Finish_r(&fr);

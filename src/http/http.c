@@ -12,12 +12,13 @@
 
 #include "core/hash.h"
 #include "core/num.h"
+#include "http/problem.h"
 
-void http_request_init(struct http_request *req, struct arena *a, struct service *svc)
+void http_request_init(struct http_request *req, struct tg_ctx *ctx)
 {
     memset(req, 0, sizeof(*req));
-    req->arena = a;
-    req->svc = svc;
+    req->arena = ctx->arena;
+    req->ctx = ctx;
     req->query = "";
     req->method = "";
     req->path = "";
@@ -230,8 +231,7 @@ enum tg_err http_fail(struct http_request *req, enum tg_err err, const char *fmt
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    req->problem_detail = arena_strdup(req->arena, buf);
-    return err;
+    return ctx_fail(req->ctx, err, "%s", buf);
 }
 
 void http_reply_raw(struct http_request *req, int status, const char *content_type,
@@ -260,22 +260,27 @@ enum tg_err http_reply_json(struct http_request *req, int status, json_t *body)
 void http_reply_problem(struct http_request *req, enum tg_err err)
 {
     static const char fallback[] =
-        "{\"type\":\"" TG_PROBLEM_BASE "out-of-memory\",\"title\":\"Service temporarily out "
+        "{\"type\":\"" PROBLEM_BASE "out-of-memory\",\"title\":\"Service temporarily out "
         "of memory\",\"status\":503}";
-    const struct tg_err_info *info = tg_err_info(err);
-    json_t *p = json_pack("{s:s+,s:s,s:i}", "type", TG_PROBLEM_BASE, info->slug, "title",
-                          info->title, "status", info->status);
-    if (p != NULL && req->problem_detail != NULL)
-        json_object_set_new(p, "detail", json_string(req->problem_detail));
+    const struct problem_info *info = problem_info(err);
+    /* The context's failure describes err only when it is err's. */
+    const struct tg_error *why = req->ctx->error.code == err ? &req->ctx->error : NULL;
+    json_t *p = json_pack("{s:s+,s:s,s:i}", "type", PROBLEM_BASE, info->slug, "title",
+                          tg_strerror(err), "status", info->status);
+    if (p != NULL && why != NULL && why->detail != NULL)
+        json_object_set_new(p, "detail", json_string(why->detail));
     if (p != NULL && req->request_id != NULL)
         json_object_set_new(p, "request_id", json_string(req->request_id));
-    if (p != NULL && req->problem_extra != NULL)
-        json_object_update_missing(p, req->problem_extra);
+    if (p != NULL && why != NULL && why->extra != NULL)
+        json_object_update_missing(p, why->extra);
     req->resp.nheaders = 0;
     if (err == TG_EMETHOD && req->allow != NULL)
         (void)http_add_header(req, "Allow", req->allow);
-    if (req->retry_after != NULL || info->status == 503)
-        (void)http_add_header(req, "Retry-After", req->retry_after ? req->retry_after : "5");
+    const char *retry = why != NULL && why->retry_after > 0
+                            ? arena_printf(req->arena, "%d", why->retry_after)
+                            : NULL;
+    if (retry != NULL || info->status == 503)
+        (void)http_add_header(req, "Retry-After", retry != NULL ? retry : "5");
     if (info->status == 401) /* RFC 9110 11.6.1; RFC 6750 section 3 */
         (void)http_add_header(req, "WWW-Authenticate", "Bearer realm=\"tollgate\"");
     if (http_reply_json(req, info->status, p) != TG_OK) {
@@ -283,22 +288,6 @@ void http_reply_problem(struct http_request *req, enum tg_err err)
         return;
     }
     req->resp.content_type = "application/problem+json";
-}
-
-void http_problem_set(struct http_request *req, const char *name, json_t *value)
-{
-    if (value == NULL)
-        return;
-    if (req->problem_extra == NULL) {
-        req->problem_extra = json_object();
-        if (req->problem_extra == NULL ||
-            arena_defer(req->arena, arena_json_decref, req->problem_extra) != 0) {
-            req->problem_extra = NULL;
-            json_decref(value);
-            return;
-        }
-    }
-    json_object_set_new(req->problem_extra, name, value);
 }
 
 enum tg_err http_add_header(struct http_request *req, const char *name, const char *value)

@@ -2,7 +2,9 @@
  * http: the request and response of one FastCGI request, and the helpers
  * handlers answer with. A request and everything hanging off it is owned by
  * req->arena and released in one arena_reset() at the end of the accept
- * loop; nothing here outlives the request.
+ * loop; nothing here outlives the request. The request's work runs in
+ * req->ctx (core/ctx.h): a failure recorded there, by this layer or by the
+ * domain, becomes the RFC 9457 problem answer (http_reply_problem).
  */
 #ifndef TOLLGATE_HTTP_H
 #define TOLLGATE_HTTP_H
@@ -12,9 +14,8 @@
 #include <stddef.h>
 
 #include "core/arena.h"
+#include "core/ctx.h"
 #include "core/tgerr.h"
-
-struct service;
 
 #define HTTP_MAX_HEADERS 8
 #define HTTP_REQUEST_ID_MAX 64
@@ -34,7 +35,8 @@ struct http_response {
     size_t nheaders;
 };
 
-/* Who called: filled by authentication before an authenticated handler runs. */
+/* Who called, once authenticated: for the log line and the RateLimit
+ * headers. */
 struct http_auth {
     bool ok;
     const char *customer_id; /* uuid text */
@@ -54,7 +56,7 @@ struct http_io {
 
 struct http_request {
     struct arena *arena;
-    struct service *svc;          /* borrowed: configuration, database, lists */
+    struct tg_ctx *ctx;           /* borrowed: the work's context; its error is the problem */
 
     /* From the FastCGI parameters (arena copies). */
     const char *request_id;
@@ -79,17 +81,14 @@ struct http_request {
     size_t body_len;
     json_t *json;                 /* parsed body; arena-owned, borrowed */
     struct http_auth auth;
-    const char *problem_detail;   /* detail of the problem answer, if any */
     const char *allow;            /* methods for the Allow header of a 405 */
-    const char *retry_after;      /* seconds, for a problem answer's Retry-After */
-    json_t *problem_extra;        /* extension members of the problem (RFC 9457
-                                   * section 3.2), e.g. decline_code; arena-owned */
 
     struct http_response resp;
 };
 
-/* http_request_init: reset req for a new request over arena a. */
-void http_request_init(struct http_request *req, struct arena *a, struct service *svc);
+/* http_request_init: reset req for a new request whose work runs in ctx
+ * (borrowed; its arena owns the request). */
+void http_request_init(struct http_request *req, struct tg_ctx *ctx);
 
 /* http_parse_params: fill the request fields from FastCGI params envp
  * ("NAME=value" strings, NULL-terminated). A parameter tollgate reads given
@@ -116,8 +115,9 @@ enum tg_err http_parse_json(struct http_request *req, size_t max_depth)
  * skipped), stopping early once it exceeds limit. Exposed for tests. */
 size_t http_json_depth(const char *text, size_t len, size_t limit);
 
-/* http_fail: record a detail for the problem answer and return err, so a
- * handler can write `return http_fail(req, TG_EINVALID, "...", ...)`. */
+/* http_fail: record err with a detail in the request's context (the
+ * problem answer) and return err, so a handler can write
+ * `return http_fail(req, TG_EINVALID, "...", ...)`. */
 enum tg_err http_fail(struct http_request *req, enum tg_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -131,15 +131,13 @@ enum tg_err http_reply_json(struct http_request *req, int status, json_t *body)
 void http_reply_raw(struct http_request *req, int status, const char *content_type,
                     const char *body, size_t len);
 
-/* http_reply_problem: answer with RFC 9457 problem+json for err, using
- * req->problem_detail as the detail when set; headers set before are
- * dropped, and a 405 gets its Allow header. Never fails: falls back to a
- * static body when out of memory. */
+/* http_reply_problem: answer with RFC 9457 problem+json for err (status,
+ * type and title from http/problem.h), with the detail, Retry-After and
+ * extension members of the context's error when it is err's; headers set
+ * before are dropped, a 405 gets its Allow header, a 401 its
+ * WWW-Authenticate, and every 503 a Retry-After. Never fails: falls back
+ * to a static body when out of memory. */
 void http_reply_problem(struct http_request *req, enum tg_err err);
-
-/* http_problem_set: add extension member name = value (stolen) to the
- * problem answer, e.g. Stripe's decline_code. Ignored when out of memory. */
-void http_problem_set(struct http_request *req, const char *name, json_t *value);
 
 /* http_add_header: add a response header (name and value arena-owned or
  * static). TG_EINTERNAL when HTTP_MAX_HEADERS are already set. */

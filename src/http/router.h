@@ -11,7 +11,11 @@
 
 #include "http/http.h"
 
-enum route_auth { ROUTE_PUBLIC, ROUTE_API_KEY };
+/* ROUTE_API_KEY: the pipeline authenticates the key (one statement) before
+ * the handler runs; ROUTE_API_KEY_IN_HANDLER: the handler's own statement
+ * authenticates it (POST /api/v1/usage: one round trip for all of it), so
+ * the pipeline only checks that a key of the right shape was sent. */
+enum route_auth { ROUTE_PUBLIC, ROUTE_API_KEY, ROUTE_API_KEY_IN_HANDLER };
 
 struct route {
     const char *method;      /* "GET", "POST", "DELETE" */

@@ -6,15 +6,7 @@
 #include <ctype.h>
 #include <string.h>
 
-bool valid_text(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    }
-    return true;
-}
+#include "core/text.h"
 
 static enum tg_err check_string(struct http_request *req, const struct valid_field *f, json_t *v)
 {
@@ -27,7 +19,7 @@ static enum tg_err check_string(struct http_request *req, const struct valid_fie
     if ((long long)len < f->min || (long long)len > f->max)
         return http_fail(req, TG_EINVALID, "%s: must be %lld to %lld bytes long", f->name, f->min,
                          f->max);
-    if (!valid_text(s, len))
+    if (!text_printable(s, len))
         return http_fail(req, TG_EINVALID, "%s: must not contain control characters", f->name);
     if (f->one_of != NULL) {
         for (const char *const *o = f->one_of; *o != NULL; o++)
@@ -49,14 +41,14 @@ static enum tg_err check_metadata(struct http_request *req, const struct valid_f
     json_object_foreach(v, key, val)
     {
         size_t klen = strlen(key);
-        if (klen == 0 || klen > VALID_METADATA_KEY_MAX || !valid_text(key, klen))
+        if (klen == 0 || klen > VALID_METADATA_KEY_MAX || !text_printable(key, klen))
             return http_fail(req, TG_EINVALID, "%s: keys must be 1 to %d printable bytes",
                              f->name, VALID_METADATA_KEY_MAX);
         if (!json_is_string(val))
             return http_fail(req, TG_EINVALID, "%s.%s: must be a string", f->name, key);
         size_t vlen = json_string_length(val);
         if (vlen > VALID_METADATA_VALUE_MAX || strlen(json_string_value(val)) != vlen ||
-            !valid_text(json_string_value(val), vlen))
+            !text_printable(json_string_value(val), vlen))
             return http_fail(req, TG_EINVALID, "%s.%s: at most %d printable bytes", f->name, key,
                              VALID_METADATA_VALUE_MAX);
     }
@@ -98,7 +90,7 @@ enum tg_err valid_object(struct http_request *req, json_t *obj, const struct val
         if (i == nfields) {
             size_t klen = strlen(key);
             return http_fail(req, TG_EINVALID, "unknown field \"%.*s\"", (int)(klen > 64 ? 64 : klen),
-                             valid_text(key, klen) ? key : "?");
+                             text_printable(key, klen) ? key : "?");
         }
     }
     for (size_t i = 0; i < nfields; i++) {
@@ -117,14 +109,3 @@ enum tg_err valid_object(struct http_request *req, json_t *obj, const struct val
     return TG_OK;
 }
 
-bool valid_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}

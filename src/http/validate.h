@@ -37,11 +37,4 @@ struct valid_field {
 enum tg_err valid_object(struct http_request *req, json_t *obj, const struct valid_field *fields,
                          size_t nfields, json_t **out) __attribute__((warn_unused_result));
 
-/* valid_text: true when s (len bytes) has no C0 control character or DEL. */
-bool valid_text(const char *s, size_t len);
-
-/* valid_uuid: s is a UUID in its text form (8-4-4-4-12 hex digits, RFC
- * 9562 section 4), as PostgreSQL prints it; any case. */
-bool valid_uuid(const char *s);
-
 #endif

@@ -232,8 +232,8 @@ static enum tg_err classify(struct arena *a, CURLcode rc, long status, struct ex
     return TG_OK;
 }
 
-static void log_call(const char *method, const char *path, const char *key,
-                     const struct stripe_result *out, CURLcode rc)
+static void log_call(const struct tg_ctx *ctx, const char *method, const char *path,
+                     const char *key, const struct stripe_result *out, CURLcode rc)
 {
     json_t *line = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s?, s:s?, s:s?}", "msg", "stripe call",
                              "method", method, "path", path, "status", out->status, "attempts",
@@ -241,14 +241,21 @@ static void log_call(const char *method, const char *path, const char *key,
                              out->request_id, "error_code", out->error_code);
     if (line != NULL && rc != CURLE_OK)
         json_object_set_new(line, "curl_error", json_string(curl_easy_strerror(rc)));
-    log_json(out->outcome == STRIPE_UNREACHABLE ? LOG_WARN : LOG_INFO, line);
+    ctx_log(ctx, out->outcome == STRIPE_UNREACHABLE ? LOG_WARN : LOG_INFO, line);
 }
 
-enum tg_err stripe_call(struct stripe *s, struct arena *a, const char *method, const char *path,
+enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path,
                         const struct stripe_param *params, size_t nparams,
                         const char *idempotency_key, struct stripe_result *out)
 {
+    struct stripe *s = ctx->svc->stripe;
+    struct arena *a = ctx->arena;
     memset(out, 0, sizeof(*out));
+    if (s == NULL) {
+        out->outcome = STRIPE_UNREACHABLE;
+        out->message = "Stripe is not configured on this server";
+        return TG_EUPSTREAM;
+    }
     bool post = strcmp(method, "POST") == 0;
     if (post && idempotency_key == NULL)
         return TG_EINTERNAL; /* every POST carries a key: DESIGN.md section 4 */
@@ -280,6 +287,6 @@ enum tg_err stripe_call(struct stripe *s, struct arena *a, const char *method, c
     curl_slist_free_all(h);
     enum tg_err e = classify(a, rc, status, &x, out);
     free(x.body);
-    log_call(method, path, idempotency_key, out, rc);
+    log_call(ctx, method, path, idempotency_key, out, rc);
     return e;
 }

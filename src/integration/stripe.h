@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "core/arena.h"
+#include "core/ctx.h"
 #include "core/tgerr.h"
 
 #define STRIPE_API_VERSION "2023-08-16"
@@ -66,14 +67,17 @@ void stripe_free(struct stripe *s);
 struct config;
 int stripe_open(const struct config *cfg, struct stripe **out) __attribute__((warn_unused_result));
 
-/* stripe_call: method ("GET", "POST", "DELETE") on path ("/v1/customers"),
- * with nparams params (query string for GET/DELETE, form body for POST)
- * and idempotency_key (required for POST; ignored otherwise). Fills *out,
- * whose strings and body belong to arena a. Returns TG_OK whenever Stripe
- * gave a definite answer (check out->outcome), TG_EUPSTREAM when it could
- * not be reached after the retries (out->outcome STRIPE_UNREACHABLE: a POST
- * may or may not have happened; repeat it with the same key), TG_ENOMEM. */
-enum tg_err stripe_call(struct stripe *s, struct arena *a, const char *method, const char *path,
+/* stripe_call: method ("GET", "POST", "DELETE") on path ("/v1/customers")
+ * with ctx's Stripe client, with nparams params (query string for
+ * GET/DELETE, form body for POST) and idempotency_key (required for POST;
+ * ignored otherwise). Fills *out, whose strings and body belong to ctx's
+ * arena; the call is logged with ctx's request and customer ids. Returns
+ * TG_OK whenever Stripe gave a definite answer (check out->outcome),
+ * TG_EUPSTREAM when it could not be reached after the retries, or is not
+ * configured (out->outcome STRIPE_UNREACHABLE: a POST may or may not have
+ * happened; repeat it with the same key), TG_ENOMEM. ctx->error is not
+ * touched: the caller judges the answer. */
+enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path,
                         const struct stripe_param *params, size_t nparams,
                         const char *idempotency_key, struct stripe_result *out)
     __attribute__((warn_unused_result));

@@ -10,12 +10,16 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/log.h"
-#include "domain/email_outbox.h"
-#include "domain/outbox.h"
 #include "domain/audit.h"
-#include "domain/stripe_events.h"
-#include "domain/service.h"
+#include "domain/health.h"
+#include "domain/mail.h"
+#include "domain/stripe_webhook.h"
+#include "integration/stripe.h"
+#include "jobs/stripe_calls.h"
+#include "store/api_keys.h"
+#include "store/customers.h"
 #include "store/db.h"
 
 #define BATCH 16
@@ -30,14 +34,17 @@ static void on_stop(int sig)
 
 /* expire_grace_periods: past_due customers whose grace is over become
  * delinquent. */
-static void expire_grace_periods(struct http_request *req)
+static void expire_grace_periods(struct tg_ctx *ctx)
 {
-    PGresult *r;
-    if (db_exec(req->svc->db, req->arena, DB_GRACE_EXPIRE, NULL, NULL, NULL, &r) != TG_OK)
+    const char **ids;
+    size_t n;
+    if (customers_expire_grace(ctx, &ids, &n) != TG_OK)
         return;
-    for (int i = 0; i < PQntuples(r); i++)
-        log_json(LOG_INFO, json_pack("{s:s, s:s}", "msg", "grace period over: delinquent",
-                                     "customer_id", PQgetvalue(r, i, 0)));
+    for (size_t i = 0; i < n; i++) {
+        ctx->customer_id = ids[i];
+        ctx_log(ctx, LOG_INFO, json_pack("{s:s}", "msg", "grace period over: delinquent"));
+    }
+    ctx->customer_id = NULL;
 }
 
 /* wait_for_work: sleep up to ms, waking early on NOTIFY tollgate_jobs. */
@@ -66,44 +73,30 @@ static void listen_for_work(struct db *db)
 
 /* prune_rate_limits: drop the counters of rate-limit windows that are
  * over (the table stays as small as the number of keys active this hour). */
-static void prune_rate_limits(struct http_request *req)
+static void prune_rate_limits(struct tg_ctx *ctx)
 {
-    PGresult *r;
-    if (db_exec(req->svc->db, req->arena, DB_RATE_LIMITS_PRUNE, NULL, NULL, NULL, &r) != TG_OK)
-        log_json(LOG_WARN, json_pack("{s:s}", "msg", "pruning rate-limit counters failed"));
+    long long deleted;
+    if (api_keys_prune_rate_limits(ctx, &deleted) != TG_OK)
+        ctx_log(ctx, LOG_WARN, json_pack("{s:s}", "msg", "pruning rate-limit counters failed"));
 }
 
-/* pass: apply due webhook events, resume due Stripe calls, expire grace
- * periods; returns how much work it claimed. */
+/* pass: apply due webhook events, send due mail, expire grace periods,
+ * resume due Stripe calls; returns how much work it claimed. */
 static size_t pass(struct service *svc, struct arena *a)
 {
-    struct http_request req;
-    http_request_init(&req, a, svc);
-    req.request_id = "worker";
-    struct outbox_call *calls;
-    size_t n = 0;
-    if (db_connect(svc->db) != TG_OK)
+    struct tg_ctx ctx;
+    ctx_init(&ctx, a, svc, "worker");
+    if (health_connect(&ctx) != TG_OK)
         return 0;
     listen_for_work(svc->db);
-    size_t events = stripe_events_process_due(&req, BATCH);
+    size_t events = stripe_webhook_process_due(&ctx, BATCH);
     /* What follows is the worker's own doing (each event set its actor). */
-    if (audit_set_actor(&req, "worker") != TG_OK)
+    if (audit_set_actor(&ctx, "worker") != TG_OK)
         return events;
-    events += email_outbox_process_due(&req, BATCH);
-    expire_grace_periods(&req);
-    prune_rate_limits(&req);
-    if (outbox_claim(&req, BATCH, &calls, &n) != TG_OK)
-        return events;
-    for (size_t i = 0; i < n && !stopping; i++) {
-        req.problem_detail = NULL;
-        enum tg_err e = outbox_resume(&req, &calls[i]);
-        log_json(e == TG_OK ? LOG_INFO : LOG_WARN,
-                 json_pack("{s:s, s:I, s:s, s:s, s:i, s:s, s:s?}", "msg", "stripe call resumed",
-                           "call", (json_int_t)calls[i].id, "operation", calls[i].operation,
-                           "idempotency_key", calls[i].key, "attempt", calls[i].attempts + 1,
-                           "result", tg_strerror(e), "detail", req.problem_detail));
-    }
-    return n + events;
+    events += mail_send_due(&ctx, BATCH);
+    expire_grace_periods(&ctx);
+    prune_rate_limits(&ctx);
+    return events + stripe_calls_process_due(&ctx, BATCH, &stopping);
 }
 
 int jobs_run(const struct config *cfg, long interval_ms, int once)

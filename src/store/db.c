@@ -9,12 +9,26 @@
 
 #include "core/log.h"
 
+#define DB_PREPARED_MAX 256
+
 struct db {
     char *conninfo;
     char statement_timeout[24]; /* milliseconds, as text for set_config */
     PGconn *conn;
-    bool ready; /* connected and every statement prepared */
+    bool ready; /* connected and every registered statement prepared */
+    const struct tg_ctx *ctx; /* the work in progress, for notices */
+    const struct db_statement *prepared[DB_PREPARED_MAX];
+    size_t nprepared;
 };
+
+const struct db_statement *db_statement_find(const char *name)
+{
+    for (const struct db_statement *const *const *m = db_modules; *m != NULL; m++)
+        for (const struct db_statement *const *s = *m; *s != NULL; s++)
+            if (strcmp((*s)->name, name) == 0)
+                return *s;
+    return NULL;
+}
 
 struct db *db_new(const char *conninfo, long statement_timeout_ms)
 {
@@ -44,10 +58,46 @@ static void drop(struct db *db)
     PQfinish(db->conn);
     db->conn = NULL;
     db->ready = false;
+    db->nprepared = 0;
 }
 
-/* session_setup: session settings, then every statement prepared. */
-static enum tg_err session_setup(struct db *db)
+static void log_db(const struct db *db, enum log_level level, json_t *line)
+{
+    if (db->ctx != NULL)
+        ctx_log(db->ctx, level, line);
+    else
+        log_json(level, line);
+}
+
+/* prepare: PQprepare st on db's connection and remember it. */
+static bool prepare(struct db *db, const struct db_statement *st)
+{
+    if (db->nprepared >= DB_PREPARED_MAX) {
+        log_db(db, LOG_ERROR, json_pack("{s:s, s:s}", "msg", "too many prepared statements",
+                                        "statement", st->name));
+        return false;
+    }
+    PGresult *r = PQprepare(db->conn, st->name, st->sql, st->nparams, NULL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (ok)
+        db->prepared[db->nprepared++] = st;
+    else
+        log_db(db, LOG_ERROR, json_pack("{s:s, s:s, s:s}", "msg", "prepare failed", "statement",
+                                        st->name, "error", PQerrorMessage(db->conn)));
+    PQclear(r);
+    return ok;
+}
+
+static bool is_prepared(const struct db *db, const struct db_statement *st)
+{
+    for (size_t i = 0; i < db->nprepared; i++)
+        if (db->prepared[i] == st)
+            return true;
+    return false;
+}
+
+/* session_setup: session settings, then every registered statement. */
+static bool session_setup(struct db *db)
 {
     const char *params[1] = {db->statement_timeout};
     PGresult *t = PQexecParams(db->conn, "SELECT set_config('statement_timeout', $1, false)", 1,
@@ -55,20 +105,15 @@ static enum tg_err session_setup(struct db *db)
     bool set = PQresultStatus(t) == PGRES_TUPLES_OK;
     PQclear(t);
     if (!set) {
-        log_msg(LOG_ERROR, "set statement_timeout: %s", PQerrorMessage(db->conn));
-        return TG_EDB;
+        log_db(db, LOG_ERROR, json_pack("{s:s, s:s}", "msg", "set statement_timeout failed",
+                                        "error", PQerrorMessage(db->conn)));
+        return false;
     }
-    for (int i = 0; i < DB_STMT_COUNT; i++) {
-        const struct db_statement *s = &db_statements[i];
-        PGresult *r = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
-        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            log_msg(LOG_ERROR, "prepare %s: %s", s->name, PQerrorMessage(db->conn));
-        PQclear(r);
-        if (!ok)
-            return TG_EDB;
-    }
-    return TG_OK;
+    for (const struct db_statement *const *const *m = db_modules; *m != NULL; m++)
+        for (const struct db_statement *const *s = *m; *s != NULL; s++)
+            if (!prepare(db, *s))
+                return false;
+    return true;
 }
 
 /* on_notice: log server messages as JSON lines (libpq would print them raw
@@ -81,11 +126,12 @@ static void on_notice(void *arg, const PGresult *res)
     bool fatal = severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0);
     if (fatal)
         db->ready = false;
-    log_msg(fatal ? LOG_WARN : LOG_INFO, "postgresql %s: %s", severity ? severity : "NOTICE",
-            msg ? msg : "");
+    log_db(db, fatal ? LOG_WARN : LOG_INFO,
+           json_pack("{s:s, s:s, s:s}", "msg", "postgresql notice", "severity",
+                     severity ? severity : "NOTICE", "notice", msg ? msg : ""));
 }
 
-enum tg_err db_connect(struct db *db)
+static enum tg_err connect_db(struct tg_ctx *ctx, struct db *db)
 {
     /* PQconsumeInput reads what the server sent while we were idle: a
      * server shutting down sends FATAL (see on_notice) and closes, so a
@@ -96,17 +142,29 @@ enum tg_err db_connect(struct db *db)
     drop(db);
     db->conn = PQconnectdb(db->conninfo);
     if (PQstatus(db->conn) != CONNECTION_OK) {
-        log_msg(LOG_ERROR, "database connection failed: %s", PQerrorMessage(db->conn));
+        log_db(db, LOG_ERROR, json_pack("{s:s, s:s}", "msg", "database connection failed",
+                                        "error", PQerrorMessage(db->conn)));
         drop(db);
-        return TG_EDB;
+        return ctx_fail(ctx, TG_EDB, "the database is unreachable; retry shortly");
     }
     PQsetNoticeReceiver(db->conn, on_notice, db);
-    if (session_setup(db) != TG_OK) {
+    if (!session_setup(db)) {
         drop(db);
-        return TG_EDB;
+        return ctx_fail(ctx, TG_EDB, "the database is unreachable; retry shortly");
     }
     db->ready = true;
     return TG_OK;
+}
+
+/* The context is lent to the notice receiver only for the length of a
+ * call: notices arrive while libpq waits inside it. */
+enum tg_err db_connect(struct tg_ctx *ctx)
+{
+    struct db *db = ctx->svc->db;
+    db->ctx = ctx;
+    enum tg_err e = connect_db(ctx, db);
+    db->ctx = NULL;
+    return e;
 }
 
 static void pqclear_cb(void *p)
@@ -114,31 +172,63 @@ static void pqclear_cb(void *p)
     PQclear(p);
 }
 
-enum tg_err db_exec(struct db *db, struct arena *a, enum db_stmt stmt,
-                    const char *const *params, const int *lengths, const int *formats,
-                    PGresult **out)
+static enum tg_err exec(struct tg_ctx *ctx, struct db *db, const struct db_statement *st,
+                        const char *const *params, const int *lengths, const int *formats,
+                        PGresult **out)
 {
-    *out = NULL;
     if (!db->ready)
-        return TG_EDB;
-    const struct db_statement *s = &db_statements[stmt];
-    PGresult *r = PQexecPrepared(db->conn, s->name, s->nparams, params, lengths, formats, 0);
-    if (arena_defer(a, pqclear_cb, r) != 0)
-        return TG_ENOMEM;
-    ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        return ctx_fail(ctx, TG_EDB, "the database is unreachable; retry shortly");
+    if (!is_prepared(db, st) && !prepare(db, st))
+        return ctx_fail(ctx, TG_EDB, NULL);
+    PGresult *r = PQexecPrepared(db->conn, st->name, st->nparams, params, lengths, formats, 0);
+    if (arena_defer(ctx->arena, pqclear_cb, r) != 0)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    ExecStatusType status = PQresultStatus(r);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
         *out = r;
         return TG_OK;
     }
     const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    log_msg(LOG_ERROR, "statement %s failed (SQLSTATE %s): %s", s->name, state ? state : "none",
-            PQerrorMessage(db->conn));
+    ctx_log(ctx, LOG_ERROR,
+            json_pack("{s:s, s:s, s:s, s:s}", "msg", "statement failed", "statement", st->name,
+                      "sqlstate", state ? state : "none", "error", PQerrorMessage(db->conn)));
     if (PQstatus(db->conn) != CONNECTION_OK)
         drop(db);
-    return TG_EDB;
+    return ctx_fail(ctx, TG_EDB, NULL);
+}
+
+enum tg_err db_exec(struct tg_ctx *ctx, const struct db_statement *st, const char *const *params,
+                    const int *lengths, const int *formats, PGresult **out)
+{
+    struct db *db = ctx->svc->db;
+    *out = NULL;
+    db->ctx = ctx;
+    enum tg_err e = exec(ctx, db, st, params, lengths, formats, out);
+    db->ctx = NULL;
+    return e;
 }
 
 PGconn *db_conn(struct db *db)
 {
     return db->ready ? db->conn : NULL;
+}
+
+const char *db_str(const PGresult *r, int i, int col)
+{
+    return PQgetisnull(r, i, col) ? NULL : PQgetvalue(r, i, col);
+}
+
+long long db_ll(const PGresult *r, int i, int col)
+{
+    return PQgetisnull(r, i, col) ? 0 : strtoll(PQgetvalue(r, i, col), NULL, 10);
+}
+
+bool db_bool(const PGresult *r, int i, int col)
+{
+    return !PQgetisnull(r, i, col) && strcmp(PQgetvalue(r, i, col), "t") == 0;
+}
+
+const char *db_text_ll(struct tg_ctx *ctx, long long v)
+{
+    return arena_printf(ctx->arena, "%lld", v);
 }

@@ -1,9 +1,13 @@
 /*
- * db: one PostgreSQL connection per process, with every statement of
- * store/statements.c prepared once per connection. A lost connection is
+ * db: one PostgreSQL connection per process, and the statements that run
+ * on it. Every statement is a named constant beside the code that decodes
+ * its rows (store/<table>.c), takes parameters only, and is prepared once
+ * per connection: all of them when the connection is made (so a statement
+ * that no longer fits the schema fails at start, not at first use), and
+ * any statement not in the registry on first use. A lost connection is
  * noticed on the failing call and re-established (and re-prepared) by the
- * next db_connect(); a statement is never retried behind the caller's back,
- * since it may have committed.
+ * next db_connect(); a statement is never retried behind the caller's
+ * back, since it may have committed.
  */
 #ifndef TOLLGATE_DB_H
 #define TOLLGATE_DB_H
@@ -11,11 +15,24 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
-#include "core/arena.h"
-#include "core/tgerr.h"
-#include "store/statements.h"
+#include "core/ctx.h"
 
 struct db;
+
+/* One statement: its prepared name (unique), text and number of params. */
+struct db_statement {
+    const char *name;
+    const char *sql;
+    int nparams;
+};
+
+/* db_modules: the statements of every store module, each module's a
+ * NULL-terminated array, the list NULL-terminated (store/registry.c). */
+extern const struct db_statement *const *const db_modules[];
+
+/* db_statement_find: the registered statement called name, or NULL. For
+ * tools (bench/print-statement) that must run exactly what a worker runs. */
+const struct db_statement *db_statement_find(const char *name);
 
 /* db_new: a handle for conninfo (copied) whose statements PostgreSQL
  * cancels after statement_timeout_ms; does not connect. NULL when out of
@@ -26,23 +43,38 @@ struct db *db_new(const char *conninfo, long statement_timeout_ms)
 /* db_free: close the connection and release the handle. NULL is ok. */
 void db_free(struct db *db);
 
-/* db_connect: make sure the connection is up and its statements prepared;
- * cheap when it already is. TG_EDB when PostgreSQL cannot be reached or a
- * statement does not prepare (the error is logged). */
-enum tg_err db_connect(struct db *db) __attribute__((warn_unused_result));
+/* db_connect: make sure ctx's connection is up and its statements
+ * prepared; cheap when it already is. TG_EDB (logged, and recorded in
+ * ctx->error) when PostgreSQL cannot be reached or a statement does not
+ * prepare. */
+enum tg_err db_connect(struct tg_ctx *ctx) __attribute__((warn_unused_result));
 
-/* db_exec: run prepared statement stmt with params (text, NULL = SQL NULL;
- * lengths/formats may be NULL for all-text; the statement's own count of
- * params is used, so extra trailing entries are ignored). On success *out is a
- * PGRES_TUPLES_OK or PGRES_COMMAND_OK result owned by arena a. Errors:
- * TG_EDB (logged with the statement name and SQLSTATE); if the connection
- * was lost it is marked for reconnection. */
-enum tg_err db_exec(struct db *db, struct arena *a, enum db_stmt stmt,
-                    const char *const *params, const int *lengths, const int *formats,
-                    PGresult **out) __attribute__((warn_unused_result));
+/* db_exec: run statement st on ctx's connection with params (text unless
+ * formats says binary; NULL = SQL NULL; lengths and formats may be NULL for
+ * all-text). On success *out is a PGRES_TUPLES_OK or PGRES_COMMAND_OK
+ * result owned by ctx->arena. Errors: TG_EDB, logged with the statement
+ * name, SQLSTATE and ctx's request and customer ids; if the connection was
+ * lost it is marked for reconnection. */
+enum tg_err db_exec(struct tg_ctx *ctx, const struct db_statement *st, const char *const *params,
+                    const int *lengths, const int *formats, PGresult **out)
+    __attribute__((warn_unused_result));
 
-/* db_conn: the raw connection, for tollgatectl's migrations (reviewed SQL
- * files, not request data). NULL when not connected. */
+/* db_conn: the raw connection, for LISTEN in tollgate-worker. NULL when
+ * not connected. */
 PGconn *db_conn(struct db *db);
+
+/* ---- decoding and encoding helpers --------------------------------------- */
+
+/* db_str: column col of row i as a string borrowed from r; NULL for NULL. */
+const char *db_str(const PGresult *r, int i, int col);
+
+/* db_ll: column col of row i as an integer (0 for NULL). */
+long long db_ll(const PGresult *r, int i, int col);
+
+/* db_bool: column col of row i is boolean true. */
+bool db_bool(const PGresult *r, int i, int col);
+
+/* db_text_ll: v as decimal text in ctx's arena (a statement parameter). */
+const char *db_text_ll(struct tg_ctx *ctx, long long v);
 
 #endif

@@ -301,7 +301,7 @@ Test(concurrency, adjustment_racing_a_fix_keeps_balance_after_in_id_order, .fini
     PQclear(r);
     const char *p[1] = {id};
 
-    /* A fix holds the customer's row (usage_fix_deployed locks it first)... */
+    /* A fix holds the customer's row (usage_record locks it first)... */
     must(a, "BEGIN", 0, NULL, PGRES_COMMAND_OK);
     must(a, "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE", 1, p, PGRES_TUPLES_OK);
     /* ...while an adjustment arrives and waits for it... */
@@ -313,9 +313,9 @@ Test(concurrency, adjustment_racing_a_fix_keeps_balance_after_in_id_order, .fini
     wait_blocked(watch, PQbackendPID(b));
     /* ...then the fix is recorded and committed. */
     must(a,
-         "SELECT status FROM usage_fix_deployed($1, 'race-key', sha256('race'::bytea),"
-         " 'race-fix', NULL)",
-         1, p, PGRES_TUPLES_OK);
+         "SELECT outcome FROM usage_record(sha256('race'::bytea), 0, 'race-key',"
+         " sha256('race'::bytea), 'race-fix', NULL)",
+         0, NULL, PGRES_TUPLES_OK);
     must(a, "COMMIT", 0, NULL, PGRES_COMMAND_OK);
     while ((r = PQgetResult(b)) != NULL) {
         cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(b));

@@ -17,7 +17,8 @@
 
 #include "core/config.h"
 #include "domain/apikey.h"
-#include "domain/service.h"
+#include "api/api.h"
+#include "core/ctx.h"
 #include "unit.h"
 
 TestSuite(apikey, .fini = leak_check);
@@ -149,6 +150,7 @@ Test(apikey, parse_refuses_malformed_keys)
 static struct arena *arena;
 static struct config cfg;
 static struct service svc;
+static struct tg_ctx ctx;
 static struct http_request req;
 
 static void setup(void)
@@ -157,7 +159,8 @@ static void setup(void)
     cr_assert_not_null(arena);
     svc.cfg = &cfg;
     svc.db = NULL; /* reaching the database would crash the test */
-    http_request_init(&req, arena, &svc);
+    ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
 }
 
 static void teardown(void)
@@ -170,13 +173,17 @@ TestSuite(apikey_auth, .init = setup, .fini = teardown);
 
 static void expect_unauthorized(const char *header)
 {
-    http_request_init(&req, arena, &svc);
+    ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
     req.authorization = header;
-    cr_assert_eq(apikey_authenticate(&req), TG_EUNAUTHORIZED, "\"%s\"", header ? header : "(none)");
-    cr_assert_not(req.auth.ok);
-    cr_assert_not_null(req.problem_detail);
+    struct api_key_auth auth;
+    cr_assert_eq(apikey_authenticate(&ctx, api_bearer_key(&req), &auth), TG_EUNAUTHORIZED,
+                 "\"%s\"", header ? header : "(none)");
+    cr_assert_null(auth.customer_id);
+    cr_assert_null(ctx.customer_id);
+    cr_assert_not_null(req.ctx->error.detail);
     if (header != NULL && strlen(header) > 20)
-        cr_assert_null(strstr(req.problem_detail, header + 15), "the detail echoes the key");
+        cr_assert_null(strstr(req.ctx->error.detail, header + 15), "the detail echoes the key");
 }
 
 Test(apikey_auth, missing_header)

@@ -18,13 +18,15 @@
 #include <strings.h>
 
 #include "core/config.h"
-#include "domain/service.h"
+#include "core/ctx.h"
 #include "http/http.h"
+#include "http/problem.h"
 #include "unit.h"
 
 static struct arena *arena;
 static struct config cfg;
 static struct service svc;
+static struct tg_ctx ctx;
 static struct http_request req;
 
 static void setup(void)
@@ -36,7 +38,8 @@ static void setup(void)
     cfg.max_body_bytes = 65536;
     cfg.json_max_depth = 16;
     svc.cfg = &cfg;
-    http_request_init(&req, arena, &svc);
+    ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
 }
 
 static void teardown(void)
@@ -82,7 +85,7 @@ Test(http, params_fill_the_request)
     cr_assert_str_eq(req.idempotency_key, "deploy-42");
     cr_assert_str_eq(req.request_id, "0123456789abcdef0123456789abcdef");
     cr_assert_str_eq(req.remote_addr, "192.0.2.7");
-    cr_assert_null(req.problem_detail);
+    cr_assert_null(req.ctx->error.detail);
 }
 
 Test(http, absent_params_get_defaults)
@@ -100,7 +103,8 @@ Test(http, absent_params_get_defaults)
     cr_assert_eq(req.content_length, -1);
     cr_assert(is_hex32(req.request_id), "generated id \"%s\"", req.request_id);
     const char *first = req.request_id;
-    http_request_init(&req, arena, &svc);
+    ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
     cr_assert_eq(http_parse_params(&req, NULL), TG_OK, "a NULL envp is an empty one");
     cr_assert_str_neq(req.request_id, first, "each generated id is new");
 }
@@ -118,11 +122,12 @@ Test(http, duplicate_parameters_are_refused)
         snprintf(second, sizeof(second), "%s=2", dup[i][0]);
         char *env[] = {"REQUEST_METHOD=POST",  first,  "DOCUMENT_URI=/api/v1/usage",
                        "REQUEST_ID=req-dup-1", second, NULL};
-        http_request_init(&req, arena, &svc);
+        ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
         cr_assert_eq(http_parse_params(&req, env), TG_EBADREQUEST, "%s twice", dup[i][0]);
-        cr_assert_not_null(req.problem_detail);
-        cr_assert_not_null(strstr(req.problem_detail, dup[i][1]), "detail \"%s\"",
-                           req.problem_detail);
+        cr_assert_not_null(req.ctx->error.detail);
+        cr_assert_not_null(strstr(req.ctx->error.detail, dup[i][1]), "detail \"%s\"",
+                           req.ctx->error.detail);
         cr_assert_str_eq(req.request_id, "req-dup-1", "the request id survives the error");
     }
 }
@@ -145,11 +150,12 @@ Test(http, content_length)
         char cl[64];
         snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%s", cases[i].text);
         char *env[] = {"REQUEST_METHOD=POST", cl, NULL};
-        http_request_init(&req, arena, &svc);
+        ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
         enum tg_err e = http_parse_params(&req, env);
         if (cases[i].value == -2) {
             cr_assert_eq(e, TG_EBADREQUEST, "\"%s\" accepted", cases[i].text);
-            cr_assert_not_null(strstr(req.problem_detail, "Content-Length"));
+            cr_assert_not_null(strstr(req.ctx->error.detail, "Content-Length"));
         } else {
             cr_assert_eq(e, TG_OK, "\"%s\" refused", cases[i].text);
             cr_assert_eq(req.content_length, cases[i].value, "\"%s\"", cases[i].text);
@@ -181,7 +187,8 @@ Test(http, request_id_kept_or_generated)
         char p[128];
         snprintf(p, sizeof(p), "REQUEST_ID=%s", cases[i].id);
         char *env[] = {p, NULL};
-        http_request_init(&req, arena, &svc);
+        ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
         cr_assert_eq(http_parse_params(&req, env), TG_OK, "\"%s\"", cases[i].id);
         if (cases[i].kept)
             cr_assert_str_eq(req.request_id, cases[i].id);
@@ -237,7 +244,8 @@ Test(http, body_is_read_exactly)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct fake_io f = {
             .data = cases[i].data, .len = strlen(cases[i].data), .chunk = cases[i].chunk};
-        http_request_init(&req, arena, &svc);
+        ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
         req.content_length = cases[i].content_length;
         cr_assert_eq(http_read_body(&req, io_of(&f), cases[i].max), TG_OK, "case %zu", i);
         cr_assert_eq(req.body_len, (size_t)cases[i].content_length);
@@ -282,11 +290,12 @@ Test(http, body_refusals)
                             .len = strlen(bad[i].data),
                             .chunk = bad[i].chunk,
                             .fail_at = bad[i].fail_at};
-        http_request_init(&req, arena, &svc);
+        ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
         req.content_length = bad[i].content_length;
         cr_assert_eq(http_read_body(&req, io_of(&f), bad[i].max), bad[i].want, "case %zu", i);
         cr_assert_null(req.body, "case %zu", i);
-        cr_assert_not_null(req.problem_detail, "case %zu", i);
+        cr_assert_not_null(req.ctx->error.detail, "case %zu", i);
         if (bad[i].unread)
             cr_assert_eq(f.calls, 0, "case %zu: nothing may be read", i);
     }
@@ -309,7 +318,8 @@ Test(http, absent_or_zero_length_is_empty_body)
 
 static enum tg_err parse_json(const char *ct, const char *body, size_t len, size_t depth)
 {
-    http_request_init(&req, arena, &svc);
+    ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
     req.content_type = ct;
     req.body = body;
     req.body_len = len;
@@ -346,8 +356,8 @@ Test(http, json_depth_limit)
     cr_assert_eq(PARSE("application/json", "{\"a\":{\"b\":{\"c\":1}}}", 3), TG_OK);
     cr_assert_eq(PARSE("application/json", "{\"a\":{\"b\":{\"c\":[1]}}}", 3), TG_EBADJSON);
     cr_assert_null(req.json);
-    cr_assert_not_null(req.problem_detail);
-    cr_assert_not_null(strstr(req.problem_detail, "3"), "%s", req.problem_detail);
+    cr_assert_not_null(req.ctx->error.detail);
+    cr_assert_not_null(strstr(req.ctx->error.detail, "3"), "%s", req.ctx->error.detail);
     /* brackets inside strings do not count */
     cr_assert_eq(PARSE("application/json", "{\"a\":\"[[[[{{{{\"}", 1), TG_OK);
 }
@@ -380,7 +390,7 @@ Test(http, json_refusals)
         cr_assert_eq(parse_json("application/json", bad[i].body, bad[i].len, 16), TG_EBADJSON,
                      "%s accepted", bad[i].why);
         cr_assert_null(req.json, "%s", bad[i].why);
-        cr_assert_not_null(req.problem_detail, "%s: no detail", bad[i].why);
+        cr_assert_not_null(req.ctx->error.detail, "%s: no detail", bad[i].why);
     }
 }
 
@@ -417,7 +427,8 @@ Test(http, json_depth_respects_len_and_limit)
 
 static enum tg_err query(const char *q, const char *name, const char **out)
 {
-    http_request_init(&req, arena, &svc);
+    ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
     req.query = q;
     return http_query_get(&req, name, out);
 }
@@ -473,8 +484,8 @@ Test(http, query_refusals)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *v;
         cr_assert_eq(query(bad[i][0], bad[i][1], &v), TG_EINVALID, "\"%s\"", bad[i][0]);
-        cr_assert_not_null(req.problem_detail);
-        cr_assert_not_null(strstr(req.problem_detail, bad[i][1]), "%s", req.problem_detail);
+        cr_assert_not_null(req.ctx->error.detail);
+        cr_assert_not_null(strstr(req.ctx->error.detail, bad[i][1]), "%s", req.ctx->error.detail);
     }
 }
 
@@ -525,14 +536,15 @@ Test(http, problem_has_rfc9457_fields)
     cr_assert_str_eq(req.resp.content_type, "application/problem+json");
     json_t *b = reply_body();
     cr_assert_str_eq(json_string_value(json_object_get(b, "type")),
-                     TG_PROBLEM_BASE "validation-failed");
+                     PROBLEM_BASE "validation-failed");
     cr_assert_str_eq(json_string_value(json_object_get(b, "title")),
-                     tg_err_info(TG_EINVALID)->title);
+                     tg_strerror(TG_EINVALID));
     cr_assert_eq(json_integer_value(json_object_get(b, "status")), 400);
     cr_assert_str_eq(json_string_value(json_object_get(b, "detail")),
                      "name: must be 1 to 200 bytes");
     cr_assert_str_eq(json_string_value(json_object_get(b, "request_id")), "req-1");
-    http_request_init(&req, arena, &svc);
+    ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
     http_reply_problem(&req, TG_ENOTFOUND);
     cr_assert_null(json_object_get(reply_body(), "detail"), "no detail, no member");
 }
@@ -540,21 +552,22 @@ Test(http, problem_has_rfc9457_fields)
 Test(http, problem_for_every_error_matches_the_table)
 {
     for (int e = 1; e < TG_ERR_COUNT; e++) {
-        http_request_init(&req, arena, &svc);
+        ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
         http_reply_problem(&req, (enum tg_err)e);
-        const struct tg_err_info *info = tg_err_info((enum tg_err)e);
+        const struct problem_info *info = problem_info((enum tg_err)e);
         cr_assert_eq(req.resp.status, info->status, "error %d", e);
         cr_assert_str_eq(req.resp.content_type, "application/problem+json");
         json_t *b = reply_body();
         char type[256];
-        snprintf(type, sizeof(type), "%s%s", TG_PROBLEM_BASE, info->slug);
+        snprintf(type, sizeof(type), "%s%s", PROBLEM_BASE, info->slug);
         cr_assert_str_eq(json_string_value(json_object_get(b, "type")), type);
         cr_assert_eq(json_integer_value(json_object_get(b, "status")), info->status);
     }
     http_reply_problem(&req, (enum tg_err)4242);
     cr_assert_eq(req.resp.status, 500, "unknown errors are internal errors");
     cr_assert_str_eq(json_string_value(json_object_get(reply_body(), "type")),
-                     TG_PROBLEM_BASE "internal-error");
+                     PROBLEM_BASE "internal-error");
 }
 
 /* Headers set before are dropped; a 405 gets its Allow header. */
@@ -579,7 +592,8 @@ Test(http, reply_json_is_compact_and_ordered)
     cr_assert_str_eq(req.resp.content_type, "application/json");
     cr_assert_str_eq(req.resp.body, "{\"zeta\":1,\"alpha\":\"x\",\"list\":[1,2]}");
     cr_assert_eq(req.resp.body_len, strlen(req.resp.body));
-    http_request_init(&req, arena, &svc);
+    ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
     cr_assert_eq(http_reply_json(&req, 200, NULL), TG_ENOMEM, "a failed json_pack");
     cr_assert_eq(req.resp.status, 0);
 }
@@ -598,7 +612,7 @@ Test(http, status_text)
     cr_assert_str_eq(http_status_text(201), "Created");
     cr_assert_str_eq(http_status_text(599), "Unknown");
     for (int e = 1; e < TG_ERR_COUNT; e++) {
-        int status = tg_err_info((enum tg_err)e)->status;
+        int status = problem_info((enum tg_err)e)->status;
         cr_assert_str_neq(http_status_text(status), "Unknown", "status %d", status);
     }
 }

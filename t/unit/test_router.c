@@ -15,7 +15,7 @@
 #include <strings.h>
 
 #include "core/config.h"
-#include "domain/service.h"
+#include "core/ctx.h"
 #include "http/router.h"
 #include "unit.h"
 
@@ -40,6 +40,7 @@ static const struct route routes[] = {
 static struct arena *arena;
 static struct config cfg;
 static struct service svc;
+static struct tg_ctx ctx;
 static struct http_request req;
 
 static void setup(void)
@@ -60,7 +61,8 @@ TestSuite(router, .init = setup, .fini = teardown);
 /* match: route method and path; *out gets the route (or NULL). */
 static enum tg_err match(const char *method, const char *path, const struct route **out)
 {
-    http_request_init(&req, arena, &svc);
+    ctx_init(&ctx, arena, &svc, NULL);
+    http_request_init(&req, &ctx);
     req.method = method;
     req.path = path;
     return router_match(routes, &req, out);
@@ -162,7 +164,7 @@ Test(router, unknown_path_is_not_found)
         cr_assert_null(req.allow, "a 404 has no Allow list");
         cr_assert_str_eq(req.route_name, "");
         cr_assert_eq(req.route_index, -1);
-        cr_assert_not_null(req.problem_detail);
+        cr_assert_not_null(req.ctx->error.detail);
     }
 }
 
@@ -174,8 +176,8 @@ Test(router, other_method_is_not_allowed_with_allow_list)
     cr_assert_str_eq(req.allow, "GET, HEAD");
     cr_assert_eq(match("PUT", "/api/v1/customers/abc", &r), TG_EMETHOD);
     cr_assert_str_eq(req.allow, "GET, HEAD, DELETE");
-    cr_assert_not_null(req.problem_detail);
-    cr_assert_not_null(strstr(req.problem_detail, "GET, HEAD, DELETE"), "%s", req.problem_detail);
+    cr_assert_not_null(req.ctx->error.detail);
+    cr_assert_not_null(strstr(req.ctx->error.detail, "GET, HEAD, DELETE"), "%s", req.ctx->error.detail);
     cr_assert_eq(match("DELETE", "/api/v1/customers/abc/keys", &r), TG_EMETHOD);
     cr_assert_str_eq(req.allow, "GET, HEAD, POST");
     cr_assert_eq(match("GET", "/api/v1/customers", &r), TG_EMETHOD);

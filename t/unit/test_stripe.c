@@ -43,8 +43,11 @@ Test(stripe, post_without_idempotency_key_is_refused)
     struct stripe_config cfg = {"http://127.0.0.1:9", "sk_test_x", 100, 100, 0};
     struct stripe *s = stripe_new(&cfg);
     struct arena *a = arena_new(4096);
+    struct service svc = {.stripe = s};
+    struct tg_ctx ctx;
+    ctx_init(&ctx, a, &svc, "test");
     struct stripe_result r;
-    cr_assert_eq(stripe_call(s, a, "POST", "/v1/customers", NULL, 0, NULL, &r), TG_EINTERNAL);
+    cr_assert_eq(stripe_call(&ctx, "POST", "/v1/customers", NULL, 0, NULL, &r), TG_EINTERNAL);
     cr_assert_eq(r.attempts, 0, "nothing was sent");
     arena_free(a);
     stripe_free(s);
@@ -56,12 +59,28 @@ Test(stripe, unreachable_after_retries)
     struct stripe_config cfg = {"http://127.0.0.1:9", "sk_test_x", 200, 200, 2};
     struct stripe *s = stripe_new(&cfg);
     struct arena *a = arena_new(4096);
+    struct service svc = {.stripe = s};
+    struct tg_ctx ctx;
+    ctx_init(&ctx, a, &svc, "test");
     struct stripe_result r;
-    cr_assert_eq(stripe_call(s, a, "GET", "/v1/customers", NULL, 0, NULL, &r), TG_EUPSTREAM);
+    cr_assert_eq(stripe_call(&ctx, "GET", "/v1/customers", NULL, 0, NULL, &r), TG_EUPSTREAM);
     cr_assert_eq(r.outcome, STRIPE_UNREACHABLE);
     cr_assert_eq(r.attempts, 3, "one attempt and two retries");
     arena_free(a);
     stripe_free(s);
+}
+
+Test(stripe, not_configured_is_unreachable)
+{
+    struct arena *a = arena_new(4096);
+    struct service svc = {.stripe = NULL};
+    struct tg_ctx ctx;
+    ctx_init(&ctx, a, &svc, "test");
+    struct stripe_result r;
+    cr_assert_eq(stripe_call(&ctx, "POST", "/v1/customers", NULL, 0, "k", &r), TG_EUPSTREAM);
+    cr_assert_eq(r.outcome, STRIPE_UNREACHABLE);
+    cr_assert_eq(r.attempts, 0, "nothing was sent");
+    arena_free(a);
 }
 
 Test(stripe, num_parse_is_strict)

@@ -1,0 +1,70 @@
+/*
+ * ctx: see ctx.h.
+ */
+#include "core/ctx.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void ctx_init(struct tg_ctx *ctx, struct arena *a, const struct service *svc,
+              const char *request_id)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->arena = a;
+    ctx->svc = svc;
+    ctx->request_id = request_id;
+    ctx->now = time(NULL);
+}
+
+enum tg_err ctx_fail(struct tg_ctx *ctx, enum tg_err code, const char *fmt, ...)
+{
+    ctx->error.code = code;
+    if (fmt == NULL) {
+        ctx->error.detail = NULL;
+        return code;
+    }
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    ctx->error.detail = arena_strdup(ctx->arena, buf);
+    return code;
+}
+
+void ctx_retry_after(struct tg_ctx *ctx, int seconds)
+{
+    ctx->error.retry_after = seconds > 0 ? seconds : 0;
+}
+
+void ctx_error_member(struct tg_ctx *ctx, const char *name, json_t *value)
+{
+    if (value == NULL)
+        return;
+    if (ctx->error.extra == NULL) {
+        json_t *extra = json_object();
+        if (extra == NULL || arena_defer(ctx->arena, arena_json_decref, extra) != 0) {
+            json_decref(value);
+            return;
+        }
+        ctx->error.extra = extra;
+    }
+    json_object_set_new(ctx->error.extra, name, value);
+}
+
+void ctx_clear_error(struct tg_ctx *ctx)
+{
+    memset(&ctx->error, 0, sizeof(ctx->error));
+}
+
+void ctx_log(const struct tg_ctx *ctx, enum log_level level, json_t *line)
+{
+    if (line == NULL)
+        return;
+    if (ctx->request_id != NULL)
+        json_object_set_new(line, "request_id", json_string(ctx->request_id));
+    if (ctx->customer_id != NULL)
+        json_object_set_new(line, "customer_id", json_string(ctx->customer_id));
+    log_json(level, line);
+}

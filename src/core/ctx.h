@@ -1,0 +1,79 @@
+/*
+ * ctx: the context every domain and store function takes -- whose work it
+ * is (request id, customer, audit actor), what it may use (the arena, the
+ * process's services), the clock, and the failure, if any, as a value.
+ * It knows nothing of HTTP: a FastCGI request, a tollgate-worker job and a
+ * tollgatectl command each make one, and only the transport turns
+ * ctx->error into a status and a problem answer.
+ *
+ *     struct tg_ctx ctx;
+ *     ctx_init(&ctx, arena, &svc, "job:stripe_event");
+ *     if (usage_record_fix(&ctx, ...) != TG_OK)
+ *         log or map ctx.error
+ */
+#ifndef TOLLGATE_CTX_H
+#define TOLLGATE_CTX_H
+
+#include <jansson.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/tgerr.h"
+
+struct config;
+struct db;
+struct stripe;
+struct email_blocklist;
+
+/* struct service: what one process shares -- configuration, its database
+ * connection, the Stripe client and loaded data files. Built once per
+ * process (a FastCGI worker, tollgate-worker, tollgatectl) and borrowed by
+ * every context. */
+struct service {
+    const struct config *cfg;
+    struct db *db;
+    struct stripe *stripe;                   /* NULL when Stripe is not configured */
+    const struct email_blocklist *blocklist; /* NULL: no disposable-domain list */
+};
+
+struct tg_ctx {
+    struct arena *arena;       /* owns everything the work allocates */
+    const struct service *svc; /* borrowed */
+    const char *request_id;    /* in every log line; "worker", "ctl:<command>", or the
+                                * HTTP request's id */
+    const char *customer_id;   /* the customer the work is for, once known; logged */
+    const char *actor;         /* audit actor, once set (domain/audit.h) */
+    time_t now;                /* the clock of this unit of work, unix seconds */
+    struct tg_error error;     /* the last failure; code TG_OK when none */
+};
+
+/* ctx_init: a context for one unit of work over arena a (borrowed) and
+ * svc (borrowed); request_id is borrowed (static or arena-owned). */
+void ctx_init(struct tg_ctx *ctx, struct arena *a, const struct service *svc,
+              const char *request_id);
+
+/* ctx_fail: record a failure of code with a printf-style detail for the
+ * client (never a secret), and return code, so a function can write
+ * `return ctx_fail(ctx, TG_EINVALID, "email: not an address");`. fmt NULL
+ * records no detail. An earlier retry_after and extra members are kept. */
+enum tg_err ctx_fail(struct tg_ctx *ctx, enum tg_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ctx_retry_after: tell the client to come back in seconds (> 0). */
+void ctx_retry_after(struct tg_ctx *ctx, int seconds);
+
+/* ctx_error_member: add extension member name = value (stolen) to the
+ * failure, e.g. Stripe's decline_code (RFC 9457 section 3.2). Ignored (and
+ * value released) when out of memory or value is NULL. */
+void ctx_error_member(struct tg_ctx *ctx, const char *name, json_t *value);
+
+/* ctx_clear_error: forget the recorded failure (a step that may fail
+ * without failing the whole). */
+void ctx_clear_error(struct tg_ctx *ctx);
+
+/* ctx_log: log line (stolen) with the context's request_id and, once
+ * known, customer_id added. */
+void ctx_log(const struct tg_ctx *ctx, enum log_level level, json_t *line);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * stripe_webhook: see stripe_webhook.h. Stripe calls made while applying:
+ * GET /v1/subscriptions/{id}, GET /v1/invoices/{id},
+ * GET /v1/payment_intents/{id} (re-fetching current state; GETs carry no
+ * idempotency key).
+ */
+#include "domain/stripe_webhook.h"
+
+#include <string.h>
+
+#include "core/config.h"
+#include "domain/audit.h"
+#include "domain/charge.h"
+#include "domain/subscription.h"
+#include "integration/stripe.h"
+#include "store/charges.h"
+#include "store/customers.h"
+#include "store/payment_methods.h"
+#include "store/stripe_events.h"
+#include "store/subscriptions.h"
+
+/* id_of: an expandable field: the id string, or the object's id. */
+static const char *id_of(json_t *v)
+{
+    return json_is_string(v) ? json_string_value(v) : json_string_value(json_object_get(v, "id"));
+}
+
+/* safe_id: prefix + [A-Za-z0-9_]: can go into a Stripe path. */
+static bool safe_id(const char *id, const char *prefix)
+{
+    size_t n = id != NULL ? strlen(id) : 0, p = strlen(prefix);
+    return n > p && n < 256 && strncmp(id, prefix, p) == 0 &&
+           strspn(id + p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+               n - p;
+}
+
+/* fetch: GET path from Stripe; TG_OK with *obj, TG_ENOTFOUND when Stripe
+ * has no such object (not ours to apply: the event is ignored), or an
+ * error to retry. */
+static enum tg_err fetch(struct tg_ctx *ctx, const char *path, json_t **obj)
+{
+    struct stripe_result r;
+    enum tg_err e = stripe_call(ctx, "GET", path, NULL, 0, NULL, &r);
+    if (e == TG_ENOMEM)
+        return ctx_fail(ctx, e, NULL);
+    if (e != TG_OK)
+        return ctx_fail(ctx, e, "GET %s: %s", path,
+                        ctx->svc->stripe == NULL ? "Stripe is not configured"
+                                                 : "Stripe unreachable");
+    if (r.outcome == STRIPE_INVALID && r.status == 404)
+        return ctx_fail(ctx, TG_ENOTFOUND, "GET %s: no such object at Stripe", path);
+    if (r.outcome != STRIPE_OK)
+        return ctx_fail(ctx, TG_EUPSTREAM, "GET %s: %d %s", path, r.status,
+                        r.message ? r.message : "");
+    *obj = r.body;
+    return TG_OK;
+}
+
+/* invoice_subscription: the subscription of an invoice, in either shape
+ * (2025-03-31 moved it to parent.subscription_details.subscription). */
+static const char *invoice_subscription(json_t *inv)
+{
+    const char *sub = id_of(json_object_get(inv, "subscription"));
+    if (sub == NULL)
+        sub = id_of(json_object_get(json_object_get(json_object_get(inv, "parent"),
+                                                    "subscription_details"),
+                                    "subscription"));
+    return sub;
+}
+
+/* apply_subscription: re-fetch Stripe's subscription sub_id and apply it,
+ * with invoice (paid or not; may be NULL). *ignored when it is not ours. */
+static enum tg_err apply_subscription(struct tg_ctx *ctx, const char *sub_id, json_t *invoice,
+                                      bool *ignored)
+{
+    json_t *sub;
+    const char *local;
+    if (!safe_id(sub_id, "sub_"))
+        return ctx_fail(ctx, TG_EINVALID, "odd subscription id");
+    enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/subscriptions/%s", sub_id), &sub);
+    if (e == TG_ENOTFOUND) {
+        *ignored = true;
+        return TG_OK;
+    }
+    if (e != TG_OK)
+        return e;
+    const char *meta = json_string_value(
+        json_object_get(json_object_get(sub, "metadata"), "tollgate_subscription_id"));
+    e = subscriptions_by_stripe(ctx, id_of(sub), meta, &local);
+    if (e == TG_ENOTFOUND) {
+        *ignored = true;
+        return TG_OK;
+    }
+    if (e != TG_OK)
+        return e;
+    return subscription_apply_stripe(ctx, local, sub, invoice, NULL);
+}
+
+static enum tg_err on_invoice_paid(struct tg_ctx *ctx, json_t *inv, bool *ignored)
+{
+    const char *sub = invoice_subscription(inv), *cus = id_of(json_object_get(inv, "customer"));
+    enum tg_err e = TG_OK;
+    bool settled = false;
+    *ignored = sub == NULL;
+    if (sub != NULL)
+        e = apply_subscription(ctx, sub, inv, ignored);
+    if (e == TG_OK && cus != NULL)
+        e = customers_payment_succeeded(ctx, cus, &settled);
+    if (settled)
+        *ignored = false;
+    return e;
+}
+
+static enum tg_err on_invoice_failed(struct tg_ctx *ctx, json_t *inv, bool *ignored)
+{
+    const char *id = id_of(inv), *cus = id_of(json_object_get(inv, "customer"));
+    json_t *now;
+    if (!safe_id(id, "in_") || cus == NULL)
+        return ctx_fail(ctx, TG_EINVALID, "invoice without id or customer");
+    enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/invoices/%s", id), &now);
+    if (e == TG_ENOTFOUND) {
+        *ignored = true;
+        return TG_OK;
+    }
+    if (e != TG_OK)
+        return e;
+    const char *status = json_string_value(json_object_get(now, "status"));
+    if (status != NULL && (strcmp(status, "paid") == 0 || strcmp(status, "void") == 0)) {
+        *ignored = true; /* settled since: a later success already counted */
+        return TG_OK;
+    }
+    bool ours = false;
+    if ((e = customers_payment_failed(ctx, cus, ctx->svc->cfg->grace_period_days, &ours)) !=
+        TG_OK)
+        return e;
+    *ignored = !ours;
+    const char *sub = invoice_subscription(now);
+    return sub != NULL ? apply_subscription(ctx, sub, NULL, ignored) : TG_OK;
+}
+
+static enum tg_err on_payment_intent(struct tg_ctx *ctx, json_t *pi, bool *ignored)
+{
+    const char *id = id_of(pi);
+    const char *meta = json_string_value(
+        json_object_get(json_object_get(pi, "metadata"), "tollgate_charge_id"));
+    long long charge_id;
+    json_t *now;
+    enum tg_err e = charges_by_intent(ctx, id, meta, &charge_id);
+    if (e == TG_ENOTFOUND || (e == TG_OK && !safe_id(id, "pi_"))) {
+        *ignored = true;
+        return TG_OK;
+    }
+    if (e != TG_OK)
+        return e;
+    e = fetch(ctx, arena_printf(ctx->arena, "/v1/payment_intents/%s", id), &now);
+    if (e == TG_ENOTFOUND) {
+        *ignored = true;
+        return TG_OK;
+    }
+    if (e != TG_OK)
+        return e;
+    return charge_apply_intent(ctx, charge_id, now);
+}
+
+enum tg_err stripe_webhook_apply(struct tg_ctx *ctx, json_t *event, bool *ignored)
+{
+    const char *type = json_string_value(json_object_get(event, "type"));
+    json_t *obj = json_object_get(json_object_get(event, "data"), "object");
+    bool found = true;
+    enum tg_err e;
+    *ignored = false;
+    if (type == NULL || !json_is_object(obj))
+        return ctx_fail(ctx, TG_EINVALID, "not a Stripe event");
+    if (strncmp(type, "customer.subscription.", 22) == 0)
+        return apply_subscription(ctx, id_of(obj), NULL, ignored);
+    if (strcmp(type, "invoice.paid") == 0 || strcmp(type, "invoice.payment_succeeded") == 0)
+        return on_invoice_paid(ctx, obj, ignored);
+    if (strcmp(type, "invoice.payment_failed") == 0)
+        return on_invoice_failed(ctx, obj, ignored);
+    if (strcmp(type, "payment_intent.succeeded") == 0 ||
+        strcmp(type, "payment_intent.payment_failed") == 0)
+        return on_payment_intent(ctx, obj, ignored);
+    if (strcmp(type, "charge.refunded") == 0) {
+        const char *pi = id_of(json_object_get(obj, "payment_intent"));
+        long long refunded = (long long)json_integer_value(json_object_get(obj, "amount_refunded"));
+        e = pi != NULL ? charges_record_refund(ctx, pi, refunded, &found) : TG_OK;
+        *ignored = pi == NULL || !found;
+        return e;
+    }
+    if (strcmp(type, "payment_method.detached") == 0) {
+        const char *pm = id_of(obj);
+        e = pm != NULL ? payment_methods_detached(ctx, pm, &found) : TG_OK;
+        *ignored = pm == NULL || !found;
+        return e;
+    }
+    *ignored = true; /* payment_method.attached and the rest: nothing to do */
+    return TG_OK;
+}
+
+enum tg_err stripe_webhook_receive(struct tg_ctx *ctx, json_t *event, const char *body,
+                                   bool *duplicate)
+{
+    const char *id = json_string_value(json_object_get(event, "id"));
+    const char *type = json_string_value(json_object_get(event, "type"));
+    json_t *created = json_object_get(event, "created");
+    json_t *version = json_object_get(event, "api_version");
+    if (!safe_id(id, "evt_") || type == NULL || strlen(type) > 100 || !json_is_integer(created) ||
+        !json_is_object(json_object_get(json_object_get(event, "data"), "object")) ||
+        (version != NULL && !json_is_null(version) && !json_is_string(version)))
+        return ctx_fail(ctx, TG_EINVALID, "not a Stripe event (id, type, created, "
+                                          "data.object)");
+    return stripe_events_store(ctx, id, type, json_string_value(version),
+                               (long long)json_integer_value(created),
+                               json_is_true(json_object_get(event, "livemode")), body, duplicate);
+}
+
+/* apply_one: apply stored event ev as its own actor; the error as text
+ * for the record, NULL when it was applied. */
+static const char *apply_one(struct tg_ctx *ctx, const struct stripe_event *ev, bool *ignored)
+{
+    ctx_clear_error(ctx);
+    enum tg_err e = audit_set_actor(ctx, arena_printf(ctx->arena, "stripe:%s", ev->id));
+    json_t *event = NULL;
+    if (e == TG_OK) {
+        event = json_loads(ev->payload, 0, NULL);
+        e = event != NULL ? stripe_webhook_apply(ctx, event, ignored)
+                          : ctx_fail(ctx, TG_EINVALID, "stored payload is not JSON");
+    }
+    json_decref(event);
+    if (e == TG_OK)
+        return NULL;
+    return ctx->error.detail != NULL ? ctx->error.detail : tg_strerror(e);
+}
+
+size_t stripe_webhook_process_due(struct tg_ctx *ctx, int limit)
+{
+    struct stripe_event *events;
+    size_t n;
+    if (stripe_events_claim(ctx, limit, &events, &n) != TG_OK)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        bool ignored = false;
+        const char *status = "unknown";
+        const char *error = apply_one(ctx, &events[i], &ignored);
+        if (stripe_events_done(ctx, events[i].id,
+                               error != NULL ? "error" : (ignored ? "ignored" : "processed"),
+                               error, ctx->svc->cfg->webhook_max_attempts, &status) != TG_OK)
+            status = "unknown";
+        ctx_log(ctx, error == NULL ? LOG_INFO : LOG_WARN,
+                json_pack("{s:s, s:s, s:s, s:s, s:s?}", "msg", "stripe event", "event",
+                          events[i].id, "type", events[i].type, "status", status, "error", error));
+    }
+    return n;
+}

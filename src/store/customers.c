@@ -1,0 +1,185 @@
+/*
+ * customers: see customers.h.
+ */
+#include "store/customers.h"
+
+#include <string.h>
+
+#include "core/text.h"
+#include "store/db.h"
+#include "store/registry.h"
+#include "store/rows.h"
+
+static const struct db_statement onboard_st = {
+    "customers_onboard",
+    "SELECT " CUSTOMER_COLS " FROM customer_onboard($1, $2, $3, $4, $5) c", 5};
+
+static const struct db_statement get_st = {
+    "customers_get", "SELECT " CUSTOMER_COLS " FROM customers c WHERE c.id = $1", 1};
+
+static const struct db_statement find_by_id_st = {
+    "customers_find_by_id", "SELECT id FROM customers WHERE id = $1::uuid", 1};
+
+static const struct db_statement find_by_email_st = {
+    "customers_find_by_email", "SELECT id FROM customers WHERE lower(email) = lower($1)", 1};
+
+static const struct db_statement set_stripe_st = {
+    "customers_set_stripe",
+    "UPDATE customers SET stripe_customer_id = coalesce(stripe_customer_id, $2),"
+    " updated_at = now() WHERE id = $1 RETURNING stripe_customer_id",
+    2};
+
+static const struct db_statement payment_failed_st = {
+    "customers_payment_failed", "SELECT id FROM customer_payment_failed($1, $2::interval)", 2};
+
+static const struct db_statement payment_succeeded_st = {
+    "customers_payment_succeeded", "SELECT id FROM customer_payment_succeeded($1)", 1};
+
+static const struct db_statement expire_grace_st = {"customers_expire_grace",
+                                                    "SELECT id FROM grace_periods_expire()", 0};
+
+static const struct db_statement by_tier_st = {
+    "customers_count_by_tier",
+    "SELECT p.tier, count(c.id), coalesce(sum(c.credit_balance), 0)"
+    " FROM pricing_tiers p LEFT JOIN customers c ON c.tier = p.tier"
+    " GROUP BY p.tier ORDER BY p.tier",
+    0};
+
+const struct db_statement *const customers_statements[] = {
+    &onboard_st,        &get_st,         &find_by_id_st, &find_by_email_st,
+    &set_stripe_st,     &payment_failed_st, &payment_succeeded_st, &expire_grace_st,
+    &by_tier_st,        NULL};
+
+void customers_from_row(const PGresult *r, int i, int col, struct customer *c)
+{
+    c->id = db_str(r, i, col);
+    c->email = db_str(r, i, col + 1);
+    c->name = db_str(r, i, col + 2);
+    c->source = db_str(r, i, col + 3);
+    c->tier = db_str(r, i, col + 4);
+    c->billing_status = db_str(r, i, col + 5);
+    c->credit_balance = db_ll(r, i, col + 6);
+    c->created_at = db_str(r, i, col + 7);
+    c->stripe_customer_id = db_str(r, i, col + 8);
+    c->default_payment_method = db_str(r, i, col + 9);
+    c->grace_period_ends_at = db_str(r, i, col + 10);
+    c->billing_enabled = strcmp(PQgetvalue(r, i, col + 11), "f") != 0;
+}
+
+enum tg_err customers_onboard(struct tg_ctx *ctx, const char *email, const char *name,
+                              const char *source, const uint8_t key_hash[HASH_SHA256_LEN],
+                              const char *key_prefix, bool *created, struct customer *out)
+{
+    const char *p[5] = {email, name, source, (const char *)key_hash, key_prefix};
+    const int lengths[5] = {0, 0, 0, HASH_SHA256_LEN, 0};
+    const int formats[5] = {0, 0, 0, 1, 0};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &onboard_st, p, lengths, formats, &r);
+    if (e != TG_OK)
+        return e;
+    *created = PQntuples(r) == 1;
+    if (*created)
+        customers_from_row(r, 0, 0, out);
+    return TG_OK;
+}
+
+enum tg_err customers_get(struct tg_ctx *ctx, const char *id, struct customer *out)
+{
+    const char *p[1] = {id};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &get_st, p, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    if (PQntuples(r) != 1)
+        return TG_ENOTFOUND;
+    customers_from_row(r, 0, 0, out);
+    return TG_OK;
+}
+
+enum tg_err customers_find(struct tg_ctx *ctx, const char *who, const char **id)
+{
+    const char *p[1] = {who};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, text_is_uuid(who) ? &find_by_id_st : &find_by_email_st, p, NULL,
+                            NULL, &r);
+    if (e != TG_OK)
+        return e;
+    if (PQntuples(r) != 1)
+        return TG_ENOTFOUND;
+    *id = db_str(r, 0, 0);
+    return TG_OK;
+}
+
+enum tg_err customers_set_stripe(struct tg_ctx *ctx, const char *id, const char *cus,
+                                 const char **kept)
+{
+    const char *p[2] = {id, cus};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &set_stripe_st, p, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    if (PQntuples(r) != 1)
+        return TG_ENOTFOUND;
+    *kept = db_str(r, 0, 0);
+    return TG_OK;
+}
+
+static const char *grace_interval(struct tg_ctx *ctx, long days)
+{
+    return arena_printf(ctx->arena, "%ld days", days);
+}
+
+enum tg_err customers_payment_failed(struct tg_ctx *ctx, const char *cus, long grace_days,
+                                     bool *ours)
+{
+    const char *p[2] = {cus, grace_interval(ctx, grace_days)};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &payment_failed_st, p, NULL, NULL, &r);
+    if (e == TG_OK)
+        *ours = PQntuples(r) > 0;
+    return e;
+}
+
+enum tg_err customers_payment_succeeded(struct tg_ctx *ctx, const char *cus, bool *settled)
+{
+    const char *p[1] = {cus};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &payment_succeeded_st, p, NULL, NULL, &r);
+    if (e == TG_OK)
+        *settled = PQntuples(r) > 0;
+    return e;
+}
+
+enum tg_err customers_expire_grace(struct tg_ctx *ctx, const char ***ids, size_t *n)
+{
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &expire_grace_st, NULL, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    *n = (size_t)PQntuples(r);
+    *ids = arena_alloc(ctx->arena, (*n + 1) * sizeof(**ids));
+    if (*ids == NULL)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    for (size_t i = 0; i < *n; i++)
+        (*ids)[i] = db_str(r, (int)i, 0);
+    return TG_OK;
+}
+
+enum tg_err customers_count_by_tier(struct tg_ctx *ctx, struct customers_tier_count **out,
+                                    size_t *n)
+{
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &by_tier_st, NULL, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    *n = (size_t)PQntuples(r);
+    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
+    if (*out == NULL)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    for (size_t i = 0; i < *n; i++) {
+        (*out)[i].tier = db_str(r, (int)i, 0);
+        (*out)[i].customers = db_ll(r, (int)i, 1);
+        (*out)[i].credits = db_ll(r, (int)i, 2);
+    }
+    return TG_OK;
+}

@@ -1,0 +1,85 @@
+/*
+ * customers: the customers table (sql/functions/customers.sql): onboarding
+ * (customer, first API key and trial credits in one statement), reading a
+ * customer, and the billing-status changes Stripe's webhooks and the
+ * worker drive (DESIGN.md section 2).
+ */
+#ifndef TOLLGATE_STORE_CUSTOMERS_H
+#define TOLLGATE_STORE_CUSTOMERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ctx.h"
+#include "core/hash.h"
+
+/* A customer; strings borrowed from the context's arena. */
+struct customer {
+    const char *id;             /* uuid */
+    const char *email;
+    const char *name;
+    const char *source;         /* direct | marketplace | early_access */
+    const char *tier;           /* trial | payg | pro */
+    const char *billing_status; /* none | active | past_due | delinquent */
+    long long credit_balance;   /* credits, never negative */
+    const char *created_at;     /* RFC 3339 UTC */
+    const char *stripe_customer_id;     /* cus_..., NULL before billing */
+    const char *default_payment_method; /* pm_..., NULL before billing */
+    const char *grace_period_ends_at;   /* RFC 3339 UTC, NULL unless past_due */
+    bool billing_enabled;       /* the billing_enabled flag (kill switch) for this customer */
+};
+
+/* Customers and unused credits of one tier (for /metrics). */
+struct customers_tier_count {
+    const char *tier;
+    long long customers;
+    long long credits;
+};
+
+/* customers_onboard: create the customer (email, name, source), its first
+ * API key (hash, prefix) and its trial credits. *created false when the
+ * e-mail is taken (case-insensitively); *out the customer otherwise. TG_EDB. */
+enum tg_err customers_onboard(struct tg_ctx *ctx, const char *email, const char *name,
+                              const char *source, const uint8_t key_hash[HASH_SHA256_LEN],
+                              const char *key_prefix, bool *created, struct customer *out)
+    __attribute__((warn_unused_result));
+
+/* customers_get: the customer with id (a uuid). TG_ENOTFOUND, TG_EDB. */
+enum tg_err customers_get(struct tg_ctx *ctx, const char *id, struct customer *out)
+    __attribute__((warn_unused_result));
+
+/* customers_find: the id of the customer named by who -- its id (a uuid)
+ * or its e-mail address, compared case-insensitively -- into *id.
+ * TG_ENOTFOUND, TG_EDB. */
+enum tg_err customers_find(struct tg_ctx *ctx, const char *who, const char **id)
+    __attribute__((warn_unused_result));
+
+/* customers_set_stripe: record cus as id's Stripe customer unless one is
+ * recorded already; *kept is the one recorded now. TG_ENOTFOUND, TG_EDB. */
+enum tg_err customers_set_stripe(struct tg_ctx *ctx, const char *id, const char *cus,
+                                 const char **kept) __attribute__((warn_unused_result));
+
+/* customers_payment_failed: an invoice of Stripe customer cus failed: the
+ * customer is past_due and a grace period of grace_days starts (unless one
+ * runs). *ours when cus is one of our customers. TG_EDB. */
+enum tg_err customers_payment_failed(struct tg_ctx *ctx, const char *cus, long grace_days,
+                                     bool *ours) __attribute__((warn_unused_result));
+
+/* customers_payment_succeeded: an invoice of cus was paid: back to active
+ * unless something is still owed. *settled when a customer of ours is
+ * active now. TG_EDB. */
+enum tg_err customers_payment_succeeded(struct tg_ctx *ctx, const char *cus, bool *settled)
+    __attribute__((warn_unused_result));
+
+/* customers_expire_grace: past_due customers whose grace period is over
+ * become delinquent; their ids in *ids (*n, arena-owned). TG_EDB. */
+enum tg_err customers_expire_grace(struct tg_ctx *ctx, const char ***ids, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* customers_count_by_tier: every tier with its customers and credits, in
+ * *out (*n, arena-owned). TG_EDB. */
+enum tg_err customers_count_by_tier(struct tg_ctx *ctx, struct customers_tier_count **out,
+                                    size_t *n) __attribute__((warn_unused_result));
+
+#endif
