@@ -14,34 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store/statements.h"
-
-/*
- * statement_find: the statement prepared as NAME, or NULL when there is none.
- * The returned struct is borrowed from the registry (static storage).
- *
- * The ONE place that knows how the registry is laid out. When libtollgate.a
- * provides db_statement_find() (bench/run detects the symbol and compiles with
- * -DHAVE_DB_STATEMENT_FIND), that is used; otherwise the local fallback scans
- * db_statements[], indexed by enum db_stmt. If the registry changes shape,
- * change this function only.
- */
-#ifdef HAVE_DB_STATEMENT_FIND
-const struct db_statement *db_statement_find(const char *name);
-#endif
-
-static const struct db_statement *statement_find(const char *name)
-{
-#ifdef HAVE_DB_STATEMENT_FIND
-    return db_statement_find(name);
-#else
-    /* LOCAL FALLBACK until the registry provides db_statement_find(). */
-    for (int i = 0; i < DB_STMT_COUNT; i++)
-        if (db_statements[i].name != NULL && strcmp(db_statements[i].name, name) == 0)
-            return &db_statements[i];
-    return NULL;
-#endif
-}
+#include "store/db.h"
 
 int main(int argc, char **argv)
 {
@@ -50,7 +23,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: print-statement [-n] NAME\n");
         return 2;
     }
-    const struct db_statement *s = statement_find(argv[argc - 1]);
+    const struct db_statement *s = db_statement_find(argv[argc - 1]);
     if (s == NULL || s->sql == NULL) {
         fprintf(stderr, "print-statement: no statement is prepared as \"%s\"\n", argv[argc - 1]);
         return 2;
