@@ -276,13 +276,80 @@ static int check_smtp(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+/* load_defaults: every key's default into the zeroed cfg. */
+static int load_defaults(struct config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
     snprintf(err, errlen, "no error");
     for (const struct config_key *k = config_keys; k->name != NULL; k++)
         if (set_key(cfg, k, k->def, "default", err, errlen) != 0)
-            goto fail;
+            return -1;
+    return 0;
+}
+
+/* load_stream: the INI text of f over cfg; path names f in messages. */
+static int load_stream(struct config *cfg, FILE *f, const char *path, char *err, size_t errlen)
+{
+    struct load_ctx ctx = {.cfg = cfg, .path = path, .err = err, .errlen = errlen, .file = f};
+    int rc = ini_parse_stream(read_line, &ctx, on_ini, &ctx);
+    if (rc == 0)
+        return 0;
+    if (rc > 0 && !ctx.failed)
+        snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+    else if (rc < 0)
+        snprintf(err, errlen, "%s: cannot read", path);
+    return -1;
+}
+
+/* load_rest: what follows the file: the environment, the secrets named by
+ * the *_file keys, and the checks across keys. */
+static int load_rest(struct config *cfg, char *err, size_t errlen)
+{
+    for (const struct config_key *k = config_keys; k->name != NULL; k++) {
+        const char *v = getenv(k->env);
+        if (v != NULL && set_key(cfg, k, v, k->env, err, errlen) != 0)
+            return -1;
+    }
+    if (cfg->stripe_secret_key_file[0] != '\0' &&
+        load_secret(cfg->stripe_secret_key_file, "stripe_secret_key_file",
+                    &cfg->stripe_secret_key, err, errlen) != 0)
+        return -1;
+    if (cfg->stripe_webhook_secret_file[0] != '\0' &&
+        load_secret(cfg->stripe_webhook_secret_file, "stripe_webhook_secret_file",
+                    &cfg->stripe_webhook_secret, err, errlen) != 0)
+        return -1;
+    if (cfg->github_webhook_secret_file[0] != '\0' &&
+        load_secret(cfg->github_webhook_secret_file, "github_webhook_secret_file",
+                    &cfg->github_webhook_secret, err, errlen) != 0)
+        return -1;
+    if (check_smtp(cfg, err, errlen) != 0)
+        return -1;
+    if (cfg->token_signing_key_file[0] != '\0') {
+        if (load_secret(cfg->token_signing_key_file, "token_signing_key_file",
+                        &cfg->token_signing_key, err, errlen) != 0)
+            return -1;
+        if (strlen(cfg->token_signing_key) < 32) {
+            snprintf(err, errlen, "token_signing_key_file: %s: the key must be at least 32 "
+                                  "bytes (e.g. openssl rand -hex 32)", cfg->token_signing_key_file);
+            return -1;
+        }
+    }
+    if (cfg->token_ttl_seconds > cfg->token_ttl_max_seconds) {
+        snprintf(err, errlen, "token_ttl_seconds: %ld is longer than token_ttl_max_seconds (%ld)",
+                 cfg->token_ttl_seconds, cfg->token_ttl_max_seconds);
+        return -1;
+    }
+    if (cfg->smtp_password_file[0] != '\0' &&
+        load_secret(cfg->smtp_password_file, "smtp_password_file", &cfg->smtp_password, err,
+                    errlen) != 0)
+        return -1;
+    return 0;
+}
+
+enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    if (load_defaults(cfg, err, errlen) != 0)
+        goto fail;
 
     bool explicit_path = path != NULL;
     if (path == NULL)
@@ -298,55 +365,34 @@ enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t 
             goto fail;
         }
     } else {
-        struct load_ctx ctx = {.cfg = cfg, .path = path, .err = err, .errlen = errlen, .file = f};
-        int rc = ini_parse_stream(read_line, &ctx, on_ini, &ctx);
+        int rc = load_stream(cfg, f, path, err, errlen);
         fclose(f);
-        if (rc != 0) {
-            if (rc > 0 && !ctx.failed)
-                snprintf(err, errlen, "%s:%d: syntax error", path, rc);
-            else if (rc < 0)
-                snprintf(err, errlen, "%s: cannot read", path);
+        if (rc != 0)
             goto fail;
-        }
     }
+    if (load_rest(cfg, err, errlen) != 0)
+        goto fail;
+    return TG_OK;
+fail:
+    config_free(cfg);
+    return TG_ECONFIG;
+}
 
-    for (const struct config_key *k = config_keys; k->name != NULL; k++) {
-        const char *v = getenv(k->env);
-        if (v != NULL && set_key(cfg, k, v, k->env, err, errlen) != 0)
-            goto fail;
-    }
-    if (cfg->stripe_secret_key_file[0] != '\0' &&
-        load_secret(cfg->stripe_secret_key_file, "stripe_secret_key_file",
-                    &cfg->stripe_secret_key, err, errlen) != 0)
+enum tg_err config_load_buffer(struct config *cfg, const char *name, const char *text, size_t len,
+                               char *err, size_t errlen)
+{
+    if (load_defaults(cfg, err, errlen) != 0)
         goto fail;
-    if (cfg->stripe_webhook_secret_file[0] != '\0' &&
-        load_secret(cfg->stripe_webhook_secret_file, "stripe_webhook_secret_file",
-                    &cfg->stripe_webhook_secret, err, errlen) != 0)
-        goto fail;
-    if (cfg->github_webhook_secret_file[0] != '\0' &&
-        load_secret(cfg->github_webhook_secret_file, "github_webhook_secret_file",
-                    &cfg->github_webhook_secret, err, errlen) != 0)
-        goto fail;
-    if (check_smtp(cfg, err, errlen) != 0)
-        goto fail;
-    if (cfg->token_signing_key_file[0] != '\0') {
-        if (load_secret(cfg->token_signing_key_file, "token_signing_key_file",
-                        &cfg->token_signing_key, err, errlen) != 0)
-            goto fail;
-        if (strlen(cfg->token_signing_key) < 32) {
-            snprintf(err, errlen, "token_signing_key_file: %s: the key must be at least 32 "
-                                  "bytes (e.g. openssl rand -hex 32)", cfg->token_signing_key_file);
-            goto fail;
-        }
-    }
-    if (cfg->token_ttl_seconds > cfg->token_ttl_max_seconds) {
-        snprintf(err, errlen, "token_ttl_seconds: %ld is longer than token_ttl_max_seconds (%ld)",
-                 cfg->token_ttl_seconds, cfg->token_ttl_max_seconds);
+    /* fmemopen reads the text as fopen would the file (a NUL byte ends a
+     * line for inih there too); "r" never writes to the buffer. */
+    FILE *f = fmemopen((void *)text, len, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", name, strerror(errno));
         goto fail;
     }
-    if (cfg->smtp_password_file[0] != '\0' &&
-        load_secret(cfg->smtp_password_file, "smtp_password_file", &cfg->smtp_password, err,
-                    errlen) != 0)
+    int rc = load_stream(cfg, f, name, err, errlen);
+    fclose(f);
+    if (rc != 0 || load_rest(cfg, err, errlen) != 0)
         goto fail;
     return TG_OK;
 fail:

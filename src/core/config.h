@@ -83,6 +83,14 @@ extern const struct config_key config_keys[];
 enum tg_err config_load(struct config *cfg, const char *path, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* config_load_buffer: config_load with the INI text given as len bytes at
+ * text (borrowed) instead of a file, named name ("<name>:<line>") in
+ * messages: defaults, the text, the environment, then the secret files.
+ * Errors and ownership as config_load. For tests and the fuzz harness
+ * (t/fuzz/fuzz_config.c). */
+enum tg_err config_load_buffer(struct config *cfg, const char *name, const char *text, size_t len,
+                               char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* config_free: release the strings of cfg and zero it. */
 void config_free(struct config *cfg);
 

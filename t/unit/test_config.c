@@ -502,3 +502,57 @@ Test(config, free_twice_is_safe)
     config_free(&cfg);
     assert_zeroed(&cfg);
 }
+
+/* ---- config_load_buffer (the fuzz harness's entry point) ------------- */
+
+Test(config, buffer_gives_the_same_values_as_the_file)
+{
+    struct config a, b;
+    char err[512] = "";
+    load_text(&a, full_file);
+    cr_assert_eq(config_load_buffer(&b, "mem", full_file, strlen(full_file), err, sizeof(err)),
+                 TG_OK, "%s", err);
+    for (const struct config_key *k = config_keys; k->name != NULL; k++) {
+        const char *pa = (const char *)&a + k->offset, *pb = (const char *)&b + k->offset;
+        if (k->type == CONFIG_LONG)
+            cr_assert_eq(*(const long *)(const void *)pa, *(const long *)(const void *)pb, "%s",
+                         k->name);
+        else
+            cr_assert_str_eq(*(char *const *)(const void *)pa, *(char *const *)(const void *)pb,
+                             "%s", k->name);
+    }
+    config_free(&a);
+    config_free(&b);
+}
+
+Test(config, buffer_empty_gives_defaults)
+{
+    struct config cfg;
+    char err[512] = "";
+    cr_assert_eq(config_load_buffer(&cfg, "mem", "", 0, err, sizeof(err)), TG_OK, "%s", err);
+    cr_assert_eq(cfg.workers, 4);
+    config_free(&cfg);
+}
+
+Test(config, buffer_errors_name_the_buffer_and_line)
+{
+    static const char text[] = "workers = 4\nworkers = 5\n";
+    struct config cfg;
+    char err[512] = "";
+    cr_assert_eq(config_load_buffer(&cfg, "mem", text, sizeof(text) - 1, err, sizeof(err)),
+                 TG_ECONFIG);
+    assert_zeroed(&cfg);
+    cr_assert_not_null(strstr(err, "mem:2"), "%s", err);
+    cr_assert_not_null(strstr(err, "twice"), "%s", err);
+}
+
+Test(config, buffer_is_read_to_its_length_only)
+{
+    /* Not NUL-terminated: the line after len must not be read. */
+    static const char text[] = "workers = 6\nworkers = bad\n";
+    struct config cfg;
+    char err[512] = "";
+    cr_assert_eq(config_load_buffer(&cfg, "mem", text, 12, err, sizeof(err)), TG_OK, "%s", err);
+    cr_assert_eq(cfg.workers, 6);
+    config_free(&cfg);
+}
