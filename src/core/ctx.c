@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/text.h"
+
 void ctx_init(struct tg_ctx *ctx, struct arena *a, const struct service *svc,
               const char *request_id)
 {
@@ -29,6 +31,11 @@ enum tg_err ctx_fail(struct tg_ctx *ctx, enum tg_err code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    /* Details quote input (Jansson's error text, field names cut to a
+     * length) and may be cut mid-character here; json_string() refuses
+     * invalid UTF-8, which would drop the detail from the problem answer
+     * and the log line. */
+    text_utf8_scrub(buf);
     ctx->error.detail = arena_strdup(ctx->arena, buf);
     return code;
 }

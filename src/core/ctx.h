@@ -55,8 +55,10 @@ void ctx_init(struct tg_ctx *ctx, struct arena *a, const struct service *svc,
 
 /* ctx_fail: record a failure of code with a printf-style detail for the
  * client (never a secret), and return code, so a function can write
- * `return ctx_fail(ctx, TG_EINVALID, "email: not an address");`. fmt NULL
- * records no detail. An earlier retry_after and extra members are kept. */
+ * `return ctx_fail(ctx, TG_EINVALID, "email: not an address");`. The
+ * detail is cut to 511 bytes and made valid UTF-8 (text_utf8_scrub). fmt
+ * NULL records no detail. An earlier retry_after and extra members are
+ * kept. */
 enum tg_err ctx_fail(struct tg_ctx *ctx, enum tg_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -16,4 +16,11 @@ bool text_printable(const char *s, size_t len);
  * 9562 section 4), as PostgreSQL prints it; any case. */
 bool text_is_uuid(const char *s);
 
+/* text_utf8_scrub: replace in s (NUL-terminated, modified in place) every
+ * byte that is not part of a well-formed UTF-8 sequence (RFC 3629 section
+ * 4: no overlong forms, no surrogates, nothing above U+10FFFF; what
+ * Jansson accepts) with '?', so that s is JSON text (RFC 8259 section
+ * 8.1). */
+void text_utf8_scrub(char *s);
+
 #endif

@@ -117,7 +117,8 @@ size_t http_json_depth(const char *text, size_t len, size_t limit);
 
 /* http_fail: record err with a detail in the request's context (the
  * problem answer) and return err, so a handler can write
- * `return http_fail(req, TG_EINVALID, "...", ...)`. */
+ * `return http_fail(req, TG_EINVALID, "...", ...)`. The detail is cut to
+ * 511 bytes and is always valid UTF-8 (ctx_fail). */
 enum tg_err http_fail(struct http_request *req, enum tg_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

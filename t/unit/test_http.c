@@ -8,7 +8,8 @@
  * http_json_depth with brackets in strings and escapes; http_query_get
  * (decoding, missing, duplicate, empty, %00, malformed escapes); and the
  * responses: http_reply_problem (RFC 9457 fields, content type, Allow on
- * 405), http_reply_json, http_add_header, http_fail.
+ * 405), http_reply_json, http_add_header, http_fail (details always valid
+ * UTF-8).
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -568,6 +569,40 @@ Test(http, problem_for_every_error_matches_the_table)
     cr_assert_eq(req.resp.status, 500, "unknown errors are internal errors");
     cr_assert_str_eq(json_string_value(json_object_get(reply_body(), "type")),
                      PROBLEM_BASE "internal-error");
+}
+
+/* A detail is JSON text: invalid UTF-8 in what it quotes, or a character
+ * cut at 511 bytes, must not drop it from the answer (found by
+ * t/fuzz/fuzz_json_fields: Jansson's error text quotes the raw bytes). */
+Test(http, fail_detail_is_always_valid_utf8)
+{
+    cr_assert_eq(http_fail(&req, TG_EINVALID, "x %s|%s", "\xff\xc3(\xe2\x82", "\xc0\xaf\xed\xa0\x80"),
+                 TG_EINVALID);
+    cr_assert_str_eq(req.ctx->error.detail, "x ?\?(??|?????");
+    http_fail(&req, TG_EINVALID, "%s", "ok: \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf");
+    cr_assert_str_eq(req.ctx->error.detail, "ok: \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf",
+                     "well-formed text is kept");
+    http_fail(&req, TG_EINVALID, "%s", "\xf4\x90\x80\x80 \xf5 \xe0\x9f\xbf");
+    cr_assert_str_eq(req.ctx->error.detail, "???? ? ?\?\?", "above U+10FFFF, overlong");
+    char cut[600];
+    memset(cut, 'a', 510);
+    memcpy(cut + 510, "\xe2\x82\xac", 4); /* the euro sign straddles byte 511 */
+    http_fail(&req, TG_EINVALID, "%s", cut);
+    cr_assert_eq(strlen(req.ctx->error.detail), 511);
+    cr_assert_eq(req.ctx->error.detail[510], '?');
+    http_reply_problem(&req, TG_EINVALID);
+    cr_assert_not_null(json_string_value(json_object_get(reply_body(), "detail")));
+}
+
+Test(http, json_error_quoting_invalid_utf8_keeps_its_detail)
+{
+    static const char body[] = "\"k\\u\xee\xa2\xa2\xa2\xa2\xa2\xa2\xa2\xa2\xa2" "epl";
+    cr_assert_eq(parse_json("application/json", body, sizeof(body) - 1, 16), TG_EBADJSON);
+    cr_assert_not_null(req.ctx->error.detail);
+    http_reply_problem(&req, TG_EBADJSON);
+    const char *detail = json_string_value(json_object_get(reply_body(), "detail"));
+    cr_assert_not_null(detail, "the detail was dropped");
+    cr_assert_not_null(strstr(detail, "invalid escape"), "%s", detail);
 }
 
 /* Headers set before are dropped; a 405 gets its Allow header. */

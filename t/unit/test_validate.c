@@ -141,6 +141,20 @@ Test(validate, unknown_field_name_is_not_echoed_raw)
     cr_assert_lt(strlen(req.ctx->error.detail), 200, "long names are cut");
 }
 
+/* The name is cut at 64 bytes, which may split a character: the detail
+ * must stay valid UTF-8, or the problem answer loses it (found by
+ * t/fuzz/fuzz_json_fields). */
+Test(validate, unknown_field_name_cut_inside_a_character)
+{
+    char text[128] = "{\"";
+    memset(text + 2, 'a', 63);
+    memcpy(text + 65, "\xc3\xa9\":1}", 7); /* e-acute at bytes 64 and 65 */
+    expect_invalid(text, NULL);
+    json_t *s = json_string(req.ctx->error.detail);
+    cr_assert_not_null(s, "detail is not valid UTF-8: %s", req.ctx->error.detail);
+    json_decref(s);
+}
+
 Test(validate, string_type_is_checked)
 {
     static const char *const bad[] = {"1", "true", "[]", "{}", "1.5"};
