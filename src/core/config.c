@@ -199,14 +199,39 @@ static int on_ini_line(struct load_ctx *ctx, const char *section, const char *na
     return 0;
 }
 
-/* read_line: fgets for inih that also counts lines. */
+/* read_line: fgets for inih that also counts lines, and that refuses --
+ * by failing the load and ending the text -- a line that does not fit
+ * inih's buffer of num bytes (its newline and a NUL included): inih would
+ * parse the rest of the line as a line of its own, so the tail of a long
+ * comment could set a key. A NUL byte is refused too: inih would drop the
+ * rest of its line unseen. */
 static char *read_line(char *str, int num, void *stream)
 {
     struct load_ctx *ctx = stream;
-    char *line = fgets(str, num, ctx->file);
-    if (line != NULL)
-        ctx->lineno++;
-    return line;
+    int n = 0, c = EOF;
+    if (ctx->failed || num < 2)
+        return NULL;
+    while (n < num - 1 && (c = getc(ctx->file)) != EOF) {
+        str[n++] = (char)c;
+        if (c == '\n' || c == '\0')
+            break;
+    }
+    if (n == 0)
+        return NULL;
+    str[n] = '\0';
+    ctx->lineno++;
+    if (c == '\0') {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: NUL byte in the line", ctx->path, ctx->lineno);
+        ctx->failed = true;
+        return NULL;
+    }
+    if (str[n - 1] != '\n' && (c = getc(ctx->file)) != EOF) {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: line longer than %d bytes", ctx->path,
+                 ctx->lineno, num - 2);
+        ctx->failed = true;
+        return NULL;
+    }
+    return str;
 }
 
 static int on_ini(void *user, const char *section, const char *name, const char *value)
@@ -292,7 +317,7 @@ static int load_stream(struct config *cfg, FILE *f, const char *path, char *err,
 {
     struct load_ctx ctx = {.cfg = cfg, .path = path, .err = err, .errlen = errlen, .file = f};
     int rc = ini_parse_stream(read_line, &ctx, on_ini, &ctx);
-    if (rc == 0)
+    if (rc == 0 && !ctx.failed) /* read_line ends the text on its errors */
         return 0;
     if (rc > 0 && !ctx.failed)
         snprintf(err, errlen, "%s:%d: syntax error", path, rc);

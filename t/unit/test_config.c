@@ -556,3 +556,57 @@ Test(config, buffer_is_read_to_its_length_only)
     cr_assert_eq(cfg.workers, 6);
     config_free(&cfg);
 }
+
+/* ---- lines that do not fit inih's buffer (found by t/fuzz/fuzz_config) -- */
+
+/* line_of: "key = " then 'x' up to len bytes, then end ("\n" or ""). */
+static const char *line_of(char *buf, const char *key, size_t len, const char *end)
+{
+    size_t k = strlen(key);
+    memcpy(buf, key, k);
+    memset(buf + k, 'x', len - k);
+    memcpy(buf + len, end, strlen(end) + 1);
+    return buf;
+}
+
+Test(config, line_longer_than_the_buffer_is_refused_with_its_line)
+{
+    char text[512];
+    memcpy(text, "workers = 4\n", 12);
+    line_of(text + 12, "database = ", 199, "\n");
+    expect_error(text, 2, "longer than 198 bytes", NULL);
+    line_of(text, "database = ", 300, "");
+    expect_error(text, 1, "longer than", NULL);
+}
+
+Test(config, long_comment_cannot_set_a_key)
+{
+    /* inih took the 199th byte on as a line of its own: "workers = 9". */
+    char text[512] = "# ";
+    memset(text + 2, 'c', 197);
+    memcpy(text + 199, "workers = 9\n", 13);
+    expect_error(text, 1, "longer than", NULL);
+}
+
+Test(config, line_of_198_bytes_fits)
+{
+    char text[512];
+    struct config cfg;
+    load_text(&cfg, line_of(text, "database = ", 198, "\n"));
+    cr_assert_eq(strlen(cfg.database), 198 - strlen("database = "));
+    config_free(&cfg);
+    unlink(tmp_path);
+    load_text(&cfg, line_of(text, "database = ", 199, "")); /* the last line, no newline */
+    cr_assert_eq(strlen(cfg.database), 199 - strlen("database = "));
+    config_free(&cfg);
+}
+
+Test(config, nul_byte_is_refused)
+{
+    static const char text[] = "workers = 4\nworkers = 5\0 and the rest\n";
+    struct config cfg;
+    char err[512] = "";
+    cr_assert_eq(config_load_buffer(&cfg, "mem", text, sizeof(text) - 1, err, sizeof(err)),
+                 TG_ECONFIG);
+    cr_assert_not_null(strstr(err, "mem:2: NUL byte"), "%s", err);
+}
