@@ -3,7 +3,7 @@
  * (src/http/http.c): http_parse_params over the parameters, http_query_get
  * for every query parameter a handler reads, http_read_body through a
  * struct http_io, http_parse_json when the body is declared JSON, and the
- * problem answer of whatever failed.
+ * problem answer of whatever failed, which must carry its detail.
  *
  * Input: "NAME=value" parameters separated by '\n' or NUL bytes, then an
  * empty line, then the body (read in chunks of 1, 7 and 4096 bytes in
@@ -94,8 +94,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     if (e != TG_OK) {
+        const char *detail = req.problem_detail;
         http_reply_problem(&req, e);
         fuzz_assert(req.resp.status >= 400 && req.resp.body != NULL);
+        json_t *p = json_loadb(req.resp.body, req.resp.body_len, 0, NULL);
+        fuzz_assert(p != NULL);
+        fuzz_assert(detail == NULL || json_is_string(json_object_get(p, "detail")));
+        json_decref(p);
     }
     arena_free(a);
     free(body);
