@@ -72,8 +72,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct arena *a = arena_new(4096);
     if (a == NULL)
         abort();
+    struct service svc = {0};
+    struct tg_ctx ctx;
+    ctx_init(&ctx, a, &svc, "fuzz");
     struct http_request req;
-    http_request_init(&req, a, NULL);
+    http_request_init(&req, &ctx);
     enum tg_err e = http_parse_params(&req, envp);
     if (e == TG_OK) {
         fuzz_assert(req.method != NULL && req.path != NULL && req.query != NULL);
@@ -94,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     if (e != TG_OK) {
-        const char *detail = req.problem_detail;
+        const char *detail = req.ctx->error.detail;
         http_reply_problem(&req, e);
         fuzz_assert(req.resp.status >= 400 && req.resp.body != NULL);
         json_t *p = json_loadb(req.resp.body, req.resp.body_len, 0, NULL);

@@ -20,6 +20,7 @@
 #include "domain/customer.h"
 #include "fuzz.h"
 #include "http/http.h"
+#include "core/text.h"
 #include "http/validate.h"
 
 #define JSON_DEPTH 16 /* json_max_depth's default */
@@ -68,10 +69,10 @@ static void check(struct http_request *req, json_t *obj, const struct valid_fiel
                   size_t n)
 {
     json_t *out[3];
-    req->problem_detail = NULL;
+    ctx_clear_error(req->ctx);
     enum tg_err e = valid_object(req, obj, fields, n, out);
     if (e != TG_OK) {
-        fuzz_assert(e == TG_EINVALID && req->problem_detail != NULL);
+        fuzz_assert(e == TG_EINVALID && req->ctx->error.detail != NULL);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -84,7 +85,7 @@ static void check(struct http_request *req, json_t *obj, const struct valid_fiel
             size_t len = json_string_length(out[i]);
             fuzz_assert(s != NULL && strlen(s) == len);
             fuzz_assert((long long)len >= f->min && (long long)len <= f->max);
-            fuzz_assert(valid_text(s, len));
+            fuzz_assert(text_printable(s, len));
         } else if (f->type == VALID_INTEGER) {
             fuzz_assert(json_integer_value(out[i]) >= f->min &&
                         json_integer_value(out[i]) <= f->max);
@@ -124,7 +125,7 @@ static void check_credentials(struct http_request *req, json_t *body)
 /* problem: the problem answer for err carries the detail that was set. */
 static void problem(struct http_request *req, enum tg_err err)
 {
-    const char *detail = req->problem_detail;
+    const char *detail = req->ctx->error.detail;
     http_reply_problem(req, err);
     fuzz_assert(req->resp.body != NULL && req->resp.status >= 400);
     json_t *p = json_loadb(req->resp.body, req->resp.body_len, 0, NULL);
@@ -138,8 +139,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct arena *a = arena_new(4096);
     if (a == NULL)
         abort();
+    struct service svc = {0};
+    struct tg_ctx ctx;
+    ctx_init(&ctx, a, &svc, "fuzz");
     struct http_request req;
-    http_request_init(&req, a, NULL);
+    http_request_init(&req, &ctx);
     req.request_id = "fuzz";
     req.content_type = "application/json";
     /* As http_read_body leaves it: exactly the bytes, then a NUL. */
@@ -156,12 +160,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_assert(http_json_depth(req.body, req.body_len, JSON_DEPTH) <= JSON_DEPTH);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
             check(&req, req.json, tables[i].fields, tables[i].n);
-            if (req.problem_detail != NULL)
+            if (req.ctx->error.detail != NULL)
                 problem(&req, TG_EINVALID);
         }
         check_credentials(&req, req.json);
     } else {
-        fuzz_assert(e == TG_EBADJSON && req.problem_detail != NULL);
+        fuzz_assert(e == TG_EBADJSON && req.ctx->error.detail != NULL);
         problem(&req, e);
     }
     arena_free(a);
