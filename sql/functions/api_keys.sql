@@ -9,30 +9,39 @@
 -- its customer, the requests made in this window (this one included; 0
 -- when not counted) and the seconds until the window resets.
 --
--- One statement: the counter is an atomic upsert of (key, window), so with
--- any number of workers and hosts exactly p_limit requests are admitted per
--- window; the caller refuses the request when requests > p_limit.
+-- The counter is an atomic upsert of (key, window), so with any number of
+-- workers and hosts exactly p_limit requests are admitted per window; the
+-- caller refuses the request when requests > p_limit. Statement by
+-- statement, so that what is not needed (the touch, the counter) is not
+-- even prepared for execution: every API request runs this (measured:
+-- bench/README.md).
 CREATE FUNCTION api_key_authenticate(p_key_hash bytea, p_limit bigint)
 RETURNS TABLE (api_key_id uuid, customer_id uuid, key_prefix text, requests bigint,
                reset_seconds integer)
 LANGUAGE plpgsql AS $$
+DECLARE
+    used timestamptz;
 BEGIN
-    RETURN QUERY
-    WITH k AS (
-        SELECT a.id, a.customer_id, a.key_prefix, a.last_used_at
-          FROM api_keys a WHERE a.key_hash = p_key_hash AND a.revoked_at IS NULL),
-    touch AS (
-        UPDATE api_keys a SET last_used_at = now() FROM k
-         WHERE a.id = k.id
-           AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')),
-    counted AS (
+    SELECT a.id, a.customer_id, a.key_prefix, a.last_used_at
+      INTO api_key_id, customer_id, key_prefix, used
+      FROM api_keys a WHERE a.key_hash = p_key_hash AND a.revoked_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF used IS NULL OR used < now() - interval '1 minute' THEN
+        UPDATE api_keys a SET last_used_at = now() WHERE a.id = api_key_id;
+    END IF;
+    requests := 0;
+    IF p_limit > 0 THEN
         INSERT INTO rate_limits AS r (api_key_id, window_start, requests)
-        SELECT k.id, date_trunc('hour', now()), 1 FROM k WHERE p_limit > 0
+        VALUES (api_key_id, date_trunc('hour', now()), 1)
         ON CONFLICT ON CONSTRAINT rate_limits_pkey DO UPDATE SET requests = r.requests + 1
-        RETURNING r.requests)
-    SELECT k.id, k.customer_id, k.key_prefix, coalesce((SELECT c.requests FROM counted c), 0),
-           ceil(extract(epoch FROM date_trunc('hour', now()) + interval '1 hour' - now()))::integer
-      FROM k, LATERAL set_config('tollgate.actor', 'api_key:' || k.key_prefix, false) actor;
+        RETURNING r.requests INTO requests;
+    END IF;
+    reset_seconds := ceil(extract(epoch FROM date_trunc('hour', now()) + interval '1 hour'
+                                                 - now()));
+    PERFORM set_config('tollgate.actor', 'api_key:' || key_prefix, false);
+    RETURN NEXT;
 END $$;
 
 -- rate_limits_prune: drop the counters of windows that are over.

@@ -73,8 +73,8 @@ BEGIN
             END IF;
         END IF;
     END IF;
-    RETURN QUERY SELECT u.id, u.outcome, u.balance_after, u.ledger_entry_id, u.fix_id,
-                        u.created_at, u.charge_id, ch.amount_cents, ch.currency::text
+    RETURN QUERY SELECT u.id, u.outcome::text, u.balance_after::bigint, u.ledger_entry_id,
+                        u.fix_id, u.created_at, u.charge_id, ch.amount_cents, ch.currency::text
                    FROM usage_events u WHERE u.charge_id = p_charge;
 END $$;
 

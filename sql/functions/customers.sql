@@ -78,3 +78,23 @@ CREATE FUNCTION grace_periods_expire() RETURNS SETOF customers LANGUAGE sql AS $
      WHERE billing_status = 'past_due' AND grace_period_ends_at <= now()
     RETURNING *;
 $$;
+
+-- customers_keep_references: a customer with ledger entries or usage
+-- events is not deleted (staging_reset() deletes those first). This is the
+-- customer's side of the references those tables hold without foreign
+-- keys (006: a foreign key's check cost every metered fix a query; this
+-- costs nothing until someone deletes a customer).
+CREATE FUNCTION customers_keep_references() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM credit_transactions t WHERE t.customer_id = OLD.id)
+       OR EXISTS (SELECT 1 FROM usage_events u WHERE u.customer_id = OLD.id) THEN
+        RAISE EXCEPTION 'customer % has ledger entries or usage events', OLD.id
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'the ledger is append-only: a customer with a history stays';
+    END IF;
+    RETURN OLD;
+END $$;
+
+CREATE TRIGGER customers_keep_references BEFORE DELETE ON customers
+    FOR EACH ROW EXECUTE FUNCTION customers_keep_references();
+

@@ -78,5 +78,5 @@ BEGIN
     INSERT INTO credit_transactions (customer_id, amount, kind, reference, description)
     VALUES (p_customer, p_amount, 'adjustment', 'manual:' || audit_actor(), p_reason)
     RETURNING * INTO le;
-    RETURN QUERY SELECT 'adjusted'::text, le.id, le.balance_after;
+    RETURN QUERY SELECT 'adjusted'::text, le.id, le.balance_after::bigint;
 END $$;

@@ -20,10 +20,16 @@
 -- stays free for a retry once billing is set up.
 --
 -- Concurrency: the customer's row is locked before anything is read, and
--- the decision is a second statement, which (READ COMMITTED) sees every
--- change committed before the lock was granted: with k credits and N
--- parallel requests exactly k are paid from the balance, and a concurrent
+-- every later statement (READ COMMITTED: a snapshot each) sees what was
+-- committed before the lock was granted: with k credits and N parallel
+-- requests exactly k are paid from the balance, and a concurrent
 -- duplicate waits and then replays the first request's event.
+--
+-- Cost: a fix paid by a credit runs the key's statement
+-- (api_key_authenticate), the lock, and one statement for the entry and
+-- the event -- the fewest this rule needs; everything else (replays,
+-- refusals, charges) takes the longer way below it. Measured with
+-- callgrind in bench/README.md.
 
 -- usage_record: authenticate the API key (p_key_hash, counted against
 -- p_limit requests an hour; api_keys.sql) and record a fix for its
@@ -44,7 +50,14 @@ RETURNS TABLE (outcome text, api_key_id uuid, customer_id uuid, key_prefix text,
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    k record;
+    k        record;
+    balance  bigint;
+    c        customers%ROWTYPE;
+    price    pricing_tiers%ROWTYPE;
+    ev       usage_events%ROWTYPE;
+    call     stripe_requests%ROWTYPE;
+    ch       charges%ROWTYPE;
+    decision text;
 BEGIN
     SELECT * INTO k FROM api_key_authenticate(p_key_hash, p_limit);
     IF NOT FOUND THEN
@@ -57,64 +70,88 @@ BEGIN
                             NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::jsonb;
         RETURN;
     END IF;
-    PERFORM 1 FROM customers c WHERE c.id = k.customer_id FOR UPDATE;
+    SELECT cu.credit_balance INTO balance FROM customers cu WHERE cu.id = k.customer_id FOR UPDATE;
 
-    RETURN QUERY
-    WITH ev AS (
-        SELECT u.* FROM usage_events u
-         WHERE u.customer_id = k.customer_id AND u.idempotency_key = p_key),
-    d AS (
-        SELECT c.id, c.tier, c.stripe_customer_id, c.default_payment_method,
-               t.unit_price_cents, t.currency,
-               CASE WHEN ev.id IS NOT NULL THEN
-                        CASE WHEN ev.request_hash <> p_hash THEN 'key_reused'
-                             WHEN ev.outcome = 'processing' THEN 'in_progress'
-                             ELSE 'replay' END
-                    WHEN c.credit_balance > 0 THEN 'credit'
-                    WHEN c.billing_status = 'delinquent' THEN 'delinquent'
-                    WHEN t.unit_price_cents IS NULL OR c.default_payment_method IS NULL
-                         OR c.stripe_customer_id IS NULL THEN 'no_credit'
-                    WHEN NOT feature_enabled('billing_enabled', c.id::text) THEN 'unbilled'
-                    ELSE 'charge' END AS decision
-          FROM customers c JOIN pricing_tiers t ON t.tier = c.tier LEFT JOIN ev ON true
-         WHERE c.id = k.customer_id),
-    entry AS (
-        INSERT INTO credit_transactions (customer_id, amount, kind, reference)
-        SELECT d.id, -1, 'fix_deployed', p_fix_id FROM d WHERE d.decision = 'credit'
-        RETURNING id, balance_after),
-    call AS (
+    -- A credit: the entry and the event, unless the key was used before.
+    IF balance > 0 THEN
+        RETURN QUERY
+        WITH entry AS (
+            INSERT INTO credit_transactions (customer_id, amount, kind, reference)
+            SELECT k.customer_id, -1, 'fix_deployed', p_fix_id
+             WHERE NOT EXISTS (SELECT 1 FROM usage_events u
+                                WHERE u.customer_id = k.customer_id
+                                  AND u.idempotency_key = p_key)
+            RETURNING id, balance_after),
+        new AS (
+            INSERT INTO usage_events (customer_id, idempotency_key, request_hash, kind, fix_id,
+                                      metadata, outcome, balance_after, ledger_entry_id)
+            SELECT k.customer_id, p_key, p_hash, 'fix_deployed', p_fix_id, p_metadata, 'credit',
+                   entry.balance_after, entry.id
+              FROM entry
+            RETURNING id, balance_after, ledger_entry_id, created_at)
+        SELECT 'credit'::text, k.api_key_id, k.customer_id, k.key_prefix, k.requests,
+               k.reset_seconds, new.id, 'credit'::text, new.balance_after::bigint,
+               new.ledger_entry_id, p_fix_id, new.created_at, NULL::bigint, NULL::bigint,
+               NULL::text, NULL::bigint, NULL::text, NULL::jsonb
+          FROM new;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    -- The key was used before: the first request's event, whatever it was.
+    SELECT * INTO ev FROM usage_events u
+     WHERE u.customer_id = k.customer_id AND u.idempotency_key = p_key;
+    IF FOUND THEN
+        decision := CASE WHEN ev.request_hash <> p_hash THEN 'key_reused'
+                         WHEN ev.outcome = 'processing' THEN 'in_progress'
+                         ELSE 'replay' END;
+        SELECT * INTO ch FROM charges x WHERE x.id = ev.charge_id;
+        RETURN QUERY SELECT decision, k.api_key_id, k.customer_id, k.key_prefix, k.requests,
+                            k.reset_seconds, ev.id, ev.outcome::text, ev.balance_after::bigint,
+                            ev.ledger_entry_id, ev.fix_id, ev.created_at, ev.charge_id,
+                            ch.amount_cents, ch.currency::text, NULL::bigint, NULL::text,
+                            NULL::jsonb;
+        RETURN;
+    END IF;
+
+    -- Balance 0: charge, record unbilled, or refuse (DESIGN.md section 2).
+    SELECT * INTO c FROM customers cu WHERE cu.id = k.customer_id;
+    SELECT * INTO price FROM pricing_tiers t WHERE t.tier = c.tier;
+    decision := CASE WHEN c.billing_status = 'delinquent' THEN 'delinquent'
+                     WHEN price.unit_price_cents IS NULL OR c.default_payment_method IS NULL
+                          OR c.stripe_customer_id IS NULL THEN 'no_credit'
+                     WHEN NOT feature_enabled('billing_enabled', c.id::text) THEN 'unbilled'
+                     ELSE 'charge' END;
+    IF decision IN ('delinquent', 'no_credit') THEN
+        RETURN QUERY SELECT decision, k.api_key_id, k.customer_id, k.key_prefix, k.requests,
+                            k.reset_seconds, NULL::bigint, NULL::text, NULL::bigint,
+                            NULL::bigint, NULL::text, NULL::timestamptz, NULL::bigint,
+                            NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::jsonb;
+        RETURN;
+    END IF;
+    IF decision = 'charge' THEN
+        -- Phase 1 of the charge: the call with its key, committed with the
+        -- pending charge and a 'processing' event (charges.sql settles it).
         INSERT INTO stripe_requests (idempotency_key, customer_id, operation, params)
-        SELECT 'tgch_' || replace(gen_random_uuid()::text, '-', ''), d.id, 'charge',
-               jsonb_build_object('amount', d.unit_price_cents, 'currency', d.currency,
-                                  'customer', d.stripe_customer_id,
-                                  'payment_method', d.default_payment_method,
-                                  'description', 'tollgate: fix ' || p_fix_id)
-          FROM d WHERE d.decision = 'charge'
-        RETURNING id, idempotency_key, params),
-    ch AS (
+        VALUES ('tgch_' || replace(gen_random_uuid()::text, '-', ''), c.id, 'charge',
+                jsonb_build_object('amount', price.unit_price_cents, 'currency', price.currency,
+                                   'customer', c.stripe_customer_id,
+                                   'payment_method', c.default_payment_method,
+                                   'description', 'tollgate: fix ' || p_fix_id))
+        RETURNING * INTO call;
         INSERT INTO charges (customer_id, stripe_request_id, amount_cents, currency, tier)
-        SELECT d.id, call.id, d.unit_price_cents, d.currency, d.tier FROM d, call
-        RETURNING id, amount_cents, currency),
-    new AS (
-        INSERT INTO usage_events (customer_id, idempotency_key, request_hash, kind, fix_id,
-                                  metadata, outcome, balance_after, ledger_entry_id, charge_id)
-        SELECT d.id, p_key, p_hash, 'fix_deployed', p_fix_id, p_metadata,
-               CASE d.decision WHEN 'charge' THEN 'processing' ELSE d.decision END,
-               coalesce(entry.balance_after, 0), entry.id, ch.id
-          FROM d LEFT JOIN entry ON true LEFT JOIN ch ON true
-         WHERE d.decision IN ('credit', 'charge', 'unbilled')
-        RETURNING *),
-    e AS (
-        SELECT * FROM new
-        UNION ALL
-        SELECT * FROM ev)
-    SELECT d.decision, k.api_key_id, k.customer_id, k.key_prefix, k.requests, k.reset_seconds,
-           e.id, e.outcome, e.balance_after, e.ledger_entry_id, e.fix_id, e.created_at,
-           e.charge_id, coalesce(ch.amount_cents, x.amount_cents),
-           coalesce(ch.currency, x.currency)::text, call.id, call.idempotency_key, call.params
-      FROM d
-      LEFT JOIN e ON d.decision NOT IN ('no_credit', 'delinquent')
-      LEFT JOIN ch ON true
-      LEFT JOIN call ON true
-      LEFT JOIN charges x ON x.id = e.charge_id AND ch.id IS NULL;
+        VALUES (c.id, call.id, price.unit_price_cents, price.currency, c.tier)
+        RETURNING * INTO ch;
+    END IF;
+    INSERT INTO usage_events (customer_id, idempotency_key, request_hash, kind, fix_id, metadata,
+                              outcome, balance_after, charge_id)
+    VALUES (c.id, p_key, p_hash, 'fix_deployed', p_fix_id, p_metadata,
+            CASE decision WHEN 'charge' THEN 'processing' ELSE 'unbilled' END, 0, ch.id)
+    RETURNING * INTO ev;
+    RETURN QUERY SELECT decision, k.api_key_id, k.customer_id, k.key_prefix, k.requests,
+                        k.reset_seconds, ev.id, ev.outcome::text, ev.balance_after::bigint,
+                        ev.ledger_entry_id, ev.fix_id, ev.created_at, ev.charge_id,
+                        ch.amount_cents, ch.currency::text, call.id, call.idempotency_key,
+                        call.params;
 END $$;

@@ -6,25 +6,17 @@
  * that Stripe delivers again (Stripe: "Receive events in your webhook
  * endpoint").
  */
-#include <time.h>
-
 #include "api/api.h"
-#include "core/config.h"
 #include "domain/stripe_webhook.h"
-#include "integration/webhook_sig.h"
 
 #define EVENT_MAX_DEPTH 64
 
 enum tg_err api_webhooks_stripe(struct http_request *req)
 {
-    const struct config *cfg = req->ctx->svc->cfg;
-    if (cfg->stripe_webhook_secret == NULL)
-        return http_fail(req, TG_EUNAVAILABLE, "Stripe webhooks are not configured here");
-    enum webhook_sig v = webhook_sig_stripe(cfg->stripe_webhook_secret, req->stripe_signature,
-                                            req->body, req->body_len, (long long)time(NULL),
-                                            cfg->webhook_tolerance_seconds);
-    if (v != WEBHOOK_SIG_OK)
-        return http_fail(req, TG_EWEBHOOKSIGNATURE, "%s", webhook_sig_str(v));
+    enum tg_err e = stripe_webhook_verify(req->ctx, req->stripe_signature, req->body,
+                                          req->body_len);
+    if (e != TG_OK)
+        return e;
 
     if (http_json_depth(req->body, req->body_len, EVENT_MAX_DEPTH) > EVENT_MAX_DEPTH)
         return http_fail(req, TG_EBADJSON, "event nested deeper than %d", EVENT_MAX_DEPTH);
@@ -35,7 +27,7 @@ enum tg_err api_webhooks_stripe(struct http_request *req)
     if (arena_defer(req->arena, arena_json_decref, event) != 0)
         return TG_ENOMEM;
     bool duplicate = false;
-    enum tg_err e = stripe_webhook_receive(req->ctx, event, req->body, &duplicate);
+    e = stripe_webhook_receive(req->ctx, event, req->body, &duplicate);
     if (e != TG_OK)
         return e;
     return http_reply_json(req, 200,

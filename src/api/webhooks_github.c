@@ -14,8 +14,6 @@
 
 #include "api/api.h"
 #include "domain/marketplace.h"
-#include "core/config.h"
-#include "integration/webhook_sig.h"
 
 #define DELIVERY_MAX_DEPTH 64
 #define GUID_MAX 64
@@ -30,13 +28,9 @@ static bool token_valid(const char *s, size_t max, const char *set)
 
 enum tg_err api_webhooks_github(struct http_request *req)
 {
-    const char *secret = req->ctx->svc->cfg->github_webhook_secret;
-    if (secret == NULL)
-        return http_fail(req, TG_EUNAVAILABLE, "GitHub webhooks are not configured here");
-    enum webhook_sig v = webhook_sig_github(secret, req->hub_signature, req->body, req->body_len);
-    if (v != WEBHOOK_SIG_OK)
-        return http_fail(req, TG_EWEBHOOKSIGNATURE, "X-Hub-Signature-256: %s",
-                         webhook_sig_str(v));
+    enum tg_err e = marketplace_verify(req->ctx, req->hub_signature, req->body, req->body_len);
+    if (e != TG_OK)
+        return e;
 
     const char *delivery = req->github_delivery, *event = req->github_event;
     if (!token_valid(delivery, GUID_MAX,
@@ -58,7 +52,6 @@ enum tg_err api_webhooks_github(struct http_request *req)
         return http_fail(req, TG_EBADJSON, "the payload is not a JSON object");
 
     struct marketplace_result res = {0};
-    enum tg_err e;
     const char *action = json_string_value(json_object_get(payload, "action"));
     if (strcmp(event, "marketplace_purchase") == 0) {
         struct marketplace_event ev;

@@ -13,6 +13,7 @@
 #include "domain/apikey.h"
 #include "domain/audit.h"
 #include "domain/email.h"
+#include "integration/webhook_sig.h"
 #include "store/github_deliveries.h"
 
 #define NAME_MAX_BYTES 200 /* customers.name */
@@ -36,6 +37,19 @@ static enum tg_err text_member(struct tg_ctx *ctx, json_t *obj, const char *what
         return ctx_fail(ctx, TG_EINVALID, "%s%s: a string of 1 to %zu characters expected", what,
                         name, max);
     *out = json_string_value(v);
+    return TG_OK;
+}
+
+enum tg_err marketplace_verify(struct tg_ctx *ctx, const char *signature, const char *body,
+                               size_t len)
+{
+    const char *secret = ctx->svc->cfg->github_webhook_secret;
+    if (secret == NULL)
+        return ctx_fail(ctx, TG_EUNAVAILABLE, "GitHub webhooks are not configured here");
+    enum webhook_sig v = webhook_sig_github(secret, signature, body, len);
+    if (v != WEBHOOK_SIG_OK)
+        return ctx_fail(ctx, TG_EWEBHOOKSIGNATURE, "X-Hub-Signature-256: %s",
+                        webhook_sig_str(v));
     return TG_OK;
 }
 

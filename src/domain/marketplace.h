@@ -49,6 +49,14 @@ struct marketplace_result {
     bool duplicate;          /* the delivery was stored before */
 };
 
+/* marketplace_verify: check signature (X-Hub-Signature-256, NULL when
+ * absent) of body (len bytes, the raw delivery) with the configured GitHub
+ * webhook secret, before anything is parsed (GitHub Docs: "Validating
+ * webhook deliveries"). TG_EUNAVAILABLE when no secret is configured;
+ * TG_EWEBHOOKSIGNATURE (detail: why) when it does not verify. */
+enum tg_err marketplace_verify(struct tg_ctx *ctx, const char *signature, const char *body,
+                               size_t len) __attribute__((warn_unused_result));
+
 /* marketplace_parse: read payload (borrowed) into *out. A payload without
  * the members every action has (action, marketplace_purchase.account.id
  * and .login) or with a member of the wrong type: TG_EINVALID with a

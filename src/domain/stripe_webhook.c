@@ -13,6 +13,7 @@
 #include "domain/charge.h"
 #include "domain/subscription.h"
 #include "integration/stripe.h"
+#include "integration/webhook_sig.h"
 #include "store/charges.h"
 #include "store/customers.h"
 #include "store/payment_methods.h"
@@ -194,6 +195,19 @@ enum tg_err stripe_webhook_apply(struct tg_ctx *ctx, json_t *event, bool *ignore
         return e;
     }
     *ignored = true; /* payment_method.attached and the rest: nothing to do */
+    return TG_OK;
+}
+
+enum tg_err stripe_webhook_verify(struct tg_ctx *ctx, const char *signature, const char *body,
+                                  size_t len)
+{
+    const struct config *cfg = ctx->svc->cfg;
+    if (cfg->stripe_webhook_secret == NULL)
+        return ctx_fail(ctx, TG_EUNAVAILABLE, "Stripe webhooks are not configured here");
+    enum webhook_sig v = webhook_sig_stripe(cfg->stripe_webhook_secret, signature, body, len,
+                                            (long long)ctx->now, cfg->webhook_tolerance_seconds);
+    if (v != WEBHOOK_SIG_OK)
+        return ctx_fail(ctx, TG_EWEBHOOKSIGNATURE, "%s", webhook_sig_str(v));
     return TG_OK;
 }
 

@@ -17,6 +17,14 @@
 
 #include "core/ctx.h"
 
+/* stripe_webhook_verify: check signature (the Stripe-Signature header,
+ * NULL when absent) of body (len bytes, the raw request body) with the
+ * configured whsec_ secret at ctx->now, before anything is parsed.
+ * TG_EUNAVAILABLE when no secret is configured; TG_EWEBHOOKSIGNATURE
+ * (detail: why) when it does not verify. */
+enum tg_err stripe_webhook_verify(struct tg_ctx *ctx, const char *signature, const char *body,
+                                  size_t len) __attribute__((warn_unused_result));
+
 /* stripe_webhook_receive: keep event (the parsed, verified body; borrowed)
  * whose raw text is body. *duplicate when its id was already stored.
  * TG_EINVALID when it is not a Stripe event; TG_EDB. */
