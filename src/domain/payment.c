@@ -126,6 +126,10 @@ enum tg_err payment_method_run(struct tg_ctx *ctx, const struct stripe_request *
         pay_open_invoices(ctx, call, cus);
         if ((e = charge_retry_owed(ctx, call->customer_id)) != TG_OK)
             return e;
+        /* Paying what was owed may have settled the account (active
+         * again, grace cleared): answer the customer as it is now. */
+        if (out != NULL && (e = customer_get(ctx, call->customer_id, &after)) != TG_OK)
+            return e;
     }
     if (out != NULL)
         *out = after;

@@ -13,7 +13,8 @@
  * through as charged with the charge pending, and charge_resume (what
  * tollgate-worker runs for the pending call, same key) settles it: paid,
  * with no second entry or PaymentIntent even when resumed twice; declined,
- * the customer owes it and is past_due for grace_period_days.
+ * the customer owes it and is past_due for grace_period_days, until a new
+ * card pays it at once (active again, no new entries).
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -260,7 +261,7 @@ Test(charge, unreachable_stripe_is_settled_by_the_worker)
     cr_assert_eq(rows_where(&c, succeeded), 1);
 }
 
-Test(charge, unreachable_then_declined_is_owed_and_past_due)
+Test(charge, declined_after_the_fix_is_owed_until_a_new_card_pays)
 {
     struct fixture_customer c;
     with_card(&c, "pm_card_chargeCustomerFail");
@@ -282,4 +283,22 @@ Test(charge, unreachable_then_declined_is_owed_and_past_due)
     cr_assert_eq(rows_where(&c, "SELECT count(*) FROM usage_events WHERE customer_id = $1"
                                 "   AND outcome = 'charged'"),
                  1);
+    long long entries = fixture_rows("credit_transactions", &c);
+
+    /* A new card pays what is owed at once, and the answer says so. */
+    struct tg_ctx *ctx = fixture_ctx();
+    struct customer cu;
+    enum tg_err e = payment_method_add(ctx, c.id, "pm_card_visa", &cu);
+    cr_assert_eq(e, TG_OK, "%s (%s)", tg_strerror(e), ctx->error.detail ? ctx->error.detail : "");
+    cr_assert_eq(rows_where(&c, "SELECT count(*) FROM charges WHERE customer_id = $1"
+                                "   AND status = 'succeeded'"),
+                 1, "the owed charge was not paid");
+    cr_assert_eq(rows_where(&c,
+                            "SELECT count(*) FROM customers WHERE id = $1"
+                            "   AND billing_status = 'active' AND grace_period_ends_at IS NULL"),
+                 1, "still past due after paying");
+    cr_assert_str_eq(cu.billing_status, "active", "payment_method_add answered a stale state");
+    cr_assert_null(cu.grace_period_ends_at);
+    cr_assert_eq(fixture_rows("credit_transactions", &c), entries, "paying wrote entries");
+    cr_assert_eq(fixture_balance(&c), 0);
 }
