@@ -225,14 +225,14 @@ struct tg_ctx *fixture_ctx(void)
 
 struct tg_ctx *fixture_ctx_forked(void)
 {
-    /* The parent's libpq connections are its own: closing them here would
-     * end its sessions, so they are dropped from sight, not finished. */
+    /* The parent's libpq connections and Stripe client are its own:
+     * closing them here would end its sessions, so they are dropped from
+     * sight, not finished. */
     fx.svc.db = db_new(fx.cfg.database, fx.cfg.statement_timeout_ms);
-    fx.svc.stripe = NULL;
     fx.pg = NULL;
     fx.narenas = 0;
     struct arena *a = arena_new(16384);
-    if (fx.svc.db == NULL || a == NULL)
+    if (fx.svc.db == NULL || a == NULL || stripe_open(&fx.cfg, &fx.svc.stripe) != 0)
         return NULL;
     struct tg_ctx *ctx = arena_alloc(a, sizeof(*ctx));
     if (ctx == NULL)

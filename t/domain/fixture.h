@@ -50,9 +50,9 @@ struct config *fixture_config(void);
 struct tg_ctx *fixture_ctx(void);
 
 /* fixture_ctx_forked: in a child made by fork(), a context over a new
- * connection of its own. The parent's connection is forgotten, not closed
- * (the parent still uses it), and the child has no Stripe client. The
- * child ends with _exit(). Returns NULL when it cannot connect. */
+ * connection and Stripe client of its own. The parent's are forgotten, not
+ * closed (the parent still uses them). The child ends with _exit().
+ * Returns NULL when it cannot connect. */
 struct tg_ctx *fixture_ctx_forked(void);
 
 /* What one racer of fixture_race reports. */

@@ -4,7 +4,8 @@
  * creates the Stripe customer, attaches the card and makes it the default,
  * moves a trial customer to payg with billing active and grants +5
  * trial_billing_added -- once ever: a second card changes the default and
- * grants nothing, and the Stripe customer stays the same. A declined card
+ * grants nothing, and the Stripe customer stays the same; racing cards
+ * make one Stripe customer and one bonus. A declined card
  * is TG_EPAYMENTFAILED with Stripe's decline_code and changes nothing (the
  * call is recorded as failed, not left pending). Without a Stripe client
  * payment_method_add is TG_EUPSTREAM and records nothing.
@@ -67,6 +68,41 @@ Test(payment, first_card_moves_trial_to_payg_with_a_bonus_once)
     cr_assert_eq(rows_where(&c, "SELECT count(*) FROM stripe_requests WHERE customer_id = $1"
                                 "   AND status <> 'succeeded'"),
                  0, "a call was left unfinished");
+}
+
+static void add_visa(struct tg_ctx *ctx, size_t i, void *arg, struct fixture_shot *out)
+{
+    (void)i;
+    const struct fixture_customer *c = arg;
+    struct customer cu;
+    out->code = payment_method_add(ctx, c->id, "pm_card_visa", &cu);
+    if (out->code == TG_OK)
+        snprintf(out->text, sizeof(out->text), "%s", cu.stripe_customer_id);
+    else if (ctx->error.detail != NULL)
+        snprintf(out->text, sizeof(out->text), "%s", ctx->error.detail);
+}
+
+Test(payment, racing_cards_make_one_stripe_customer_and_one_bonus)
+{
+    enum { RACERS = 4 };
+    struct fixture_customer c;
+    fixture_customer(&c);
+    struct fixture_shot shots[RACERS];
+    fixture_race(RACERS, add_visa, &c, shots);
+    char cus[64];
+    fixture_text(cus, sizeof(cus), "SELECT stripe_customer_id FROM customers WHERE id = $1", c.id,
+                 NULL);
+    for (size_t i = 0; i < RACERS; i++) {
+        cr_assert_eq(shots[i].code, TG_OK, "racer %zu: %s (%s)", i, tg_strerror(shots[i].code),
+                     shots[i].text);
+        cr_assert_str_eq(shots[i].text, cus, "racer %zu answered another Stripe customer", i);
+    }
+    cr_assert_eq(bonuses(&c), 1, "the bonus was granted %lld times", bonuses(&c));
+    cr_assert_eq(fixture_balance(&c), 10);
+    cr_assert_eq(rows_where(&c, "SELECT count(*) FROM customers WHERE id = $1"
+                                "   AND tier = 'payg' AND billing_status = 'active'"
+                                "   AND default_payment_method LIKE 'pm\\_%'"),
+                 1);
 }
 
 Test(payment, declined_card_changes_nothing)
