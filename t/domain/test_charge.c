@@ -14,11 +14,19 @@
  * tollgate-worker runs for the pending call, same key) settles it: paid,
  * with no second entry or PaymentIntent even when resumed twice; declined,
  * the customer owes it and is past_due for grace_period_days, until a new
- * card pays it at once (active again, no new entries).
+ * card pays it at once (active again, no new entries). A process killed
+ * between phase 1 and the call (failpoint charge.before_send; skipped
+ * without --enable-failpoints) leaves the event in progress -- its retry
+ * is TG_ECONFLICT with a retry-after, nothing consumed -- until
+ * charge_resume charges it once.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "core/failpoint.h"
 #include "domain/charge.h"
 #include "domain/flag.h"
 #include "domain/payment.h"
@@ -301,4 +309,58 @@ Test(charge, declined_after_the_fix_is_owed_until_a_new_card_pays)
     cr_assert_null(cu.grace_period_ends_at);
     cr_assert_eq(fixture_rows("credit_transactions", &c), entries, "paying wrote entries");
     cr_assert_eq(fixture_balance(&c), 0);
+}
+
+Test(charge, crash_before_send_is_in_progress_until_resumed)
+{
+    if (getenv("TOLLGATE_FAILPOINTS") == NULL)
+        cr_skip_test("built without --enable-failpoints");
+    struct fixture_customer c;
+    with_card(&c, "pm_card_visa");
+    const char body[] = "{\"kind\":\"fix_deployed\",\"fix_id\":\"fix-crash\"}";
+
+    /* A worker process dies between phase 1 (committed) and the call. */
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct tg_ctx *ctx = fixture_ctx_forked();
+        struct usage_result r;
+        if (ctx == NULL || setenv("TOLLGATE_FAILPOINT", "charge.before_send", 1) != 0)
+            _exit(1);
+        enum tg_err e =
+            usage_record_fix(ctx, c.api_key, "k-crash", body, strlen(body), "fix-crash", NULL, &r);
+        _exit(e == TG_OK ? 2 : 3); /* the failpoint was not reached */
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == FAILPOINT_EXIT, "the child ended with %d",
+              WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    cr_assert_eq(rows_where(&c, "SELECT count(*) FROM usage_events WHERE customer_id = $1"
+                                "   AND outcome = 'processing'"),
+                 1);
+    cr_assert_eq(rows_where(&c, "SELECT count(*) FROM charges WHERE customer_id = $1"
+                                "   AND status = 'pending'"),
+                 1);
+    long long entries = fixture_rows("credit_transactions", &c);
+    cr_assert_eq(stripe_intents(&c), 0, "the call was sent");
+
+    /* Its retry is told to come back: the first request is still being
+     * charged. */
+    struct tg_ctx *ctx;
+    struct usage_result r;
+    cr_assert_eq(fix(&c, "k-crash", "fix-crash", &ctx, &r), TG_ECONFLICT);
+    cr_assert_eq(ctx->error.code, TG_ECONFLICT);
+    cr_assert_gt(ctx->error.retry_after, 0);
+    cr_assert_eq(fixture_rows("credit_transactions", &c), entries);
+
+    /* tollgate-worker finishes it with the same key; then the retry is
+     * answered the charged event. */
+    const struct stripe_request *call;
+    resume(&c, &call);
+    assert_charged_once(&c, 2900, "payg");
+    cr_assert_eq(fix(&c, "k-crash", "fix-crash", &ctx, &r), TG_OK);
+    cr_assert(r.event.replayed);
+    cr_assert_str_eq(r.event.outcome, "charged");
+    cr_assert_eq(r.event.amount_cents, 2900);
 }
