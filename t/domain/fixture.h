@@ -66,11 +66,13 @@ struct fixture_shot {
 #define FIXTURE_RACE_MAX 32
 
 /* fixture_race: n (1..FIXTURE_RACE_MAX) processes racing: each is forked,
- * makes its own connection (fixture_ctx_forked), waits until all are
- * connected, and then, released at once, runs fn(ctx, i, arg, &shot) for
- * its index i; shots[i] is what racer i reported. fn runs in a child: it
- * must not use Criterion's assertions, only report. A racer that cannot
- * connect reports TG_EDB with text "no connection". */
+ * makes its own connection and Stripe client (fixture_ctx_forked), waits
+ * until all are connected, and then, released at once, runs fn(ctx, i,
+ * arg, &shot) for its index i; shots[i] is what racer i reported. fn runs
+ * in a child: it must not use Criterion's assertions, only report. A racer
+ * that cannot connect reports TG_EDB with text "no connection". Processes,
+ * not threads: libtollgate keeps per-process state (core/hash.c's digest
+ * context), as each FastCGI worker is one process. */
 void fixture_race(size_t n,
                   void (*fn)(struct tg_ctx *ctx, size_t i, void *arg, struct fixture_shot *out),
                   void *arg, struct fixture_shot *shots);
