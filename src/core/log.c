@@ -13,11 +13,18 @@
 #include <unistd.h>
 
 static const char *program_name = "tollgate";
+static pid_t program_pid; /* 0: not known yet in this process */
 static const char *level_names[] = {"error", "warn", "info", "debug"};
 
 void log_init(const char *program)
 {
     program_name = program;
+    program_pid = 0;
+}
+
+void log_forked(void)
+{
+    program_pid = 0;
 }
 
 static void timestamp(char *buf, size_t len)
@@ -39,7 +46,9 @@ void log_json(enum log_level level, json_t *obj)
     json_object_set_new(obj, "ts", json_string(ts));
     json_object_set_new(obj, "level", json_string(level_names[level]));
     json_object_set_new(obj, "program", json_string(program_name));
-    json_object_set_new(obj, "pid", json_integer(getpid()));
+    if (program_pid == 0)
+        program_pid = getpid(); /* once per process: a system call per line adds up */
+    json_object_set_new(obj, "pid", json_integer(program_pid));
     char *line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(obj);
     if (line == NULL)

@@ -12,6 +12,9 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 /* log_init: name the program in every line (static string, borrowed). */
 void log_init(const char *program);
 
+/* log_forked: call in a child after fork(), so lines carry its pid. */
+void log_forked(void);
+
 /* log_msg: a line {"ts","level","program","pid","msg"}; printf-style. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -33,15 +33,16 @@ void apikey_cleanse(struct apikey *k)
     OPENSSL_cleanse(k, sizeof(*k));
 }
 
+bool apikey_well_formed(const char *key)
+{
+    return strlen(key) == APIKEY_MAX_LEN &&
+           (strncmp(key, "tg_live_", 8) == 0 || strncmp(key, "tg_test_", 8) == 0) &&
+           strspn(key + 8, "0123456789abcdef") == 2 * APIKEY_RANDOM_BYTES;
+}
+
 bool apikey_parse(const char *key, uint8_t hash[HASH_SHA256_LEN])
 {
-    if (strlen(key) != APIKEY_MAX_LEN)
-        return false;
-    if (strncmp(key, "tg_live_", 8) != 0 && strncmp(key, "tg_test_", 8) != 0)
-        return false;
-    if (strspn(key + 8, "0123456789abcdef") != 2 * APIKEY_RANDOM_BYTES)
-        return false;
-    return hash_sha256(key, APIKEY_MAX_LEN, hash) == 0;
+    return apikey_well_formed(key) && hash_sha256(key, APIKEY_MAX_LEN, hash) == 0;
 }
 
 enum tg_err apikey_check_limit(struct tg_ctx *ctx, const struct api_key_auth *auth)

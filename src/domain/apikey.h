@@ -38,8 +38,12 @@ enum tg_err apikey_generate(const char *environment, struct apikey *out)
 /* apikey_cleanse: wipe the secret from memory (OPENSSL_cleanse). */
 void apikey_cleanse(struct apikey *k);
 
+/* apikey_well_formed: key has the exact shape of a key: tg_live_ or
+ * tg_test_ followed by 64 lower-case hex digits. */
+bool apikey_well_formed(const char *key);
+
 /* apikey_parse: hash a presented key after checking its exact shape.
- * Returns false for anything that is not tg_live_/tg_test_ + 64 hex. */
+ * Returns false for anything apikey_well_formed() refuses. */
 bool apikey_parse(const char *key, uint8_t hash[HASH_SHA256_LEN]);
 
 /* apikey_authenticate: the key presented (NULL when none was sent) as the

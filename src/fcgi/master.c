@@ -42,6 +42,7 @@ static pid_t spawn(struct master *m)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        log_forked();
         int rc = worker_run(m->cfg, m->bl, m->listen_fd);
         config_free(m->cfg);
         email_blocklist_free(m->bl);

@@ -8,6 +8,7 @@
 
 #include <fcgiapp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,13 +52,29 @@ static int fcgx_read(void *ctx, char *buf, int len)
     return FCGX_GetStr(buf, len, ((FCGX_Request *)ctx)->in);
 }
 
+/* respond: the CGI header block, then the body. The headers are written
+ * into one buffer and handed to libfcgi once (its printf costs more than
+ * the rest of the answer). */
 static void respond(FCGX_Request *fr, const struct http_response *resp)
 {
-    FCGX_FPrintF(fr->out, "Status: %d %s\r\nContent-Type: %s\r\n", resp->status,
-                 http_status_text(resp->status), resp->content_type);
-    for (size_t i = 0; i < resp->nheaders; i++)
-        FCGX_FPrintF(fr->out, "%s: %s\r\n", resp->headers[i].name, resp->headers[i].value);
-    FCGX_PutStr("\r\n", 2, fr->out);
+    char head[2048];
+    size_t n = 0;
+    int w = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: %s\r\n", resp->status,
+                     http_status_text(resp->status), resp->content_type);
+    n = w > 0 ? (size_t)w : 0;
+    for (size_t i = 0; i < resp->nheaders && n < sizeof(head); i++) {
+        w = snprintf(head + n, sizeof(head) - n, "%s: %s\r\n", resp->headers[i].name,
+                     resp->headers[i].value);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    if (n + 2 >= sizeof(head)) { /* headers of that size are a bug: answer plainly */
+        static const char fallback[] = "Status: 500 Internal Server Error\r\n"
+                                       "Content-Type: text/plain\r\n\r\n";
+        FCGX_PutStr(fallback, (int)sizeof(fallback) - 1, fr->out);
+        return;
+    }
+    memcpy(head + n, "\r\n", 2);
+    FCGX_PutStr(head, (int)(n + 2), fr->out);
     FCGX_PutStr(resp->body, (int)resp->body_len, fr->out);
 }
 
