@@ -11,6 +11,7 @@
  * them), so it does not depend on tollgate's schema.
  *
  *   bare-debit -s SOCKET -d CONNINFO [-w WORKERS] [-b BACKLOG]
+ *   bare-debit -p              print the statement and exit
  *
  * The master opens the unix socket, forks WORKERS children (default 4) that
  * share it, each with its own FCGX_Accept_r loop, libpq connection and
@@ -190,7 +191,7 @@ out:
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bare-debit -s SOCKET -d CONNINFO [-w WORKERS] [-b BACKLOG]\n");
+    fprintf(stderr, "usage: bare-debit -s SOCKET -d CONNINFO [-w WORKERS] [-b BACKLOG] | -p\n");
     return 2;
 }
 
@@ -213,9 +214,12 @@ int main(int argc, char **argv)
     const char *path = NULL, *conninfo = NULL;
     long workers = 4, backlog = 1024;
     int opt;
-    while ((opt = getopt(argc, argv, "s:d:w:b:")) != -1) {
+    while ((opt = getopt(argc, argv, "ps:d:w:b:")) != -1) {
         char *end;
         switch (opt) {
+        case 'p': /* print the statement (bench/instructions counts its cost) */
+            puts(debit_sql);
+            return 0;
         case 's': path = optarg; break;
         case 'd': conninfo = optarg; break;
         case 'w':
