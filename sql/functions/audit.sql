@@ -4,10 +4,20 @@
 -- "github:<delivery>", "stripe:<evt_...>" and "worker" for
 -- tollgate-worker, "operator:<login>" for tollgatectl; a change made any
 -- other way (psql) is recorded as "db:<role>".
+--
+-- Each customer's rows form one hash chain, rows without a customer the
+-- 'system' chain (sql/007_audit_chains.sql). Row n of a chain stores
+--     hash = SHA-256(prev_hash || audit_row_content(row))
+-- with prev_hash the hash of row n-1 of the same chain (32 zero bytes for
+-- row 1); the chain's head (audit_chains) holds its last seq and hash, and
+-- its row lock serializes appends to that chain only. audit_seal(), run by
+-- tollgate-worker at most once a minute, seals the heads of the chains
+-- that changed since the last seal, each seal chained to the one before.
+-- tollgatectl verify-audit recomputes all of it independently (OpenSSL).
 
 CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END $$;
 
@@ -17,19 +27,61 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 
-CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+-- A head moves forward (audit_append, audit_seal); it is never removed.
+CREATE TRIGGER audit_chains_no_delete BEFORE DELETE ON audit_chains
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 
--- audit_content: the exact text a row's hash covers: seq, time (RFC 3339
--- UTC, microseconds), actor, action, customer id (empty when none), before
--- and after (jsonb's text form, "null" when none), one a line.
-CREATE FUNCTION audit_content(p_seq bigint, p_at timestamptz, p_actor text, p_action text,
-                              p_customer uuid, p_before jsonb, p_after jsonb)
+CREATE TRIGGER audit_chains_no_truncate BEFORE TRUNCATE ON audit_chains
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+
+CREATE TRIGGER audit_seals_no_update BEFORE UPDATE OR DELETE ON audit_seals
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+
+CREATE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON audit_seals
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+
+CREATE TRIGGER audit_seal_heads_no_update BEFORE UPDATE OR DELETE ON audit_seal_heads
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+
+CREATE TRIGGER audit_seal_heads_no_truncate BEFORE TRUNCATE ON audit_seal_heads
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+
+-- audit_time: t as RFC 3339 UTC with microseconds (2026-11-22T09:38:46.662765Z).
+CREATE FUNCTION audit_time(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
+$$;
+
+-- audit_content_v1: what a format 1 row's hash covers (005's formula, the
+-- rows of the global chain before 007): seq, time, actor, action,
+-- customer id (empty when none), before and after (jsonb's text form,
+-- "null" when none), one a line.
+CREATE FUNCTION audit_content_v1(p_seq bigint, p_at timestamptz, p_actor text, p_action text,
+                                 p_customer uuid, p_before jsonb, p_after jsonb)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT p_seq::text || E'\n'
-        || to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || E'\n'
+    SELECT p_seq::text || E'\n' || audit_time(p_at) || E'\n'
         || p_actor || E'\n' || p_action || E'\n' || coalesce(p_customer::text, '') || E'\n'
         || coalesce(p_before::text, 'null') || E'\n' || coalesce(p_after::text, 'null');
+$$;
+
+-- audit_content_v2: what a format 2 row's hash covers: the chain, the
+-- row's place in it, then as format 1 (seq, time, actor, action, customer,
+-- before, after), one a line. A row moved to another chain or place, or
+-- renumbered in the log, no longer matches its hash.
+CREATE FUNCTION audit_content_v2(p_chain text, p_chain_seq bigint, p_seq bigint,
+                                 p_at timestamptz, p_actor text, p_action text, p_customer uuid,
+                                 p_before jsonb, p_after jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_chain || E'\n' || p_chain_seq::text || E'\n'
+        || audit_content_v1(p_seq, p_at, p_actor, p_action, p_customer, p_before, p_after);
+$$;
+
+-- audit_row_content: what row a's hash covers, by its format.
+CREATE FUNCTION audit_row_content(a audit_log) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE a.format
+        WHEN 1 THEN audit_content_v1(a.seq, a.occurred_at, a.actor, a.action, a.customer_id,
+                                     a.before, a.after)
+        ELSE audit_content_v2(a.chain, a.chain_seq, a.seq, a.occurred_at, a.actor, a.action,
+                              a.customer_id, a.before, a.after) END;
 $$;
 
 -- audit_actor: who is changing things in this session (see above).
@@ -38,22 +90,98 @@ CREATE FUNCTION audit_actor() RETURNS text LANGUAGE sql STABLE AS $$
                                         'db:' || session_user), '[\n\r]', ' ', 'g'), 200);
 $$;
 
--- audit_append: append one row to the chain; returns its seq.
+-- audit_chain_lock: the head of chain p_chain, locked for this
+-- transaction (FOR UPDATE), created empty on the chain's first append.
+-- Two first appends at once: the second waits for the first's insert, then
+-- for its lock.
+CREATE FUNCTION audit_chain_lock(p_chain text) RETURNS audit_chains LANGUAGE plpgsql AS $$
+DECLARE
+    head audit_chains%ROWTYPE;
+BEGIN
+    SELECT * INTO head FROM audit_chains c WHERE c.chain = p_chain FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO audit_chains (chain, seq, hash)
+        VALUES (p_chain, 0, decode(repeat('00', 32), 'hex'))
+        ON CONFLICT (chain) DO NOTHING;
+        SELECT * INTO STRICT head FROM audit_chains c WHERE c.chain = p_chain FOR UPDATE;
+    END IF;
+    RETURN head;
+END $$;
+
+-- audit_append: append one row to the chain of p_customer (the system
+-- chain when NULL); returns its seq in the whole log. Waits only for
+-- other appends to the same chain.
 CREATE FUNCTION audit_append(p_action text, p_customer uuid, p_before jsonb, p_after jsonb)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-    head   audit_head%ROWTYPE;
+    k      text := coalesce(p_customer::text, 'system');
+    head   audit_chains%ROWTYPE := audit_chain_lock(k);
+    n      bigint := head.seq + 1;
+    s      bigint := nextval('audit_log_seq');
     at     timestamptz := clock_timestamp();
     actor  text := audit_actor();
     h      bytea;
 BEGIN
-    SELECT * INTO STRICT head FROM audit_head FOR UPDATE;
-    h := sha256(head.hash || convert_to(audit_content(head.seq + 1, at, actor, p_action,
-                                                      p_customer, p_before, p_after), 'UTF8'));
-    INSERT INTO audit_log VALUES (head.seq + 1, at, actor, p_action, p_customer, p_before,
-                                  p_after, head.hash, h);
-    UPDATE audit_head SET seq = head.seq + 1, hash = h;
-    RETURN head.seq + 1;
+    h := sha256(head.hash || convert_to(audit_content_v2(k, n, s, at, actor, p_action,
+                                                         p_customer, p_before, p_after), 'UTF8'));
+    INSERT INTO audit_log (seq, occurred_at, actor, action, customer_id, before, after,
+                           prev_hash, hash, chain, chain_seq, format)
+    VALUES (s, at, actor, p_action, p_customer, p_before, p_after, head.hash, h, k, n, 2);
+    UPDATE audit_chains SET seq = n, hash = h WHERE chain = k;
+    RETURN s;
+END $$;
+
+-- audit_seal_content: what seal p_seal's hash covers: "seal", its seq,
+-- time and number of heads, then one line per head in byte order of the
+-- chain: "<chain> <seq> <hash in hex>".
+CREATE FUNCTION audit_seal_content(p_seal bigint, p_at timestamptz, p_chains integer)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT 'seal' || E'\n' || p_seal::text || E'\n' || audit_time(p_at) || E'\n'
+        || p_chains::text
+        || coalesce((SELECT string_agg(E'\n' || h.chain || ' ' || h.chain_seq::text || ' '
+                                       || encode(h.hash, 'hex'), '' ORDER BY h.chain)
+                       FROM audit_seal_heads h WHERE h.seal = p_seal), '');
+$$;
+
+-- audit_seal: seal the heads of the chains that changed since the last
+-- seal, unless that seal is younger than p_every or another worker is
+-- sealing right now (one sealer at a time, on any number of hosts; the
+-- others skip). Chains being appended to at this moment are left to the
+-- next seal (SKIP LOCKED): sealing never waits for a request. Returns the
+-- new seal, or no row when nothing was sealed.
+CREATE FUNCTION audit_seal(p_every interval)
+RETURNS TABLE (seq bigint, sealed_at timestamptz, chains integer, hash bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+    last  audit_seals%ROWTYPE;
+    s     audit_seals%ROWTYPE;
+    n     integer;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended('tollgate.audit_seal', 0)) THEN
+        RETURN;
+    END IF;
+    SELECT * INTO last FROM audit_seals a ORDER BY a.seq DESC LIMIT 1;
+    IF FOUND AND last.sealed_at > now() - p_every THEN
+        RETURN;
+    END IF;
+    s.seq := coalesce(last.seq, 0) + 1;
+    s.sealed_at := now();
+    WITH due AS (SELECT c.chain FROM audit_chains c WHERE c.seq > c.sealed_seq
+                    FOR UPDATE SKIP LOCKED),
+         moved AS (UPDATE audit_chains c SET sealed_seq = c.seq FROM due
+                    WHERE c.chain = due.chain RETURNING c.chain, c.seq, c.hash)
+    INSERT INTO audit_seal_heads (seal, chain, chain_seq, hash)
+    SELECT s.seq, m.chain, m.seq, m.hash FROM moved m;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    s.chains := n;
+    s.prev_hash := coalesce(last.hash, decode(repeat('00', 32), 'hex'));
+    s.hash := sha256(s.prev_hash || convert_to(audit_seal_content(s.seq, s.sealed_at, s.chains),
+                                               'UTF8'));
+    INSERT INTO audit_seals VALUES (s.*);
+    RETURN QUERY SELECT s.seq, s.sealed_at, s.chains, s.hash;
 END $$;
 
 -- audit_diff: of the keys named, those whose values differ between a and b,

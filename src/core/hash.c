@@ -7,6 +7,7 @@
  */
 #include "core/hash.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -38,4 +39,18 @@ void hash_hex(const uint8_t *bytes, size_t len, char *out)
         out[2 * i + 1] = digits[bytes[i] & 0x0f];
     }
     out[2 * len] = '\0';
+}
+
+bool hash_unhex(const char *hex, uint8_t *out, size_t len)
+{
+    if (hex == NULL || strlen(hex) != 2 * len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        int hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i]);
+        int lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
 }

@@ -4,6 +4,7 @@
 #ifndef TOLLGATE_HASH_H
 #define TOLLGATE_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,5 +18,10 @@ int hash_sha256(const void *data, size_t len, uint8_t out[HASH_SHA256_LEN])
 /* hash_hex: lower-case hex of len bytes into out, which must hold 2*len+1
  * bytes; NUL-terminated. */
 void hash_hex(const uint8_t *bytes, size_t len, char *out);
+
+/* hash_unhex: exactly 2*len hex digits (either case) of hex (NUL-terminated)
+ * into len bytes at out. false, with out untouched past what was read,
+ * when hex is NULL, of another length or not hex. */
+bool hash_unhex(const char *hex, uint8_t *out, size_t len);
 
 #endif

@@ -168,11 +168,12 @@ int ctl_reconcile(struct ctl *ctx, int argc, char **argv);
  * is an error. */
 int ctl_check_config(struct ctl *ctx, int argc, char **argv);
 
-/* ctl_verify_audit: "verify-audit [--json]": recompute the audit log's hash
- * chain in C (OpenSSL SHA-256 over prev_hash || audit_content, see
- * sql/005_operations.sql), streaming the rows in seq order through a
- * cursor; report every row altered, removed or inserted, and a head that
- * does not match the last row. Exit 1 when anything is wrong. */
+/* ctl_verify_audit: "verify-audit [--json]": recompute the audit log's
+ * chains and seals in C (audit_verify, domain/audit.h) from one snapshot;
+ * name every row altered, removed or inserted (its chain and seq), every
+ * chain whose head does not match its last row, every row a seal recorded
+ * that is gone or changed (a chain cut short), and every seal altered or
+ * removed; print the last seal's hash. Exit 1 when anything is wrong. */
 int ctl_verify_audit(struct ctl *ctx, int argc, char **argv);
 
 /* ctl_reset_staging: "reset-staging [--json]": refuse in production; else,

@@ -9,10 +9,16 @@
  * (file:line, from config_load); reports an unreachable database and a
  * schema behind sql_dir as errors, not crashes.
  *
- * verify-audit passes after activity and prints the head's hash; a row
- * altered by hand (its trigger disabled) is named, so is a row removed from
- * the middle (a gap and a broken link) and one removed at the end (the
- * head); each tampering is undone exactly and the chain verifies again.
+ * verify-audit passes after activity and prints the last seal's hash; it
+ * names, by chain and seq, a row altered by hand (its trigger disabled),
+ * a row removed from the middle (a gap and a broken link), one removed at
+ * the end (the chain's head), a row inserted past the head, a head
+ * rewritten, and -- against a seal -- a chain cut short with its head
+ * moved back, and a sealed row rewritten with a fitting hash and head;
+ * each tampering is undone exactly and the log verifies again. Audited
+ * writes of one customer go through while another customer's chain is
+ * locked; two first appends to one chain queue up; tollgate-worker seals
+ * at most once a minute and logs each seal's hash.
  *
  * reset-staging refuses in production (nothing deleted); elsewhere it
  * deletes the customers at @example.com and @test.example.com with their
@@ -37,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -194,52 +201,87 @@ static void verify_audit_ok(void)
 {
     char *out = out_buf();
     cr_assert_eq(ctl(out, "verify-audit", NULL, NULL), 0, "verify-audit:\n%s", out);
-    cr_assert_not_null(strstr(out, "chain intact"), "%s", out);
+    cr_assert_not_null(strstr(out, "chains intact"), "%s", out);
     free(out);
 }
 
-/* The audit row a test tampers with, saved whole (row_to_json) until it is
- * put back; ops_fini puts it back too when the test failed halfway, so the
- * chain is whole again for the tests after it. */
-static char saved_row[16384];
+/* What a test tampers with, saved whole (row_to_json) until it is put
+ * back: audit rows (altered or removed), a chain's head, and a row it
+ * inserted. ops_fini puts them back too when the test failed halfway, so
+ * the log is whole again for the tests after it. */
+#define SAVED_ROWS 2
+static char saved_rows[SAVED_ROWS][16384];
+static char saved_head[1024];
+static char inserted_seq[32];
 
+/* save_row: keep audit row seq (its seq in the whole log). */
 static void save_row(PGconn *db, const char *seq)
 {
+    size_t i = 0;
+    while (i < SAVED_ROWS && saved_rows[i][0] != '\0')
+        i++;
+    cr_assert_lt(i, SAVED_ROWS, "too many saved rows");
     const char *p[1] = {seq};
-    db_str(db, "SELECT row_to_json(a)::text FROM audit_log a WHERE seq = $1", 1, p, saved_row,
-           sizeof(saved_row));
-    cr_assert_lt(strlen(saved_row), sizeof(saved_row) - 1, "row %s too long to save", seq);
+    db_str(db, "SELECT row_to_json(a)::text FROM audit_log a WHERE seq = $1", 1, p, saved_rows[i],
+           sizeof(saved_rows[i]));
+    cr_assert_lt(strlen(saved_rows[i]), sizeof(saved_rows[i]) - 1, "row %s too long to save",
+                 seq);
 }
 
-/* restore_row: put the saved row back exactly as it was (whether it was
- * altered or removed). No assertions: ops_fini calls it. */
-static bool restore_row(void)
+/* save_head: keep the head (audit_chains row) of chain. */
+static void save_head(PGconn *db, const char *chain)
 {
-    static const char *const steps[] = {
-        "BEGIN",
-        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update",
-        "DELETE FROM audit_log WHERE seq = ($1::json ->> 'seq')::bigint",
-        "INSERT INTO audit_log SELECT * FROM json_populate_record(NULL::audit_log, $1::json)",
-        "ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update",
-        "COMMIT",
-    };
-    if (saved_row[0] == '\0')
+    const char *p[1] = {chain};
+    db_str(db, "SELECT row_to_json(c)::text FROM audit_chains c WHERE chain = $1", 1, p,
+           saved_head, sizeof(saved_head));
+}
+
+/* restore_exec: one step of restore_log; param is bound when not NULL. */
+static bool restore_exec(PGconn *db, const char *sql, const char *param)
+{
+    const char *p[1] = {param};
+    PGresult *r = PQexecParams(db, sql, param != NULL ? 1 : 0, NULL, param != NULL ? p : NULL,
+                               NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "restoring the audit log: %s: %s", sql, PQerrorMessage(db));
+    PQclear(r);
+    return ok;
+}
+
+/* restore_log: put everything saved back exactly as it was, and remove
+ * the row inserted, in one transaction. No assertions: ops_fini calls it. */
+static bool restore_log(void)
+{
+    bool rows = saved_rows[0][0] != '\0' || inserted_seq[0] != '\0';
+    if (!rows && saved_head[0] == '\0')
         return true;
     PGconn *db = PQconnectdb("");
-    const char *p[1] = {saved_row};
-    bool ok = PQstatus(db) == CONNECTION_OK;
-    for (size_t i = 0; ok && i < sizeof(steps) / sizeof(steps[0]); i++) {
-        bool param = strchr(steps[i], '$') != NULL;
-        PGresult *r =
-            PQexecParams(db, steps[i], param ? 1 : 0, NULL, param ? p : NULL, NULL, NULL, 0);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            fprintf(stderr, "restoring the audit row: %s: %s", steps[i], PQerrorMessage(db));
-        PQclear(r);
-    }
+    bool ok = PQstatus(db) == CONNECTION_OK && restore_exec(db, "BEGIN", NULL) &&
+              restore_exec(db, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update", NULL);
+    if (ok && inserted_seq[0] != '\0')
+        ok = restore_exec(db, "DELETE FROM audit_log WHERE seq = $1::bigint", inserted_seq);
+    for (size_t i = 0; ok && i < SAVED_ROWS && saved_rows[i][0] != '\0'; i++)
+        ok = restore_exec(db, "DELETE FROM audit_log WHERE seq = ($1::json ->> 'seq')::bigint",
+                          saved_rows[i]) &&
+             restore_exec(db,
+                          "INSERT INTO audit_log"
+                          " SELECT * FROM json_populate_record(NULL::audit_log, $1::json)",
+                          saved_rows[i]);
+    if (ok && saved_head[0] != '\0')
+        ok = restore_exec(db,
+                          "UPDATE audit_chains c SET (seq, hash, sealed_seq) ="
+                          " (SELECT r.seq, r.hash, r.sealed_seq"
+                          "    FROM json_populate_record(NULL::audit_chains, $1::json) r)"
+                          " WHERE c.chain = $1::json ->> 'chain'",
+                          saved_head);
+    ok = ok && restore_exec(db, "ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update", NULL) &&
+         restore_exec(db, "COMMIT", NULL);
     PQfinish(db);
-    if (ok)
-        saved_row[0] = '\0';
+    if (ok) {
+        memset(saved_rows, 0, sizeof(saved_rows));
+        saved_head[0] = inserted_seq[0] = '\0';
+    }
     return ok;
 }
 
@@ -251,7 +293,7 @@ static bool restore_row(void)
 static void ops_fini(void)
 {
     char *out = malloc(OUT);
-    if (!restore_row())
+    if (!restore_log())
         abort();
     if (out == NULL || ctl(out, "verify-audit", NULL, NULL) != 0) {
         fprintf(stderr, "audit check: verify-audit failed after this test:\n%s\n",
@@ -487,6 +529,12 @@ Test(ops, check_config_reports_database_problems)
 
 /* ---- verify-audit ------------------------------------------------------------- */
 
+/* pause_ms: sleep ms milliseconds. */
+static void pause_ms(long ms)
+{
+    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+}
+
 /* tamper: run sql (with params) with the audit log's append-only trigger
  * disabled, in one transaction. */
 static void tamper(PGconn *db, const char *sql, int n, const char *const *p)
@@ -498,12 +546,42 @@ static void tamper(PGconn *db, const char *sql, int n, const char *const *p)
     must_exec(db, "COMMIT", 0, NULL);
 }
 
-/* first_audit_row: the seq of customer c's first audit row (customer.created). */
-static void first_audit_row(PGconn *db, const struct it_customer *c, char seq[32])
+/* row_of: the seq (in the whole log) of row n of customer c's chain. */
+static void row_of(PGconn *db, const struct it_customer *c, int n, char seq[32])
+{
+    char place[16];
+    snprintf(place, sizeof(place), "%d", n);
+    const char *p[2] = {c->id, place};
+    db_str(db, "SELECT seq::text FROM audit_log WHERE chain = $1 AND chain_seq = $2::bigint", 2, p,
+           seq, 32);
+}
+
+/* seal_chain: make sure a seal records the head of c's chain (tollgate-worker
+ * may have sealed it already, or be sealing right now: then try again);
+ * returns that seal's number. */
+static long long seal_chain(PGconn *db, const struct it_customer *c)
 {
     const char *p[1] = {c->id};
-    db_str(db, "SELECT min(seq)::text FROM audit_log WHERE customer_id = $1", 1, p, seq, 32);
-    cr_assert_neq(seq[0], '\0', "no audit row for the new customer");
+    for (int i = 0; i < 100; i++) {
+        if (it_db_ll(db, "SELECT count(*) FROM audit_chains WHERE chain = $1 AND seq = sealed_seq",
+                     1, p) == 1)
+            return it_db_ll(db,
+                            "SELECT max(h.seal) FROM audit_seal_heads h JOIN audit_chains c"
+                            "    ON c.chain = h.chain AND c.seq = h.chain_seq WHERE h.chain = $1",
+                            1, p);
+        PQclear(PQexec(db, "SELECT * FROM audit_seal('0 seconds')"));
+        pause_ms(50);
+    }
+    cr_assert_fail("the chain of %s is never sealed", c->id);
+    return 0;
+}
+
+/* expect_line: verify-audit's output out holds "chain <c> seq <n>: what". */
+static void expect_line(const char *out, const struct it_customer *c, int n, const char *what)
+{
+    char line[512];
+    snprintf(line, sizeof(line), "chain %s seq %d: %s\n", c->id, n, what);
+    cr_assert_not_null(strstr(out, line), "want \"%s\":\n%s", line, out);
 }
 
 Test(ops, verify_audit_names_an_altered_row)
@@ -512,22 +590,25 @@ Test(ops, verify_audit_names_an_altered_row)
     onboard(&a);
     onboard(&b); /* a's rows are not the last ones */
     PGconn *db = it_db();
-    char *out = out_buf(), seq[32], head[80], line[128];
+    char *out = out_buf(), seq[32], hash[160], want[256];
+    seal_chain(db, &a);
 
+    /* Intact: the summary ends with the last seal and its hash. */
     cr_assert_eq(ctl(out, "verify-audit", NULL, NULL), 0, "%s", out);
-    db_str(db, "SELECT encode(hash, 'hex') FROM audit_head", 0, NULL, head, sizeof(head));
-    char want[256];
-    snprintf(want, sizeof(want), "chain intact, head %s\n", head);
+    db_str(db, "SELECT seq || ' at ' || to_char(sealed_at AT TIME ZONE 'UTC',"
+               " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ': ' || encode(hash, 'hex')"
+               "  FROM audit_seals ORDER BY seq DESC LIMIT 1",
+           0, NULL, hash, sizeof(hash));
+    snprintf(want, sizeof(want), "chains intact, last seal %s\n", hash);
     cr_assert_not_null(strstr(out, want), "want \"%s\":\n%s", want, out);
 
-    first_audit_row(db, &a, seq);
+    row_of(db, &a, 1, seq);
     const char *p[1] = {seq};
     save_row(db, seq);
     tamper(db, "UPDATE audit_log SET after = '{\"x\": 1}' WHERE seq = $1", 1, p);
 
     cr_assert_eq(ctl(out, "verify-audit", NULL, NULL), 1, "an altered row passed:\n%s", out);
-    snprintf(line, sizeof(line), "seq %s: content does not match its hash (row altered)\n", seq);
-    cr_assert_not_null(strstr(out, line), "want \"%s\":\n%s", line, out);
+    expect_line(out, &a, 1, "content does not match its hash (row altered)");
     cr_assert_not_null(strstr(out, "1 problem:"), "only that row is broken:\n%s", out);
 
     cr_assert_eq(ctl(out, "verify-audit", "--json", NULL), 1, "%s", out);
@@ -536,10 +617,13 @@ Test(ops, verify_audit_names_an_altered_row)
     cr_assert(json_is_false(it_jget(j, "intact")), "%s", out);
     json_t *problems = it_jget(j, "problems");
     cr_assert_eq(json_array_size(problems), 1, "%s", out);
-    cr_assert_eq(it_jint(json_array_get(problems, 0), "seq"), strtoll(seq, NULL, 10));
+    json_t *pr = json_array_get(problems, 0);
+    cr_assert_str_eq(it_jstr(pr, "chain"), a.id);
+    cr_assert_eq(it_jint(pr, "seq"), 1);
+    cr_assert_eq(it_jint(pr, "log_seq"), strtoll(seq, NULL, 10));
     json_decref(j);
 
-    cr_assert(restore_row());
+    cr_assert(restore_log());
     verify_audit_ok();
     PQfinish(db);
     free(out);
@@ -548,27 +632,23 @@ Test(ops, verify_audit_names_an_altered_row)
 Test(ops, verify_audit_finds_a_row_removed_from_the_middle)
 {
     struct it_customer a, b;
-    onboard(&a);
+    onboard(&a); /* customer.created, api_key.created, credits.trial_signup */
     onboard(&b);
     PGconn *db = it_db();
-    char *out = out_buf(), seq[32], line[160];
+    char *out = out_buf(), seq[32];
     verify_audit_ok();
-    first_audit_row(db, &a, seq);
-    long long s = strtoll(seq, NULL, 10);
+    row_of(db, &a, 2, seq);
     const char *p[1] = {seq};
     save_row(db, seq);
     tamper(db, "DELETE FROM audit_log WHERE seq = $1", 1, p);
 
     cr_assert_eq(ctl(out, "verify-audit", NULL, NULL), 1, "a removed row passed:\n%s", out);
-    snprintf(line, sizeof(line), "seq %lld: seq gap: %lld..%lld missing\n", s + 1, s, s);
-    cr_assert_not_null(strstr(out, line), "want \"%s\":\n%s", line, out);
-    snprintf(line, sizeof(line),
-             "seq %lld: prev_hash does not link to row %lld (row removed or inserted)\n", s + 1,
-             s - 1);
-    cr_assert_not_null(strstr(out, line), "want \"%s\":\n%s", line, out);
+    expect_line(out, &a, 3, "seq gap: 2..2 missing");
+    expect_line(out, &a, 3, "prev_hash does not link to seq 1 (row removed or inserted)");
     cr_assert_null(strstr(out, "row altered"), "no row was altered:\n%s", out);
+    cr_assert_null(strstr(out, b.id), "b's chain is whole:\n%s", out);
 
-    cr_assert(restore_row());
+    cr_assert(restore_log());
     verify_audit_ok();
     PQfinish(db);
     free(out);
@@ -579,24 +659,271 @@ Test(ops, verify_audit_finds_rows_removed_at_the_end)
     struct it_customer a;
     onboard(&a);
     PGconn *db = it_db();
-    char *out = out_buf(), seq[32], gap[96];
+    char *out = out_buf(), seq[32];
     verify_audit_ok();
-    db_str(db, "SELECT seq::text FROM audit_head", 0, NULL, seq, sizeof(seq));
+    row_of(db, &a, 3, seq);
     const char *p[1] = {seq};
     save_row(db, seq);
     tamper(db, "DELETE FROM audit_log WHERE seq = $1", 1, p);
 
     cr_assert_eq(ctl(out, "verify-audit", NULL, NULL), 1, "a removed last row passed:\n%s", out);
-    /* (Should anything have appended since, the removal shows as a gap.) */
-    snprintf(gap, sizeof(gap), "seq gap: %s..%s missing", seq, seq);
-    bool head =
-        strstr(out, "audit_head does not match the last row (rows removed at the end)") != NULL;
-    cr_assert(head || strstr(out, gap) != NULL, "the removal is not reported:\n%s", out);
+    expect_line(out, &a, 3,
+                "missing: the chain's head is at seq 3 but its last row is seq 2 (rows removed "
+                "at the end)");
 
-    cr_assert(restore_row());
+    cr_assert(restore_log());
     verify_audit_ok();
     PQfinish(db);
     free(out);
+}
+
+Test(ops, verify_audit_finds_a_chain_cut_short_after_a_seal)
+{
+    struct it_customer a;
+    onboard(&a);
+    PGconn *db = it_db();
+    char *out = out_buf(), seq[32], prev[32], line[160];
+    long long seal = seal_chain(db, &a);
+    verify_audit_ok();
+
+    /* Row 3 removed and the head moved back to row 2: the chain alone is
+     * consistent again, only the seal remembers row 3. */
+    row_of(db, &a, 3, seq);
+    row_of(db, &a, 2, prev);
+    save_row(db, seq);
+    save_head(db, a.id);
+    const char *p[1] = {seq};
+    tamper(db, "DELETE FROM audit_log WHERE seq = $1", 1, p);
+    const char *ph[2] = {a.id, prev};
+    must_exec(db,
+              "UPDATE audit_chains SET seq = 2, sealed_seq = 2,"
+              " hash = (SELECT hash FROM audit_log WHERE seq = $2::bigint) WHERE chain = $1",
+              2, ph);
+
+    cr_assert_eq(ctl(out, "verify-audit", NULL, NULL), 1, "a chain cut short passed:\n%s", out);
+    snprintf(line, sizeof(line), "sealed by seal %lld, but missing: the chain was cut short, or "
+                                 "the row removed", seal);
+    expect_line(out, &a, 3, line);
+    cr_assert_not_null(strstr(out, "1 problem:"), "only the seal sees it:\n%s", out);
+
+    cr_assert(restore_log());
+    verify_audit_ok();
+    PQfinish(db);
+    free(out);
+}
+
+Test(ops, verify_audit_finds_a_rewritten_head)
+{
+    struct it_customer a;
+    onboard(&a);
+    PGconn *db = it_db();
+    char *out = out_buf();
+    verify_audit_ok();
+    save_head(db, a.id);
+    const char *p[1] = {a.id};
+    must_exec(db, "UPDATE audit_chains SET hash = sha256('forged') WHERE chain = $1", 1, p);
+
+    cr_assert_eq(ctl(out, "verify-audit", NULL, NULL), 1, "a rewritten head passed:\n%s", out);
+    expect_line(out, &a, 3, "the chain's head does not match this row's hash (head rewritten)");
+
+    cr_assert(restore_log());
+    verify_audit_ok();
+    PQfinish(db);
+    free(out);
+}
+
+Test(ops, verify_audit_finds_a_sealed_row_rewritten_with_its_head)
+{
+    struct it_customer a;
+    onboard(&a);
+    PGconn *db = it_db();
+    char *out = out_buf(), seq[32], line[160];
+    long long seal = seal_chain(db, &a);
+
+    /* Row 3 rewritten with a hash that fits and the head moved along: a
+     * consistent chain, which only the seal contradicts. */
+    row_of(db, &a, 3, seq);
+    save_row(db, seq);
+    save_head(db, a.id);
+    const char *p[1] = {seq};
+    tamper(db, "UPDATE audit_log SET after = '{\"credit_balance\": 500}' WHERE seq = $1", 1, p);
+    tamper(db,
+           "UPDATE audit_log a SET hash = sha256(a.prev_hash ||"
+           " convert_to(audit_row_content(a), 'UTF8')) WHERE a.seq = $1",
+           1, p);
+    must_exec(db,
+              "UPDATE audit_chains c SET hash = a.hash FROM audit_log a"
+              " WHERE a.seq = $1::bigint AND c.chain = a.chain",
+              1, p);
+
+    cr_assert_eq(ctl(out, "verify-audit", NULL, NULL), 1, "a rewritten sealed row passed:\n%s",
+                 out);
+    snprintf(line, sizeof(line),
+             "hash differs from what seal %lld recorded (row rewritten after it was sealed)",
+             seal);
+    expect_line(out, &a, 3, line);
+    cr_assert_not_null(strstr(out, "1 problem:"), "only the seal sees it:\n%s", out);
+
+    cr_assert(restore_log());
+    verify_audit_ok();
+    PQfinish(db);
+    free(out);
+}
+
+Test(ops, verify_audit_finds_an_inserted_row)
+{
+    struct it_customer a;
+    onboard(&a);
+    PGconn *db = it_db();
+    char *out = out_buf(), seq[32];
+    verify_audit_ok();
+    /* A row with a hash that fits appended to a's chain, its head left. */
+    row_of(db, &a, 3, seq);
+    const char *p[1] = {seq};
+    db_str(db,
+           "INSERT INTO audit_log (seq, occurred_at, actor, action, customer_id, before, after,"
+           "                       prev_hash, hash, chain, chain_seq, format)"
+           " SELECT nextval('audit_log_seq'), clock_timestamp(), 'db:forger', 'credits.adjustment',"
+           "        customer_id, NULL, '{\"amount\": 100}', hash, hash, chain, chain_seq + 1, 2"
+           "   FROM audit_log WHERE seq = $1 RETURNING seq::text",
+           1, p, inserted_seq, sizeof(inserted_seq));
+    const char *pi[1] = {inserted_seq};
+    tamper(db,
+           "UPDATE audit_log a SET hash = sha256(a.prev_hash ||"
+           " convert_to(audit_row_content(a), 'UTF8')) WHERE a.seq = $1",
+           1, pi);
+
+    cr_assert_eq(ctl(out, "verify-audit", NULL, NULL), 1, "an inserted row passed:\n%s", out);
+    expect_line(out, &a, 4,
+                "past the chain's head at seq 3, like every row up to seq 4 (rows inserted, or "
+                "the head moved back)");
+    cr_assert_not_null(strstr(out, "1 problem:"), "%s", out);
+
+    cr_assert(restore_log());
+    verify_audit_ok();
+    PQfinish(db);
+    free(out);
+}
+
+/* ---- the chains do not wait for each other ------------------------------------- */
+
+Test(ops, audited_writes_of_two_customers_do_not_wait_for_each_other)
+{
+    struct it_customer a, b;
+    onboard(&a);
+    char *out = out_buf();
+    /* Hold a's chain, as a long audited write for a would. */
+    PGconn *holder = it_db();
+    const char *pa[1] = {a.id};
+    must_exec(holder, "BEGIN", 0, NULL);
+    must_exec(holder, "SELECT 1 FROM audit_chains WHERE chain = $1 FOR UPDATE", 1, pa);
+
+    /* Audited writes for other customers go through: a signup (three
+     * rows on b's new chain) and an operator's credit grant. */
+    onboard(&b);
+    const char *grant[] = {"credits", "grant", b.id, "2", "--reason", "chains apart", NULL};
+    cr_assert_eq(ctl_env(out, NULL, NULL, grant), 0, "%s", out);
+    /* While one for a waits: it gives up after lock_timeout. */
+    PGconn *other = it_db();
+    must_exec(other, "SET lock_timeout = '300ms'", 0, NULL);
+    char state[6];
+    it_db_exec(other, "SELECT credits_adjust($1::uuid, 1, 'waits for a''s chain')", 1, pa, state);
+    cr_assert_str_eq(state, "55P03", "an audited write for a did not wait for a's chain");
+    must_exec(holder, "ROLLBACK", 0, NULL);
+    PQfinish(other);
+    PQfinish(holder);
+
+    const char *pb[1] = {b.id};
+    PGconn *db = it_db();
+    cr_assert_eq(it_db_ll(db, "SELECT seq FROM audit_chains WHERE chain = $1", 1, pb), 4,
+                 "b's chain: created, key, trial credits, grant");
+    PQfinish(db);
+    verify_audit_ok();
+    free(out);
+}
+
+Test(ops, two_first_appends_to_one_chain_both_land_in_order)
+{
+    /* Two transactions append the first rows of one new chain at once:
+     * the second waits for the first's head, then chains on to it. */
+    char *out = out_buf(), chain[64];
+    PGconn *first = it_db(), *second = it_db();
+    db_str(first, "SELECT gen_random_uuid()::text", 0, NULL, chain, sizeof(chain));
+    const char *p[1] = {chain};
+    must_exec(first, "BEGIN", 0, NULL);
+    must_exec(first, "SELECT audit_append('test.first', $1::uuid, NULL, NULL)", 1, p);
+    cr_assert_eq(PQsendQueryParams(second, "SELECT audit_append('test.second', $1::uuid, NULL, NULL)",
+                                   1, NULL, p, NULL, NULL, 0),
+                 1);
+    pause_ms(300);
+    cr_assert_eq(PQconsumeInput(second), 1);
+    cr_assert_eq(PQisBusy(second), 1, "the second append did not wait for the first");
+    must_exec(first, "COMMIT", 0, NULL);
+    PGresult *r;
+    while ((r = PQgetResult(second)) != NULL) {
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(second));
+        PQclear(r);
+    }
+    cr_assert_eq(it_db_ll(first,
+                          "SELECT count(*) FROM audit_log WHERE chain = $1"
+                          "   AND chain_seq = CASE action WHEN 'test.first' THEN 1 ELSE 2 END",
+                          1, p),
+                 2);
+    PQfinish(first);
+    PQfinish(second);
+    verify_audit_ok();
+    free(out);
+}
+
+/* ---- seals --------------------------------------------------------------------- */
+
+/* worker_seal: the last "audit log sealed" line of tollgate-worker's log:
+ * its seal and hash; false when there is none. */
+static bool worker_seal(long long *seal, char hash[80])
+{
+    char path[4096], line[4096];
+    snprintf(path, sizeof(path), "%s/tollgate-worker.log", it_env("TOLLGATE_TEST_DIR"));
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot read %s", path);
+    bool found = false;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        json_t *j = json_loads(line, 0, NULL);
+        const char *msg = json_string_value(json_object_get(j, "msg"));
+        if (msg != NULL && strcmp(msg, "audit log sealed") == 0) {
+            *seal = json_integer_value(json_object_get(j, "seal"));
+            snprintf(hash, 80, "%s", json_string_value(json_object_get(j, "hash")));
+            found = true;
+        }
+        json_decref(j);
+    }
+    fclose(f);
+    return found;
+}
+
+Test(ops, the_worker_seals_at_most_once_a_minute_and_logs_the_hash)
+{
+    struct it_customer a;
+    onboard(&a); /* something to seal */
+    long long seal = 0;
+    char hash[80], got[80], n[32];
+    /* The worker looks every 10 s and seals 60 s after the last seal. */
+    for (int i = 0; i < 160 && !worker_seal(&seal, hash); i++)
+        pause_ms(500);
+    cr_assert_gt(seal, 0, "tollgate-worker logged no seal");
+    PGconn *db = it_db();
+    snprintf(n, sizeof(n), "%lld", seal);
+    const char *p[1] = {n};
+    db_str(db, "SELECT encode(hash, 'hex') FROM audit_seals WHERE seq = $1::bigint", 1, p, got,
+           sizeof(got));
+    cr_assert_str_eq(got, hash, "the logged hash is not the seal's");
+    cr_assert_eq(it_db_ll(db,
+                          "SELECT count(*) FROM audit_seals s JOIN audit_seals b"
+                          "    ON b.seq = s.seq - 1"
+                          " WHERE s.seq = $1::bigint AND s.sealed_at - b.sealed_at < interval '60 s'",
+                          1, p),
+                 0, "seal %lld came less than a minute after the one before", seal);
+    PQfinish(db);
+    verify_audit_ok();
 }
 
 /* ---- reset-staging ------------------------------------------------------------ */
