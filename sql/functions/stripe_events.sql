@@ -31,3 +31,25 @@ RETURNS text LANGUAGE sql AS $$
      WHERE id = p_id
     RETURNING status;
 $$;
+
+-- stripe_event_replay: make dead letter p_id (NULL: every dead letter)
+-- pending again with a fresh attempt count, each audited as
+-- dead_letter.replayed (tollgatectl dead-letters replay), and wake
+-- tollgate-worker. Returns the events replayed, by id: none when p_id is
+-- not a dead letter.
+CREATE FUNCTION stripe_event_replay(p_id text) RETURNS TABLE (event_id text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY
+    WITH r AS (UPDATE stripe_events e
+                  SET status = 'pending', attempts = 0, next_attempt_at = now(),
+                      last_error = NULL
+                WHERE e.status = 'dead' AND (p_id IS NULL OR e.id = p_id)
+               RETURNING e.id, e.type),
+         a AS (SELECT r.id, audit_append('dead_letter.replayed', NULL, NULL,
+                                         jsonb_build_object('event', r.id, 'type', r.type))
+                            AS logged
+                 FROM r)
+    SELECT a.id FROM a WHERE a.logged IS NOT NULL ORDER BY a.id;
+    PERFORM pg_notify('tollgate_jobs', 'stripe_event');
+END $$;

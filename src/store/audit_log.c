@@ -70,10 +70,18 @@ static const struct db_statement seal_st = {
     "  FROM audit_seal($1::interval) s",
     1};
 
+/* By customer_id, not chain: a customer's rows from before the chains
+ * are in the system chain. */
+static const struct db_statement recent_st = {
+    "audit_log_recent",
+    "SELECT a.seq, " SQL_TS("a.occurred_at") ", a.actor, a.action FROM audit_log a"
+    " WHERE a.customer_id = $1::uuid ORDER BY a.seq DESC LIMIT $2::integer",
+    2};
+
 const struct db_statement *const audit_log_statements[] = {
     &set_actor_st,     &begin_st,       &utf8_st,          &commit_st,
     &rollback_st,      &seals_declare_st, &seals_fetch_st, &items_declare_st,
-    &items_fetch_st,   &seal_st,        NULL};
+    &items_fetch_st,   &seal_st,        &recent_st,        NULL};
 
 enum tg_err audit_log_set_actor(struct tg_ctx *ctx, const char *actor)
 {
@@ -225,6 +233,30 @@ enum tg_err audit_log_seal(struct tg_ctx *ctx, long every_seconds, bool *sealed,
         out->sealed_at = db_str(r, 0, 1);
         out->chains = db_ll(r, 0, 2);
         out->hash = db_str(r, 0, 3);
+    }
+    return TG_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------- */
+
+enum tg_err audit_log_recent(struct tg_ctx *ctx, const char *customer_id, int n,
+                             struct audit_entry **out, size_t *count)
+{
+    const char *p[2] = {customer_id, db_text_ll(ctx, n)};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &recent_st, p, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    *count = (size_t)PQntuples(r);
+    *out = arena_alloc(ctx->arena, (*count + 1) * sizeof(**out));
+    if (*out == NULL)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    for (size_t i = 0; i < *count; i++) {
+        struct audit_entry *a = &(*out)[i];
+        a->seq = db_ll(r, (int)i, 0);
+        a->occurred_at = db_str(r, (int)i, 1);
+        a->actor = db_str(r, (int)i, 2);
+        a->action = db_str(r, (int)i, 3);
     }
     return TG_OK;
 }

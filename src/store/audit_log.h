@@ -3,8 +3,9 @@
  * The log is written by PostgreSQL triggers with the database session's
  * actor, which the code sets here; each customer's rows form one hash
  * chain, rows without a customer the "system" chain, and tollgate-worker
- * seals the chains' heads now and then. Here the log is also read: the
- * whole log, seals and heads, for verify-audit (domain/audit.h), streamed to callbacks so that its size
+ * seals the chains' heads now and then. Here the log is also read: a
+ * customer's newest rows, and the whole log, seals and heads, for
+ * verify-audit (domain/audit.h), streamed to callbacks so that its size
  * does not matter.
  */
 #ifndef TOLLGATE_STORE_AUDIT_LOG_H
@@ -88,6 +89,15 @@ struct audit_seal {
     const char *hash;      /* hex; arena-owned */
 };
 
+/* One of a customer's audit rows as operators list them (no hashes);
+ * strings borrowed from the context's arena. */
+struct audit_entry {
+    long long seq;           /* its place in the whole log */
+    const char *occurred_at; /* RFC 3339 UTC with microseconds */
+    const char *actor;
+    const char *action;
+};
+
 /* audit_log_set_actor: set the session's actor (tollgate.actor). TG_EDB. */
 enum tg_err audit_log_set_actor(struct tg_ctx *ctx, const char *actor)
     __attribute__((warn_unused_result));
@@ -106,5 +116,12 @@ enum tg_err audit_log_walk(struct tg_ctx *ctx, const struct audit_log_walker *w)
  * was made; *out (arena-owned strings) is it. TG_EDB. */
 enum tg_err audit_log_seal(struct tg_ctx *ctx, long every_seconds, bool *sealed,
                            struct audit_seal *out) __attribute__((warn_unused_result));
+
+/* audit_log_recent: customer_id's newest n (1..1000) rows, newest first,
+ * into *out (*count of them, arena-owned); rows from before the chains
+ * (in the system chain) included. TG_EDB, TG_ENOMEM. */
+enum tg_err audit_log_recent(struct tg_ctx *ctx, const char *customer_id, int n,
+                             struct audit_entry **out, size_t *count)
+    __attribute__((warn_unused_result));
 
 #endif

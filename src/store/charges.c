@@ -42,8 +42,12 @@ static const struct db_statement refund_st = {
 static const struct db_statement owed_retry_st = {
     "charges_owed_retry", "SELECT charge_id FROM charges_owed_retry($1)", 1};
 
+static const struct db_statement get_st = {
+    "charges_get", "SELECT id, status, stripe_payment_intent_id FROM charges WHERE id::text = $1",
+    1};
+
 const struct db_statement *const charges_statements[] = {
-    &settle_st, &call_st, &by_call_st, &by_intent_st, &refund_st, &owed_retry_st, NULL};
+    &settle_st, &call_st, &by_call_st, &by_intent_st, &refund_st, &owed_retry_st, &get_st, NULL};
 
 enum tg_err charges_settle(struct tg_ctx *ctx, long long charge_id,
                            const struct charge_settlement *s, json_t *result, long grace_days,
@@ -136,5 +140,20 @@ enum tg_err charges_owed_retry(struct tg_ctx *ctx, const char *customer_id, long
         return ctx_fail(ctx, TG_ENOMEM, NULL);
     for (size_t i = 0; i < *n; i++)
         (*ids)[i] = db_ll(r, (int)i, 0);
+    return TG_OK;
+}
+
+enum tg_err charges_get(struct tg_ctx *ctx, const char *id, struct charge_state *out)
+{
+    const char *p[1] = {id};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &get_st, p, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    if (PQntuples(r) != 1)
+        return TG_ENOTFOUND;
+    out->id = db_ll(r, 0, 0);
+    out->status = db_str(r, 0, 1);
+    out->payment_intent = db_str(r, 0, 2);
     return TG_OK;
 }

@@ -14,6 +14,14 @@
 #include "store/stripe_requests.h"
 #include "store/usage_events.h"
 
+/* A charge as reconciliation compares it with Stripe's PaymentIntent;
+ * strings borrowed from the context's arena. */
+struct charge_state {
+    long long id;
+    const char *status;         /* pending | succeeded | failed */
+    const char *payment_intent; /* pi_... of its latest attempt; NULL before one */
+};
+
 /* How one attempt at a charge ended, for charges_settle. */
 struct charge_settlement {
     const char *outcome;        /* succeeded | pending | failed */
@@ -46,6 +54,12 @@ enum tg_err charges_by_call(struct tg_ctx *ctx, long long call_id, long long *ch
  * TG_ENOTFOUND, TG_EDB. */
 enum tg_err charges_by_intent(struct tg_ctx *ctx, const char *pi, const char *metadata_id,
                               long long *charge_id) __attribute__((warn_unused_result));
+
+/* charges_get: the charge whose id, as text, is id (e.g. a PaymentIntent's
+ * tollgate_charge_id metadata; anything else is not found). TG_ENOTFOUND,
+ * TG_EDB. */
+enum tg_err charges_get(struct tg_ctx *ctx, const char *id, struct charge_state *out)
+    __attribute__((warn_unused_result));
 
 /* charges_record_refund: PaymentIntent pi's charge has refunded_cents
  * refunded in all. *found false when pi is not ours. TG_EDB. */

@@ -9,6 +9,7 @@
 #include "store/db.h"
 #include "store/registry.h"
 #include "store/rows.h"
+#include "store/sql.h"
 
 static const struct db_statement onboard_st = {
     "customers_onboard",
@@ -22,6 +23,23 @@ static const struct db_statement find_by_id_st = {
 
 static const struct db_statement find_by_email_st = {
     "customers_find_by_email", "SELECT id FROM customers WHERE lower(email) = lower($1)", 1};
+
+/* strpos, not LIKE: '%' and '_' in $1 are plain characters. */
+static const struct db_statement list_st = {
+    "customers_list",
+    "SELECT " CUSTOMER_COLS " FROM customers c"
+    " WHERE $1::text IS NULL OR strpos(lower(c.email), lower($1)) > 0"
+    " ORDER BY c.created_at DESC, c.id LIMIT $2::integer",
+    2};
+
+static const struct db_statement account_st = {
+    "customers_account",
+    "SELECT " CUSTOMER_COLS ", c.ledger_seq, " SQL_TS("c.billing_consent_at") ","
+    " c.github_account_id, c.github_login, c.github_account_type, c.github_plan,"
+    " c.github_plan_status, " SQL_TS("c.github_plan_effective_at") ","
+    " " SQL_TS("c.github_cancelled_at") ", " SQL_TS("c.updated_at")
+    " FROM customers c WHERE c.id = $1::uuid",
+    1};
 
 static const struct db_statement set_stripe_st = {
     "customers_set_stripe",
@@ -47,8 +65,8 @@ static const struct db_statement by_tier_st = {
 
 const struct db_statement *const customers_statements[] = {
     &onboard_st,        &get_st,         &find_by_id_st, &find_by_email_st,
-    &set_stripe_st,     &payment_failed_st, &payment_succeeded_st, &expire_grace_st,
-    &by_tier_st,        NULL};
+    &list_st,           &account_st,     &set_stripe_st, &payment_failed_st,
+    &payment_succeeded_st, &expire_grace_st, &by_tier_st, NULL};
 
 void customers_from_row(const PGresult *r, int i, int col, struct customer *c)
 {
@@ -107,6 +125,47 @@ enum tg_err customers_find(struct tg_ctx *ctx, const char *who, const char **id)
     if (PQntuples(r) != 1)
         return TG_ENOTFOUND;
     *id = db_str(r, 0, 0);
+    return TG_OK;
+}
+
+enum tg_err customers_list(struct tg_ctx *ctx, const char *email_part, long limit,
+                           struct customer **out, size_t *n)
+{
+    const char *p[2] = {email_part, db_text_ll(ctx, limit)};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &list_st, p, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    *n = (size_t)PQntuples(r);
+    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
+    if (*out == NULL)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    for (size_t i = 0; i < *n; i++)
+        customers_from_row(r, (int)i, 0, &(*out)[i]);
+    return TG_OK;
+}
+
+enum tg_err customers_account(struct tg_ctx *ctx, const char *id, struct customer_account *out)
+{
+    const char *p[1] = {id};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &account_st, p, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    if (PQntuples(r) != 1)
+        return TG_ENOTFOUND;
+    customers_from_row(r, 0, 0, &out->c);
+    int col = CUSTOMER_NCOLS;
+    out->ledger_entries = db_ll(r, 0, col);
+    out->billing_consent_at = db_str(r, 0, col + 1);
+    out->github_account_id = db_ll(r, 0, col + 2);
+    out->github_login = db_str(r, 0, col + 3);
+    out->github_account_type = db_str(r, 0, col + 4);
+    out->github_plan = db_str(r, 0, col + 5);
+    out->github_plan_status = db_str(r, 0, col + 6);
+    out->github_plan_effective_at = db_str(r, 0, col + 7);
+    out->github_cancelled_at = db_str(r, 0, col + 8);
+    out->updated_at = db_str(r, 0, col + 9);
     return TG_OK;
 }
 

@@ -30,6 +30,23 @@ struct customer {
     bool billing_enabled;       /* the billing_enabled flag (kill switch) for this customer */
 };
 
+/* Everything about a customer an operator sees (tollgatectl customers
+ * show); strings borrowed from the context's arena, times RFC 3339 UTC
+ * with microseconds, NULL when not set. */
+struct customer_account {
+    struct customer c;
+    long long ledger_entries;          /* entries in its ledger */
+    const char *billing_consent_at;
+    long long github_account_id;       /* 0: none */
+    const char *github_login;
+    const char *github_account_type;   /* User | Organization */
+    const char *github_plan;
+    const char *github_plan_status;    /* active | cancelled */
+    const char *github_plan_effective_at;
+    const char *github_cancelled_at;
+    const char *updated_at;
+};
+
 /* Customers and unused credits of one tier (for /metrics). */
 struct customers_tier_count {
     const char *tier;
@@ -53,6 +70,18 @@ enum tg_err customers_get(struct tg_ctx *ctx, const char *id, struct customer *o
  * or its e-mail address, compared case-insensitively -- into *id.
  * TG_ENOTFOUND, TG_EDB. */
 enum tg_err customers_find(struct tg_ctx *ctx, const char *who, const char **id)
+    __attribute__((warn_unused_result));
+
+/* customers_list: the newest customers first (then by id), at most limit
+ * (1..1000) of them; with email_part not NULL only those whose e-mail
+ * address contains it, compared case-insensitively ('%' and '_' are plain
+ * characters). *out (*n of them) arena-owned. TG_EDB, TG_ENOMEM. */
+enum tg_err customers_list(struct tg_ctx *ctx, const char *email_part, long limit,
+                           struct customer **out, size_t *n) __attribute__((warn_unused_result));
+
+/* customers_account: everything about the customer with id (a uuid).
+ * TG_ENOTFOUND, TG_EDB. */
+enum tg_err customers_account(struct tg_ctx *ctx, const char *id, struct customer_account *out)
     __attribute__((warn_unused_result));
 
 /* customers_set_stripe: record cus as id's Stripe customer unless one is

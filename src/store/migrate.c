@@ -338,3 +338,24 @@ out:
     files_free(&functions);
     return rc;
 }
+
+void migrate_probe(const char *conninfo, const char *sql_dir, int connect_timeout,
+                   struct migrate_probe *out)
+{
+    /* Keywords are applied in order: the conninfo in dbname (expanded)
+     * overrides the default connect_timeout placed before it. */
+    char timeout[16];
+    snprintf(timeout, sizeof(timeout), "%d", connect_timeout);
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const values[] = {timeout, conninfo, NULL};
+    memset(out, 0, sizeof(*out));
+    PGconn *c = PQconnectdbParams(keys, values, 1);
+    out->connected = PQstatus(c) == CONNECTION_OK;
+    if (!out->connected) {
+        snprintf(out->why, sizeof(out->why), "%s", PQerrorMessage(c));
+    } else {
+        out->server_major = PQserverVersion(c) / 10000;
+        out->status_ok = migrate_status(c, sql_dir, &out->status, out->why, sizeof(out->why)) == 0;
+    }
+    PQfinish(c);
+}

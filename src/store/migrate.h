@@ -51,4 +51,21 @@ struct migrate_status {
 int migrate_status(PGconn *c, const char *sql_dir, struct migrate_status *out, char *why,
                    size_t why_len);
 
+/* What tollgatectl check-config learns about the database. */
+struct migrate_probe {
+    bool connected;
+    int server_major;             /* PostgreSQL's major version, when connected */
+    bool status_ok;               /* status holds the schema's state */
+    struct migrate_status status;
+    char why[400];                /* not connected, or no status: libpq's or the server's
+                                   * message (may span lines) */
+};
+
+/* migrate_probe: connect to conninfo, giving up after connect_timeout
+ * seconds unless conninfo sets its own connect_timeout, and compare its
+ * schema with sql_dir (migrate_status). Never fails: *out says what was
+ * found. conninfo, which may hold a password, appears in no message. */
+void migrate_probe(const char *conninfo, const char *sql_dir, int connect_timeout,
+                   struct migrate_probe *out);
+
 #endif

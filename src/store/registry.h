@@ -19,6 +19,7 @@ extern const struct db_statement *const feature_flags_statements[];
 extern const struct db_statement *const github_deliveries_statements[];
 extern const struct db_statement *const payment_methods_statements[];
 extern const struct db_statement *const schema_statements[];
+extern const struct db_statement *const staging_statements[];
 extern const struct db_statement *const stripe_events_statements[];
 extern const struct db_statement *const stripe_requests_statements[];
 extern const struct db_statement *const subscriptions_statements[];

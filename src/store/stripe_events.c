@@ -5,6 +5,7 @@
 
 #include "store/db.h"
 #include "store/registry.h"
+#include "store/sql.h"
 
 static const struct db_statement store_st = {
     "stripe_events_store",
@@ -27,8 +28,35 @@ static const struct db_statement claim_st = {
 static const struct db_statement done_st = {
     "stripe_events_done", "SELECT stripe_event_done($1, $2, $3, $4::integer)", 4};
 
-const struct db_statement *const stripe_events_statements[] = {&store_st, &claim_st, &done_st,
-                                                                NULL};
+#define RECORD_COLS                                                                            \
+    "e.id, e.type, e.status, e.attempts, e.last_error, " SQL_TS("e.received_at")
+
+static const struct db_statement dead_st = {
+    "stripe_events_dead",
+    "SELECT " RECORD_COLS ", NULL FROM stripe_events e WHERE e.status = 'dead'"
+    " ORDER BY e.received_at",
+    0};
+
+static const struct db_statement get_st = {
+    "stripe_events_get",
+    "SELECT " RECORD_COLS ", e.payload::text FROM stripe_events e WHERE e.id = $1", 1};
+
+static const struct db_statement replay_st = {
+    "stripe_events_replay", "SELECT event_id FROM stripe_event_replay($1)", 1};
+
+const struct db_statement *const stripe_events_statements[] = {
+    &store_st, &claim_st, &done_st, &dead_st, &get_st, &replay_st, NULL};
+
+static void record_from_row(const PGresult *r, int i, struct stripe_event_record *ev)
+{
+    ev->id = db_str(r, i, 0);
+    ev->type = db_str(r, i, 1);
+    ev->status = db_str(r, i, 2);
+    ev->attempts = db_ll(r, i, 3);
+    ev->last_error = db_str(r, i, 4);
+    ev->received_at = db_str(r, i, 5);
+    ev->payload = db_str(r, i, 6);
+}
 
 enum tg_err stripe_events_store(struct tg_ctx *ctx, const char *id, const char *type,
                                 const char *api_version, long long created, bool livemode,
@@ -72,5 +100,49 @@ enum tg_err stripe_events_done(struct tg_ctx *ctx, const char *id, const char *o
     if (e != TG_OK)
         return e;
     *status = PQntuples(r) == 1 && db_str(r, 0, 0) != NULL ? db_str(r, 0, 0) : "unknown";
+    return TG_OK;
+}
+
+enum tg_err stripe_events_dead(struct tg_ctx *ctx, struct stripe_event_record **out, size_t *n)
+{
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &dead_st, NULL, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    *n = (size_t)PQntuples(r);
+    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
+    if (*out == NULL)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    for (size_t i = 0; i < *n; i++)
+        record_from_row(r, (int)i, &(*out)[i]);
+    return TG_OK;
+}
+
+enum tg_err stripe_events_get(struct tg_ctx *ctx, const char *id, struct stripe_event_record *out)
+{
+    const char *p[1] = {id};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &get_st, p, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    if (PQntuples(r) != 1)
+        return TG_ENOTFOUND;
+    record_from_row(r, 0, out);
+    return TG_OK;
+}
+
+enum tg_err stripe_events_replay(struct tg_ctx *ctx, const char *id, const char ***ids, size_t *n)
+{
+    const char *p[1] = {id};
+    PGresult *r;
+    enum tg_err e = db_exec(ctx, &replay_st, p, NULL, NULL, &r);
+    if (e != TG_OK)
+        return e;
+    *n = (size_t)PQntuples(r);
+    *ids = arena_alloc(ctx->arena, (*n + 1) * sizeof(**ids));
+    if (*ids == NULL)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    for (size_t i = 0; i < *n; i++)
+        (*ids)[i] = db_str(r, (int)i, 0);
     return TG_OK;
 }

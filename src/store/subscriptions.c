@@ -46,8 +46,12 @@ static const struct db_statement by_stripe_st = {
     " LIMIT 1",
     2};
 
+static const struct db_statement get_by_stripe_st = {
+    "subscriptions_get_by_stripe",
+    "SELECT " SUBSCRIPTION_COLS " FROM subscriptions s WHERE s.stripe_subscription_id = $1", 1};
+
 const struct db_statement *const subscriptions_statements[] = {
-    &begin_st, &apply_st, &current_st, &by_call_st, &by_stripe_st, NULL};
+    &begin_st, &apply_st, &current_st, &by_call_st, &by_stripe_st, &get_by_stripe_st, NULL};
 
 static void from_row(const PGresult *r, struct subscription *s)
 {
@@ -143,6 +147,13 @@ enum tg_err subscriptions_by_call(struct tg_ctx *ctx, long long call_id,
 {
     const char *p[1] = {db_text_ll(ctx, call_id)};
     return one(ctx, &by_call_st, p, out);
+}
+
+enum tg_err subscriptions_get_by_stripe(struct tg_ctx *ctx, const char *sub_id,
+                                        struct subscription *out)
+{
+    const char *p[1] = {sub_id};
+    return one(ctx, &get_by_stripe_st, p, out);
 }
 
 enum tg_err subscriptions_by_stripe(struct tg_ctx *ctx, const char *sub_id,

@@ -70,6 +70,12 @@ enum tg_err subscriptions_current(struct tg_ctx *ctx, const char *customer_id,
 enum tg_err subscriptions_by_call(struct tg_ctx *ctx, long long call_id,
                                   struct subscription *out) __attribute__((warn_unused_result));
 
+/* subscriptions_get_by_stripe: our subscription whose Stripe id is sub_id.
+ * TG_ENOTFOUND, TG_EDB. */
+enum tg_err subscriptions_get_by_stripe(struct tg_ctx *ctx, const char *sub_id,
+                                        struct subscription *out)
+    __attribute__((warn_unused_result));
+
 /* subscriptions_by_stripe: our subscription id for Stripe's sub_id, or,
  * while ours is still being created, the id its metadata names
  * (metadata_id, may be NULL). TG_ENOTFOUND, TG_EDB. */
