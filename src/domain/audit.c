@@ -46,6 +46,12 @@ enum tg_err audit_seal(struct tg_ctx *ctx, bool *sealed, struct audit_seal *out)
     return TG_OK;
 }
 
+enum tg_err audit_recent(struct tg_ctx *ctx, const char *customer_id, int n,
+                         struct audit_entry **out, size_t *count)
+{
+    return audit_log_recent(ctx, customer_id, n, out, count);
+}
+
 /* ---- verification -------------------------------------------------------------- */
 
 static const uint8_t zero_hash[HASH_SHA256_LEN];

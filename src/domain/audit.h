@@ -38,6 +38,12 @@ enum tg_err audit_set_actor(struct tg_ctx *ctx, const char *actor)
 enum tg_err audit_seal(struct tg_ctx *ctx, bool *sealed, struct audit_seal *out)
     __attribute__((warn_unused_result));
 
+/* audit_recent: customer_id's newest n (1..1000) audit rows, newest
+ * first; *out (*count) arena-owned. Errors: TG_EDB, TG_ENOMEM. */
+enum tg_err audit_recent(struct tg_ctx *ctx, const char *customer_id, int n,
+                         struct audit_entry **out, size_t *count)
+    __attribute__((warn_unused_result));
+
 /* One thing wrong with the log, as audit_verify reports it. */
 struct audit_problem {
     const char *chain; /* the chain concerned, or NULL (a seal) */

@@ -4,6 +4,7 @@
 #include "domain/customer.h"
 
 #include <ctype.h>
+#include <string.h>
 
 #include "core/config.h"
 #include "domain/audit.h"
@@ -66,6 +67,79 @@ enum tg_err customer_get(struct tg_ctx *ctx, const char *id, struct customer *ou
 {
     enum tg_err e = customers_get(ctx, id, out);
     return e == TG_ENOTFOUND ? ctx_fail(ctx, e, "no such customer") : e;
+}
+
+enum tg_err customer_find(struct tg_ctx *ctx, const char *who, const char **id)
+{
+    return customers_find(ctx, who, id);
+}
+
+enum tg_err customer_list(struct tg_ctx *ctx, const char *email_part, long limit,
+                          struct customer **out, size_t *n)
+{
+    return customers_list(ctx, email_part, limit, out, n);
+}
+
+enum tg_err customer_account(struct tg_ctx *ctx, const char *id, struct customer_account *out)
+{
+    return customers_account(ctx, id, out);
+}
+
+/* The states reset-staging seeds, in order, and their customers' names. */
+static const struct {
+    const char *state, *label;
+} staging_states[CUSTOMER_STAGING_STATES] = {
+    {"trial", "Trial"},
+    {"trial_with_billing", "Trial with billing"},
+    {"trial_exhausted", "Trial exhausted"},
+    {"payg", "Pay as you go"},
+    {"pro", "Pro"},
+    {"pro_partly_used", "Pro, partly used"},
+    {"pro_past_due", "Pro, past due"},
+    {"pro_cancelled", "Pro, cancelled"},
+    {"pro_cancel_scheduled", "Pro, cancel scheduled"},
+    {"pro_rolled_over", "Pro with rolled-over credits"},
+};
+
+/* seed_one: state i's customer, with a new key in out->key. */
+static enum tg_err seed_one(struct tg_ctx *ctx, size_t i, struct customer_seeded *out,
+                            struct staging_seed *seed)
+{
+    char *email = arena_printf(ctx->arena, "%s@test.example.com", staging_states[i].state);
+    const char *name = arena_printf(ctx->arena, "Staging: %s", staging_states[i].label);
+    if (email == NULL || name == NULL)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    for (char *p = email; *p != '@'; p++)
+        if (*p == '_')
+            *p = '-';
+    if (apikey_generate(ctx->svc->cfg->environment, &out->key) != TG_OK)
+        return ctx_fail(ctx, TG_EINTERNAL, "cannot generate an API key (OpenSSL)");
+    out->state = staging_states[i].state;
+    out->email = email;
+    *seed = (struct staging_seed){out->state, email, name, out->key.hash, out->key.prefix};
+    return TG_OK;
+}
+
+enum tg_err customer_reseed_staging(struct tg_ctx *ctx,
+                                    struct customer_seeded out[CUSTOMER_STAGING_STATES],
+                                    struct staging_count **deleted, size_t *ndeleted)
+{
+    struct staging_seed seeds[CUSTOMER_STAGING_STATES];
+    const struct config *cfg = ctx->svc->cfg;
+    enum tg_err e = TG_OK;
+    memset(out, 0, CUSTOMER_STAGING_STATES * sizeof(*out));
+    for (size_t i = 0; e == TG_OK && i < CUSTOMER_STAGING_STATES; i++)
+        e = seed_one(ctx, i, &out[i], &seeds[i]);
+    if (e == TG_OK) {
+        struct staging_customer seeded[CUSTOMER_STAGING_STATES];
+        e = staging_reseed(ctx, seeds, CUSTOMER_STAGING_STATES, cfg->stripe_price_pro,
+                           cfg->grace_period_days, deleted, ndeleted, seeded);
+        for (size_t i = 0; e == TG_OK && i < CUSTOMER_STAGING_STATES; i++)
+            out[i].customer = seeded[i];
+    }
+    for (size_t i = 0; e != TG_OK && i < CUSTOMER_STAGING_STATES; i++)
+        apikey_cleanse(&out[i].key);
+    return e;
 }
 
 enum tg_err customer_count_by_tier(struct tg_ctx *ctx, struct customers_tier_count **out,

@@ -9,8 +9,10 @@
 #define TOLLGATE_FLAG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/ctx.h"
+#include "store/feature_flags.h"
 
 /* The flags tollgate knows (the table's CHECK lists the same names). */
 #define FLAG_BILLING_ENABLED "billing_enabled"       /* kill switch: off = nothing charged */
@@ -20,6 +22,19 @@
  * signup the lower-cased e-mail address) into *on. An unknown flag is on.
  * Errors: TG_EDB. */
 enum tg_err flag_enabled(struct tg_ctx *ctx, const char *name, const char *subject, bool *on)
+    __attribute__((warn_unused_result));
+
+/* flag_list: every flag with its rollout, by name; *out (*n) arena-owned.
+ * Errors: TG_EDB, TG_ENOMEM. */
+enum tg_err flag_list(struct tg_ctx *ctx, struct feature_flag **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* flag_set: turn flag name on for percent (0: off .. 100: on) of its
+ * subjects, audited as flag.set with ctx's actor. *before (may be NULL)
+ * is the flag as it was, *after as it is now. Errors: TG_EINVALID
+ * (percent out of range), TG_ENOTFOUND (no such flag), TG_EDB. */
+enum tg_err flag_set(struct tg_ctx *ctx, const char *name, int percent,
+                     struct feature_flag *before, struct feature_flag *after)
     __attribute__((warn_unused_result));
 
 #endif

@@ -266,3 +266,24 @@ size_t stripe_webhook_process_due(struct tg_ctx *ctx, int limit)
     }
     return n;
 }
+
+enum tg_err stripe_webhook_dead_letters(struct tg_ctx *ctx, struct stripe_event_record **out,
+                                        size_t *n)
+{
+    return stripe_events_dead(ctx, out, n);
+}
+
+enum tg_err stripe_webhook_event(struct tg_ctx *ctx, const char *id,
+                                 struct stripe_event_record *out)
+{
+    return stripe_events_get(ctx, id, out);
+}
+
+enum tg_err stripe_webhook_replay(struct tg_ctx *ctx, const char *id, const char ***ids,
+                                  size_t *n)
+{
+    enum tg_err e = stripe_events_replay(ctx, id, ids, n);
+    if (e == TG_OK && *n == 0 && id != NULL)
+        return ctx_fail(ctx, TG_ENOTFOUND, "%s is not a dead letter", id);
+    return e;
+}

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "core/ctx.h"
+#include "store/stripe_events.h"
 
 /* stripe_webhook_verify: check signature (the Stripe-Signature header,
  * NULL when absent) of body (len bytes, the raw request body) with the
@@ -41,5 +42,25 @@ enum tg_err stripe_webhook_apply(struct tg_ctx *ctx, json_t *event, bool *ignore
  * the outcome (retry with backoff, or a dead letter after
  * webhook_max_attempts); each is logged. Returns how many it claimed. */
 size_t stripe_webhook_process_due(struct tg_ctx *ctx, int limit);
+
+/* stripe_webhook_dead_letters: the events whose handler failed
+ * webhook_max_attempts times, oldest first; *out (*n) arena-owned, without
+ * payloads. Errors: TG_EDB, TG_ENOMEM. */
+enum tg_err stripe_webhook_dead_letters(struct tg_ctx *ctx, struct stripe_event_record **out,
+                                        size_t *n) __attribute__((warn_unused_result));
+
+/* stripe_webhook_event: stored event id with its state and payload.
+ * Errors: TG_ENOTFOUND, TG_EDB. */
+enum tg_err stripe_webhook_event(struct tg_ctx *ctx, const char *id,
+                                 struct stripe_event_record *out)
+    __attribute__((warn_unused_result));
+
+/* stripe_webhook_replay: dead letter id (NULL: all of them) is applied
+ * again by tollgate-worker, woken at once, with a fresh attempt count;
+ * audited as dead_letter.replayed with ctx's actor. *ids (*n, arena-owned)
+ * are the events replayed. Errors: TG_ENOTFOUND (id is no dead letter;
+ * nothing changed), TG_EDB, TG_ENOMEM. */
+enum tg_err stripe_webhook_replay(struct tg_ctx *ctx, const char *id, const char ***ids,
+                                  size_t *n) __attribute__((warn_unused_result));
 
 #endif
