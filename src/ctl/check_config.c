@@ -20,7 +20,7 @@
 #include "store/migrate.h"
 
 #define SYNOPSIS "[--json]"
-#define CONNECT_TIMEOUT "5" /* seconds, when database gives no connect_timeout */
+#define CONNECT_TIMEOUT 5 /* seconds, when database gives no connect_timeout */
 
 /* ---- the rules (pure) ------------------------------------------------------ */
 
@@ -259,44 +259,37 @@ static const char *one_line(const char *msg, char *buf, size_t len)
 
 static void check_database(const struct config *cfg, struct ctl_checks *out)
 {
-    /* Keywords are applied in order: the conninfo in dbname (expanded)
-     * overrides the default connect_timeout placed before it. The
-     * conninfo itself is never printed: it may hold a password. */
-    const char *const keys[] = {"connect_timeout", "dbname", NULL};
-    const char *const values[] = {CONNECT_TIMEOUT, cfg->database, NULL};
+    /* The conninfo itself is never printed: it may hold a password. */
+    struct migrate_probe db;
     char msg[400];
-    PGconn *db = PQconnectdbParams(keys, values, 1);
-    if (PQstatus(db) != CONNECTION_OK) {
+    migrate_probe(cfg->database, cfg->sql_dir, CONNECT_TIMEOUT, &db);
+    if (!db.connected) {
         ctl_check_add(out, CTL_CHECK_ERROR, "database", "cannot connect: %s",
-                      one_line(PQerrorMessage(db), msg, sizeof(msg)));
-        PQfinish(db);
+                      one_line(db.why, msg, sizeof(msg)));
         return;
     }
-    ctl_check_add(out, CTL_CHECK_OK, "database", "connected, PostgreSQL %d",
-                  PQserverVersion(db) / 10000);
+    ctl_check_add(out, CTL_CHECK_OK, "database", "connected, PostgreSQL %d", db.server_major);
 
-    struct migrate_status st;
-    char why[400];
-    if (migrate_status(db, cfg->sql_dir, &st, why, sizeof(why)) != 0)
+    const struct migrate_status *st = &db.status;
+    if (!db.status_ok)
         ctl_check_add(out, CTL_CHECK_ERROR, "schema", "%s: run tollgatectl migrate",
-                      one_line(why, msg, sizeof(msg)));
-    else if (st.applied > st.latest)
+                      one_line(db.why, msg, sizeof(msg)));
+    else if (st->applied > st->latest)
         ctl_check_add(out, CTL_CHECK_ERROR, "schema",
                       "version %ld, newer than sql_dir (%03ld): is sql_dir from an older "
                       "release?",
-                      st.applied, st.latest);
-    else if (st.pending > 0)
+                      st->applied, st->latest);
+    else if (st->pending > 0)
         ctl_check_add(out, CTL_CHECK_ERROR, "schema",
                       "version %ld, behind sql_dir (%03ld): run tollgatectl migrate",
-                      st.applied, st.latest);
-    else if (!st.functions_current)
+                      st->applied, st->latest);
+    else if (!st->functions_current)
         ctl_check_add(out, CTL_CHECK_ERROR, "schema",
                       "version %ld, but the functions differ from sql_dir/functions: run "
-                      "tollgatectl migrate", st.applied);
+                      "tollgatectl migrate", st->applied);
     else
         ctl_check_add(out, CTL_CHECK_OK, "schema", "version %ld, up to date with sql_dir",
-                      st.applied);
-    PQfinish(db);
+                      st->applied);
 }
 
 /* ---- the command ------------------------------------------------------------------ */

@@ -12,7 +12,6 @@
 #ifndef TOLLGATE_CTL_H
 #define TOLLGATE_CTL_H
 
-#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -27,7 +26,6 @@ struct ctl {
     const struct config *cfg;
     FILE *out;
     struct tg_ctx *tg;         /* needs_db: connected, actor set; else NULL */
-    PGconn *db;                /* needs_db: tg's connection (commands not yet on the store) */
 };
 
 /* struct ctl_command: one row of tollgatectl's command table. */
@@ -35,7 +33,7 @@ struct ctl_command {
     const char *name;      /* "customers" */
     const char *synopsis;  /* "list [--json] | show CUSTOMER [--json]" */
     const char *summary;   /* one line for tollgatectl --help */
-    bool needs_db;         /* false: run() gets ctx->db == NULL */
+    bool needs_db;         /* false: run() gets ctx->tg == NULL */
     int (*run)(struct ctl *ctx, int argc, char **argv);
 };
 
@@ -46,21 +44,18 @@ struct ctl_command {
 const char *ctl_actor(void);
 
 /* ctl_open: make ctx->tg, the command's work context ("ctl:<command>"):
- * the database connection (ctx->db is its raw connection), the Stripe
- * client when configured, and ctl_actor() as audit actor. Returns false
- * with a message on stderr when the database is unreachable. ctl_close()
- * releases it (and is a no-op without ctl_open). One per process. */
+ * the database connection, the Stripe client when configured, and
+ * ctl_actor() as audit actor. Every command reaches the database through
+ * the domain (domain/) with it, never with SQL of its own
+ * (t/checks/no-sql-in-ctl). Returns false with a message on stderr when
+ * the database is unreachable. ctl_close() releases it (and is a no-op
+ * without ctl_open). One per process. */
 bool ctl_open(struct ctl *ctx, const char *command);
 void ctl_close(struct ctl *ctx);
 
 /* ctl_fail: print ctx's failure (its detail, else err's description) as
  * "tollgatectl: <detail>" on stderr; returns CTL_FAIL. */
 int ctl_fail(struct ctl *ctx, enum tg_err err);
-
-/* ctl_query: PQexecParams with text params; on an error prints the server's
- * message (prefixed "tollgatectl: ") and returns NULL. The caller
- * PQclear()s the result. */
-PGresult *ctl_query(PGconn *db, const char *sql, int nparams, const char *const *params);
 
 /* ctl_wants_help: argv (of argc) holds --help or -h. */
 bool ctl_wants_help(int argc, char **argv);

@@ -1,10 +1,11 @@
 /*
- * customers: tollgatectl customers; see ctl.h. Each query builds its whole
- * answer as JSON in PostgreSQL (one round trip, one snapshot); --json prints
- * it as it is, the default view prints the same document as aligned text.
- * Times are UTC, RFC 3339 to the second. Text that customers chose (names,
- * e-mail addresses) is printed with control characters replaced, so a
- * customer cannot write escape sequences to the operator's terminal.
+ * customers: tollgatectl customers; see ctl.h. The rows come from the
+ * domain (domain/customer.h and, for show, the subscription, API keys,
+ * ledger and audit modules); each answer is built as one JSON document,
+ * which --json prints as it is and the default view prints as aligned
+ * text. Times are UTC, RFC 3339 to the second. Text that customers chose
+ * (names, e-mail addresses) is printed with control characters replaced,
+ * so a customer cannot write escape sequences to the operator's terminal.
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -12,73 +13,17 @@
 
 #include "core/num.h"
 #include "ctl/ctl.h"
+#include "domain/apikey.h"
+#include "domain/audit.h"
+#include "domain/customer.h"
+#include "domain/ledger.h"
+#include "domain/subscription.h"
 
 #define NAME "customers"
 #define SYNOPSIS "list [--email TEXT] [--limit N] [--json] | show CUSTOMER [--json]"
 #define LIMIT_DEFAULT 50
 #define LIMIT_MAX 1000
 #define SHOW_NEWEST 10 /* ledger entries and audit rows in show */
-
-/* UTC: the SQL for timestamp column col as "2024-05-01T12:00:00Z" (NULL
- * stays NULL). */
-#define UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-/* The newest customers first; $1 a case-insensitive substring of the e-mail
- * address (NULL: all), $2 how many. strpos, not LIKE: '%' and '_' in $1
- * are plain characters. */
-/* clang-format off */
-static const char list_sql[] =
-    "SELECT coalesce(json_agg(json_build_object('id', c.id, 'email', c.email, 'tier', c.tier,"
-    "         'billing_status', c.billing_status, 'credit_balance', c.credit_balance,"
-    "         'created_at', " UTC("c.created_at") ")"
-    "         ORDER BY c.created_at DESC, c.id), '[]')::text"
-    "  FROM (SELECT * FROM customers"
-    "         WHERE $1::text IS NULL OR strpos(lower(email), lower($1)) > 0"
-    "         ORDER BY created_at DESC, id LIMIT $2::integer) c";
-
-/* One customer ($1) with the live subscription, every API key (never its
- * hash), the newest ledger entries and audit rows. */
-static const char show_sql[] =
-    "SELECT json_build_object("
-    " 'id', c.id, 'email', c.email, 'name', c.name, 'source', c.source, 'tier', c.tier,"
-    " 'billing_status', c.billing_status, 'credit_balance', c.credit_balance,"
-    " 'ledger_entries', c.ledger_seq, 'stripe_customer_id', c.stripe_customer_id,"
-    " 'default_payment_method', c.default_payment_method,"
-    " 'billing_consent_at', " UTC("c.billing_consent_at") ","
-    " 'grace_period_ends_at', " UTC("c.grace_period_ends_at") ","
-    " 'github_account_id', c.github_account_id, 'github_login', c.github_login,"
-    " 'github_account_type', c.github_account_type, 'github_plan', c.github_plan,"
-    " 'github_plan_status', c.github_plan_status,"
-    " 'github_plan_effective_at', " UTC("c.github_plan_effective_at") ","
-    " 'github_cancelled_at', " UTC("c.github_cancelled_at") ","
-    " 'created_at', " UTC("c.created_at") ", 'updated_at', " UTC("c.updated_at") ","
-    " 'subscription', (SELECT json_build_object('id', s.id, 'plan', s.plan,"
-    "     'status', s.status, 'stripe_subscription_id', s.stripe_subscription_id,"
-    "     'stripe_price_id', s.stripe_price_id,"
-    "     'current_period_start', " UTC("s.current_period_start") ","
-    "     'current_period_end', " UTC("s.current_period_end") ","
-    "     'cancel_at_period_end', s.cancel_at_period_end,"
-    "     'canceled_at', " UTC("s.canceled_at") ", 'created_at', " UTC("s.created_at") ")"
-    "   FROM subscriptions s"
-    "  WHERE s.customer_id = c.id AND s.status NOT IN ('canceled', 'incomplete_expired')),"
-    " 'api_keys', (SELECT coalesce(json_agg(json_build_object('id', k.id,"
-    "     'prefix', k.key_prefix, 'name', k.name, 'created_at', " UTC("k.created_at") ","
-    "     'last_used_at', " UTC("k.last_used_at") ", 'revoked_at', " UTC("k.revoked_at") ")"
-    "     ORDER BY k.created_at DESC, k.id), '[]')"
-    "   FROM api_keys k WHERE k.customer_id = c.id),"
-    " 'ledger', (SELECT coalesce(json_agg(json_build_object('id', t.id, 'seq', t.seq,"
-    "     'created_at', " UTC("t.created_at") ", 'amount', t.amount, 'kind', t.kind,"
-    "     'balance_after', t.balance_after, 'reference', t.reference,"
-    "     'description', t.description) ORDER BY t.seq DESC), '[]')"
-    "   FROM (SELECT * FROM credit_transactions WHERE customer_id = c.id"
-    "          ORDER BY seq DESC LIMIT $2::integer) t),"
-    " 'audit', (SELECT coalesce(json_agg(json_build_object('seq', a.seq,"
-    "     'occurred_at', " UTC("a.occurred_at") ", 'actor', a.actor, 'action', a.action)"
-    "     ORDER BY a.seq DESC), '[]')"
-    "   FROM (SELECT seq, occurred_at, actor, action FROM audit_log"
-    "          WHERE customer_id = c.id ORDER BY seq DESC LIMIT $2::integer) a)"
-    ")::text FROM customers c WHERE c.id = $1::uuid";
-/* clang-format on */
 
 /* ---- printing -------------------------------------------------------------- */
 
@@ -180,28 +125,152 @@ static void table(FILE *out, json_t *rows, const struct column *c, size_t n, con
 
 /* ---- the subcommands ------------------------------------------------------- */
 
-/* fetch: run sql and parse the one JSON document it returns; NULL (with a
- * message on stderr) on failure. The caller owns the result. */
-static json_t *fetch(PGconn *db, const char *sql, int nparams, const char *const *params)
+/* ---- the documents ---------------------------------------------------------- */
+
+/* str: s as JSON, null when NULL. */
+static json_t *str(const char *s)
 {
-    PGresult *r = ctl_query(db, sql, nparams, params);
-    if (r == NULL)
+    return s != NULL ? json_string(s) : json_null();
+}
+
+/* utc: a time as RFC 3339 UTC to the second ("2024-05-01T12:00:00Z") from
+ * the store's microsecond form; null when NULL. */
+static json_t *utc(const char *ts)
+{
+    char buf[24];
+    if (ts == NULL)
+        return json_null();
+    snprintf(buf, sizeof(buf), "%.19sZ", ts);
+    return json_string(buf);
+}
+
+static json_t *list_json(const struct customer *c, size_t n)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            rows, json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "id", c[i].id, "email", c[i].email,
+                            "tier", c[i].tier, "billing_status", c[i].billing_status,
+                            "credit_balance", (json_int_t)c[i].credit_balance, "created_at",
+                            utc(c[i].created_at)));
+    return rows;
+}
+
+static json_t *account_json(const struct customer_account *a)
+{
+    const struct customer *c = &a->c;
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+        " s:o, s:o, s:o, s:o}",
+        "id", c->id, "email", c->email, "name", c->name, "source", c->source, "tier", c->tier,
+        "billing_status", c->billing_status, "credit_balance", (json_int_t)c->credit_balance,
+        "ledger_entries", (json_int_t)a->ledger_entries, "stripe_customer_id",
+        str(c->stripe_customer_id), "default_payment_method", str(c->default_payment_method),
+        "billing_consent_at", utc(a->billing_consent_at), "grace_period_ends_at",
+        utc(c->grace_period_ends_at), "github_account_id",
+        a->github_account_id > 0 ? json_integer(a->github_account_id) : json_null(),
+        "github_login", str(a->github_login), "github_account_type", str(a->github_account_type),
+        "github_plan", str(a->github_plan), "github_plan_status", str(a->github_plan_status),
+        "github_plan_effective_at", utc(a->github_plan_effective_at), "github_cancelled_at",
+        utc(a->github_cancelled_at), "created_at", utc(c->created_at), "updated_at",
+        utc(a->updated_at));
+}
+
+static json_t *subscription_json(const struct subscription *s)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:o}", "id", s->id, "plan",
+                     s->plan, "status", s->status, "stripe_subscription_id",
+                     str(s->stripe_subscription_id), "stripe_price_id", str(s->stripe_price_id),
+                     "current_period_start", utc(s->current_period_start), "current_period_end",
+                     utc(s->current_period_end), "cancel_at_period_end", s->cancel_at_period_end,
+                     "canceled_at", utc(s->canceled_at), "created_at", utc(s->created_at));
+}
+
+static json_t *keys_json(const struct api_key *k, size_t n)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "id", k[i].id,
+                                              "prefix", k[i].prefix, "name", str(k[i].name),
+                                              "created_at", utc(k[i].created_at), "last_used_at",
+                                              utc(k[i].last_used_at), "revoked_at",
+                                              utc(k[i].revoked_at)));
+    return rows;
+}
+
+static json_t *ledger_json(const struct ledger_page *page)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < page->count; i++) {
+        const struct ledger_entry *e = &page->entries[i];
+        json_array_append_new(
+            rows, json_pack("{s:I, s:I, s:o, s:I, s:s, s:I, s:o, s:o}", "id", (json_int_t)e->id,
+                            "seq", (json_int_t)e->seq, "created_at", utc(e->created_at),
+                            "amount", (json_int_t)e->amount, "kind", e->kind, "balance_after",
+                            (json_int_t)e->balance_after, "reference", str(e->reference),
+                            "description", str(e->description)));
+    }
+    return rows;
+}
+
+static json_t *audit_json(const struct audit_entry *a, size_t n)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(rows, json_pack("{s:I, s:o, s:s, s:s}", "seq", (json_int_t)a[i].seq,
+                                              "occurred_at", utc(a[i].occurred_at), "actor",
+                                              a[i].actor, "action", a[i].action));
+    return rows;
+}
+
+/* show_json: customer id in full: the account, the live subscription (null
+ * when none), every API key, the newest ledger entries and audit rows.
+ * NULL (with a message on stderr) when it cannot be read. */
+static json_t *show_json(struct ctl *ctx, const char *id)
+{
+    struct tg_ctx *tg = ctx->tg;
+    struct customer_account acct;
+    struct subscription sub;
+    struct api_key *keys;
+    struct ledger_page ledger;
+    struct audit_entry *audit;
+    size_t nkeys, naudit;
+    enum tg_err e = customer_account(tg, id, &acct);
+    if (e == TG_ENOTFOUND) {
+        fprintf(stderr, "tollgatectl: customer %s could not be read\n", id);
         return NULL;
-    json_t *j = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
-    if (PQntuples(r) == 1 && j == NULL)
-        fprintf(stderr, "tollgatectl: the database answered something that is not JSON\n");
-    PQclear(r);
+    }
+    enum tg_err s = e == TG_OK ? subscription_current(tg, id, &sub) : e;
+    if (s == TG_ENOTFOUND)
+        ctx_clear_error(tg);
+    else if (s != TG_OK)
+        e = s;
+    if (e == TG_OK)
+        e = apikey_list(tg, id, &keys, &nkeys);
+    if (e == TG_OK)
+        e = ledger_page(tg, id, 0, SHOW_NEWEST, &ledger);
+    if (e == TG_OK)
+        e = audit_recent(tg, id, SHOW_NEWEST, &audit, &naudit);
+    if (e != TG_OK) {
+        ctl_fail(ctx, e);
+        return NULL;
+    }
+    json_t *j = account_json(&acct);
+    json_object_set_new(j, "subscription", s == TG_OK ? subscription_json(&sub) : json_null());
+    json_object_set_new(j, "api_keys", keys_json(keys, nkeys));
+    json_object_set_new(j, "ledger", ledger_json(&ledger));
+    json_object_set_new(j, "audit", audit_json(audit, naudit));
     return j;
 }
 
 static int list(struct ctl *ctx, const char *email, long long limit, bool as_json)
 {
-    char n[24];
-    snprintf(n, sizeof(n), "%lld", limit);
-    const char *p[2] = {email, n};
-    json_t *rows = fetch(ctx->db, list_sql, 2, p);
-    if (rows == NULL)
-        return CTL_FAIL;
+    struct customer *found;
+    size_t n;
+    enum tg_err e = customer_list(ctx->tg, email, (long)limit, &found, &n);
+    if (e != TG_OK)
+        return ctl_fail(ctx, e);
+    json_t *rows = list_json(found, n);
     if (as_json) {
         ctl_print_json(ctx->out, rows);
         return CTL_OK;
@@ -300,16 +369,12 @@ static void print_customer(FILE *out, json_t *c)
 
 static int show(struct ctl *ctx, const char *customer, bool as_json)
 {
-    char id[37], n[24];
+    char id[37];
     if (!ctl_customer_id(ctx, customer, id))
         return CTL_FAIL;
-    snprintf(n, sizeof(n), "%d", SHOW_NEWEST);
-    const char *p[2] = {id, n};
-    json_t *c = fetch(ctx->db, show_sql, 2, p);
-    if (c == NULL) {
-        fprintf(stderr, "tollgatectl: customer %s could not be read\n", id);
+    json_t *c = show_json(ctx, id);
+    if (c == NULL)
         return CTL_FAIL;
-    }
     if (as_json) {
         ctl_print_json(ctx->out, c);
         return CTL_OK;

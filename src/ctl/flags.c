@@ -1,10 +1,10 @@
 /*
  * flags: tollgatectl flags list|set; see ctl.h. A flag is on for
- * rollout_percent of its subjects (sql/005_operations.sql, feature_flags):
+ * rollout_percent of its subjects (domain/flag.h, sql/functions/flags.sql):
  * 100 is on, 0 off, anything between a stable share of customers (of
  * signups, by e-mail address). Every request reads the flags from the
  * database, so a change applies on every worker with the next request;
- * feature_flag_set() is audited as flag.set with the operator as actor.
+ * flag_set() is audited as flag.set with the operator as actor.
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -14,17 +14,10 @@
 
 #include "core/num.h"
 #include "ctl/ctl.h"
+#include "domain/flag.h"
 
 #define NAME "flags"
 #define SYNOPSIS "list [--json] | set NAME on|off|PERCENT"
-
-#define UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-/* clang-format off */
-static const char list_sql[] =
-    "SELECT name, rollout_percent, description, " UTC("updated_at")
-    "  FROM feature_flags ORDER BY name";
-/* clang-format on */
 
 static void help(void)
 {
@@ -70,77 +63,72 @@ static bool parse_state(const char *s, long long *percent)
     return num_parse(s, len, 100, percent);
 }
 
+/* utc: a time as RFC 3339 UTC to the second, into buf. */
+static const char *utc(const char *ts, char buf[24])
+{
+    snprintf(buf, 24, "%.19sZ", ts != NULL ? ts : "");
+    return buf;
+}
+
 static int list(struct ctl *ctx, bool as_json)
 {
-    PGresult *r = ctl_query(ctx->db, list_sql, 0, NULL);
-    if (r == NULL)
-        return CTL_FAIL;
+    struct feature_flag *flags;
+    size_t n;
+    enum tg_err e = flag_list(ctx->tg, &flags, &n);
+    if (e != TG_OK)
+        return ctl_fail(ctx, e);
     json_t *arr = as_json ? json_array() : NULL;
-    char buf[8];
+    char buf[8], at[24];
     if (!as_json)
         fprintf(ctx->out, "%-30s  %-5s  %-20s  %s\n", "NAME", "STATE", "UPDATED", "DESCRIPTION");
-    for (int i = 0; i < PQntuples(r); i++) {
-        long long percent = strtoll(PQgetvalue(r, i, 1), NULL, 10);
-        const char *st = state(percent, buf, sizeof(buf));
+    for (size_t i = 0; i < n; i++) {
+        const struct feature_flag *f = &flags[i];
+        const char *st = state(f->rollout_percent, buf, sizeof(buf));
         if (as_json)
             json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", PQgetvalue(r, i, 0), "state",
-                               st, "rollout_percent", (json_int_t)percent, "description",
-                               PQgetvalue(r, i, 2), "updated_at", PQgetvalue(r, i, 3)));
+                arr, json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", f->name, "state", st,
+                               "rollout_percent", (json_int_t)f->rollout_percent, "description",
+                               f->description, "updated_at", utc(f->updated_at, at)));
         else
-            fprintf(ctx->out, "%-30s  %-5s  %-20s  %s\n", PQgetvalue(r, i, 0), st,
-                    PQgetvalue(r, i, 3), PQgetvalue(r, i, 2));
+            fprintf(ctx->out, "%-30s  %-5s  %-20s  %s\n", f->name, st, utc(f->updated_at, at),
+                    f->description);
     }
-    PQclear(r);
     if (as_json)
         ctl_print_json(ctx->out, arr);
     return CTL_OK;
 }
 
 /* unknown: the message for a flag that does not exist, naming those that do. */
-static int unknown(PGconn *db, const char *name)
+static int unknown(struct ctl *ctx, const char *name)
 {
-    PGresult *r =
-        ctl_query(db, "SELECT string_agg(name, ', ' ORDER BY name) FROM feature_flags", 0, NULL);
-    fprintf(stderr, "tollgatectl: no flag \"%s\"; the flags are: %s\n", name,
-            r != NULL ? PQgetvalue(r, 0, 0) : "(unknown)");
-    PQclear(r);
+    struct feature_flag *flags;
+    size_t n = 0;
+    if (flag_list(ctx->tg, &flags, &n) != TG_OK)
+        n = 0;
+    fprintf(stderr, "tollgatectl: no flag \"%s\"; the flags are: ", name);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s%s", i > 0 ? ", " : "", flags[i].name);
+    fputs(n == 0 ? "(unknown)\n" : "\n", stderr);
     return CTL_FAIL;
 }
 
 static int set(struct ctl *ctx, const char *name, long long percent)
 {
-    char p_percent[8], buf[8], was[8];
-    snprintf(p_percent, sizeof(p_percent), "%lld", percent);
-    const char *p[2] = {name, p_percent};
-    /* The old state only for the message: read it first. */
-    PGresult *r =
-        ctl_query(ctx->db, "SELECT rollout_percent FROM feature_flags WHERE name = $1", 1, p);
-    if (r == NULL)
-        return CTL_FAIL;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return unknown(ctx->db, name);
-    }
-    snprintf(was, sizeof(was), "%s",
-             state(strtoll(PQgetvalue(r, 0, 0), NULL, 10), buf, sizeof(buf)));
-    PQclear(r);
-    r = ctl_query(ctx->db, "SELECT name, rollout_percent FROM feature_flag_set($1, $2::integer)", 2,
-                  p);
-    if (r == NULL)
-        return CTL_FAIL;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return unknown(ctx->db, name);
-    }
-    fprintf(ctx->out, "%s is now %s (was %s)\n", PQgetvalue(r, 0, 0),
-            state(strtoll(PQgetvalue(r, 0, 1), NULL, 10), buf, sizeof(buf)), was);
+    char buf[8], was[8];
+    struct feature_flag before, after;
+    enum tg_err e = flag_set(ctx->tg, name, (int)percent, &before, &after);
+    if (e == TG_ENOTFOUND)
+        return unknown(ctx, name);
+    if (e != TG_OK)
+        return ctl_fail(ctx, e);
+    snprintf(was, sizeof(was), "%s", state(before.rollout_percent, buf, sizeof(buf)));
+    fprintf(ctx->out, "%s is now %s (was %s)\n", after.name,
+            state(after.rollout_percent, buf, sizeof(buf)), was);
     if (strcmp(name, "billing_enabled") == 0 && percent == 0)
         fputs("note: with billing off, usage is still recorded but nothing is charged and new "
               "subscriptions are refused; Stripe's own subscription renewals are not stopped "
               "by it\n",
               ctx->out);
-    PQclear(r);
     return CTL_OK;
 }
 

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
-#include "core/text.h"
 #include "domain/audit.h"
+#include "domain/customer.h"
+#include "domain/health.h"
 #include "integration/stripe.h"
-#include "store/customers.h"
 #include "store/db.h"
 
 const char *ctl_actor(void)
@@ -54,20 +54,18 @@ bool ctl_open(struct ctl *ctx, const char *command)
     ctx_init(&opened.tg, opened.arena, &opened.svc,
              arena_printf(opened.arena, "ctl:%s", command));
     ctx->tg = &opened.tg;
-    if (db_connect(ctx->tg) != TG_OK) {
+    if (health_connect(ctx->tg) != TG_OK) {
         fprintf(stderr, "tollgatectl: cannot connect to the database\n");
         return false;
     }
     if (audit_set_actor(ctx->tg, ctl_actor()) != TG_OK)
         return ctl_fail(ctx, ctx->tg->error.code) == CTL_OK;
-    ctx->db = db_conn(opened.svc.db);
     return true;
 }
 
 void ctl_close(struct ctl *ctx)
 {
     ctx->tg = NULL;
-    ctx->db = NULL;
     stripe_free(opened.svc.stripe);
     db_free(opened.svc.db);
     arena_free(opened.arena);
@@ -81,19 +79,6 @@ int ctl_fail(struct ctl *ctx, enum tg_err err)
                           : tg_strerror(err);
     fprintf(stderr, "tollgatectl: %s\n", why);
     return CTL_FAIL;
-}
-
-PGresult *ctl_query(PGconn *db, const char *sql, int nparams, const char *const *params)
-{
-    PGresult *r = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-        fprintf(stderr, "tollgatectl: %s\n", msg != NULL ? msg : PQerrorMessage(db));
-        PQclear(r);
-        return NULL;
-    }
-    return r;
 }
 
 bool ctl_wants_help(int argc, char **argv)
@@ -153,7 +138,7 @@ void ctl_print_json(FILE *out, json_t *j)
 bool ctl_customer_id(struct ctl *ctx, const char *customer, char id[37])
 {
     const char *found;
-    enum tg_err e = customers_find(ctx->tg, customer, &found);
+    enum tg_err e = customer_find(ctx->tg, customer, &found);
     if (e == TG_OK) {
         snprintf(id, 37, "%s", found);
         return true;
