@@ -90,43 +90,52 @@ CREATE FUNCTION audit_actor() RETURNS text LANGUAGE sql STABLE AS $$
                                         'db:' || session_user), '[\n\r]', ' ', 'g'), 200);
 $$;
 
--- audit_chain_lock: the head of chain p_chain, locked for this
--- transaction (FOR UPDATE), created empty on the chain's first append.
--- Two first appends at once: the second waits for the first's insert, then
--- for its lock.
-CREATE FUNCTION audit_chain_lock(p_chain text) RETURNS audit_chains LANGUAGE plpgsql AS $$
-DECLARE
-    head audit_chains%ROWTYPE;
-BEGIN
-    SELECT * INTO head FROM audit_chains c WHERE c.chain = p_chain FOR UPDATE;
-    IF NOT FOUND THEN
-        INSERT INTO audit_chains (chain, seq, hash)
-        VALUES (p_chain, 0, decode(repeat('00', 32), 'hex'))
-        ON CONFLICT (chain) DO NOTHING;
-        SELECT * INTO STRICT head FROM audit_chains c WHERE c.chain = p_chain FOR UPDATE;
-    END IF;
-    RETURN head;
-END $$;
-
 -- audit_append: append one row to the chain of p_customer (the system
 -- chain when NULL); returns its seq in the whole log. Waits only for
--- other appends to the same chain.
+-- other appends to the same chain: the chain's head is locked (FOR NO KEY
+-- UPDATE) until the transaction ends, and seq and the time are taken
+-- under that lock, so both grow along a chain. A chain's first row
+-- creates its head with the row's seq and hash at once; when another
+-- transaction creates the same chain at the same moment, the insert waits
+-- for it and this append then chains on to its row.
 CREATE FUNCTION audit_append(p_action text, p_customer uuid, p_before jsonb, p_after jsonb)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     k      text := coalesce(p_customer::text, 'system');
-    head   audit_chains%ROWTYPE := audit_chain_lock(k);
-    n      bigint := head.seq + 1;
-    s      bigint := nextval('audit_log_seq');
-    at     timestamptz := clock_timestamp();
     actor  text := audit_actor();
+    prev   bytea;
+    n      bigint;
+    s      bigint;
+    at     timestamptz;
     h      bytea;
 BEGIN
-    h := sha256(head.hash || convert_to(audit_content_v2(k, n, s, at, actor, p_action,
-                                                         p_customer, p_before, p_after), 'UTF8'));
+    SELECT c.seq + 1, c.hash INTO n, prev FROM audit_chains c WHERE c.chain = k
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        n := 1;
+        prev := decode(repeat('00', 32), 'hex');
+        s := nextval('audit_log_seq');
+        at := clock_timestamp();
+        h := sha256(prev || convert_to(audit_content_v2(k, n, s, at, actor, p_action, p_customer,
+                                                        p_before, p_after), 'UTF8'));
+        INSERT INTO audit_chains (chain, seq, hash) VALUES (k, n, h)
+        ON CONFLICT (chain) DO NOTHING;
+        IF FOUND THEN
+            INSERT INTO audit_log (seq, occurred_at, actor, action, customer_id, before, after,
+                                   prev_hash, hash, chain, chain_seq, format)
+            VALUES (s, at, actor, p_action, p_customer, p_before, p_after, prev, h, k, n, 2);
+            RETURN s;
+        END IF;
+        SELECT c.seq + 1, c.hash INTO STRICT n, prev FROM audit_chains c WHERE c.chain = k
+           FOR NO KEY UPDATE;
+    END IF;
+    s := nextval('audit_log_seq');
+    at := clock_timestamp();
+    h := sha256(prev || convert_to(audit_content_v2(k, n, s, at, actor, p_action, p_customer,
+                                                    p_before, p_after), 'UTF8'));
     INSERT INTO audit_log (seq, occurred_at, actor, action, customer_id, before, after,
                            prev_hash, hash, chain, chain_seq, format)
-    VALUES (s, at, actor, p_action, p_customer, p_before, p_after, head.hash, h, k, n, 2);
+    VALUES (s, at, actor, p_action, p_customer, p_before, p_after, prev, h, k, n, 2);
     UPDATE audit_chains SET seq = n, hash = h WHERE chain = k;
     RETURN s;
 END $$;
