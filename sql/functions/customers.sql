@@ -33,6 +33,31 @@ BEGIN
     RETURN QUERY SELECT * FROM customers WHERE id = cid;
 END $$;
 
+-- customer_signup: a signup through the API in one statement (one round
+-- trip: DESIGN.md section 1). Outcomes: 'signup_closed' when the
+-- automated_customer_onboarding flag is off for p_subject (the lower-cased
+-- address; nothing is changed); else the customer is onboarded
+-- (customer_onboard) with p_actor as the session's audit actor:
+-- 'created' with its row in customer, or 'email_taken'.
+CREATE FUNCTION customer_signup(p_email text, p_name text, p_source text, p_key_hash bytea,
+                                p_key_prefix text, p_subject text, p_actor text)
+RETURNS TABLE (outcome text, customer customers) LANGUAGE plpgsql AS $$
+DECLARE
+    c customers%ROWTYPE;
+BEGIN
+    IF NOT feature_enabled('automated_customer_onboarding', p_subject) THEN
+        RETURN QUERY SELECT 'signup_closed'::text, NULL::customers;
+        RETURN;
+    END IF;
+    PERFORM set_config('tollgate.actor', p_actor, false);
+    SELECT * INTO c FROM customer_onboard(p_email, p_name, p_source, p_key_hash, p_key_prefix);
+    IF c.id IS NULL THEN
+        RETURN QUERY SELECT 'email_taken'::text, NULL::customers;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT 'created'::text, c;
+END $$;
+
 -- customer_settle_if_clear: back to active, grace cleared, when the customer
 -- owes nothing any more: no charge that failed after its fix was delivered,
 -- and no subscription Stripe reports past_due or unpaid.

@@ -7,33 +7,21 @@
 #include <string.h>
 
 #include "core/config.h"
-#include "domain/audit.h"
 #include "domain/email.h"
-#include "domain/flag.h"
 
 #define SIGNUP_CLOSED_RETRY_SECONDS 3600
+#define SIGNUP_ACTOR "signup" /* the audit actor of a signup (docs/audit-log.md) */
 
 const char *const customer_sources[] = {"direct", "marketplace", "early_access", NULL};
 
-/* signup_open: the automated_customer_onboarding flag for this address
- * (lower-cased, so the answer does not depend on its spelling). */
-static enum tg_err signup_open(struct tg_ctx *ctx, const char *email)
+/* signup_subject: the address as the automated_customer_onboarding flag
+ * sees it: lower-cased, so the answer does not depend on its spelling. */
+static const char *signup_subject(struct tg_ctx *ctx, const char *email)
 {
     char *lower = arena_strdup(ctx->arena, email);
-    if (lower == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
-    for (char *p = lower; *p != '\0'; p++)
+    for (char *p = lower; p != NULL && *p != '\0'; p++)
         *p = (char)tolower((unsigned char)*p);
-    bool on;
-    enum tg_err e = flag_enabled(ctx, FLAG_ONBOARDING, lower, &on);
-    if (e != TG_OK)
-        return e;
-    if (!on) {
-        ctx_retry_after(ctx, SIGNUP_CLOSED_RETRY_SECONDS);
-        return ctx_fail(ctx, TG_ESIGNUPCLOSED, "automated signup is closed for now; try again "
-                                               "later or contact support");
-    }
-    return TG_OK;
+    return lower;
 }
 
 enum tg_err customer_onboard(struct tg_ctx *ctx, const char *email, const char *name,
@@ -44,17 +32,24 @@ enum tg_err customer_onboard(struct tg_ctx *ctx, const char *email, const char *
     if (ctx->svc->blocklist != NULL && email_is_disposable(ctx->svc->blocklist, email))
         return ctx_fail(ctx, TG_EDISPOSABLE, "email: use a permanent address, not a "
                                              "disposable one");
-    enum tg_err e = signup_open(ctx, email);
-    if (e == TG_OK)
-        e = audit_set_actor(ctx, "signup");
+    const char *subject = signup_subject(ctx, email);
+    if (subject == NULL)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    enum tg_err e = apikey_generate(ctx->svc->cfg->environment, key);
     if (e != TG_OK)
-        return e;
-    if ((e = apikey_generate(ctx->svc->cfg->environment, key)) != TG_OK)
         return ctx_fail(ctx, e, NULL);
-    bool created = false;
-    e = customers_onboard(ctx, email, name, source, key->hash, key->prefix, &created, out);
-    if (e == TG_OK && !created)
+    /* The flag, the actor and the onboarding in one round trip. */
+    enum customers_signup_outcome outcome;
+    ctx->actor = SIGNUP_ACTOR;
+    e = customers_signup(ctx, email, name, source, key->hash, key->prefix, subject, SIGNUP_ACTOR,
+                         &outcome, out);
+    if (e == TG_OK && outcome == CUSTOMERS_SIGNUP_CLOSED) {
+        ctx_retry_after(ctx, SIGNUP_CLOSED_RETRY_SECONDS);
+        e = ctx_fail(ctx, TG_ESIGNUPCLOSED, "automated signup is closed for now; try again "
+                                            "later or contact support");
+    } else if (e == TG_OK && outcome == CUSTOMERS_EMAIL_TAKEN) {
         e = ctx_fail(ctx, TG_ECONFLICT, "email: a customer with this e-mail already exists");
+    }
     if (e != TG_OK) {
         apikey_cleanse(key);
         return e;

@@ -11,9 +11,12 @@
 #include "store/rows.h"
 #include "store/sql.h"
 
-static const struct db_statement onboard_st = {
-    "customers_onboard",
-    "SELECT " CUSTOMER_COLS " FROM customer_onboard($1, $2, $3, $4, $5) c", 5};
+/* The customer's columns from the function's composite (NULL unless created). */
+static const struct db_statement signup_st = {
+    "customers_signup",
+    "SELECT s.outcome, " CUSTOMER_COLS " FROM customer_signup($1, $2, $3, $4, $5, $6, $7) s,"
+    " LATERAL (SELECT (s.customer).*) c",
+    7};
 
 static const struct db_statement get_st = {
     "customers_get", "SELECT " CUSTOMER_COLS " FROM customers c WHERE c.id = $1", 1};
@@ -64,7 +67,7 @@ static const struct db_statement by_tier_st = {
     0};
 
 const struct db_statement *const customers_statements[] = {
-    &onboard_st,        &get_st,         &find_by_id_st, &find_by_email_st,
+    &signup_st,         &get_st,         &find_by_id_st, &find_by_email_st,
     &list_st,           &account_st,     &set_stripe_st, &payment_failed_st,
     &payment_succeeded_st, &expire_grace_st, &by_tier_st, NULL};
 
@@ -84,20 +87,28 @@ void customers_from_row(const PGresult *r, int i, int col, struct customer *c)
     c->billing_enabled = strcmp(PQgetvalue(r, i, col + 11), "f") != 0;
 }
 
-enum tg_err customers_onboard(struct tg_ctx *ctx, const char *email, const char *name,
-                              const char *source, const uint8_t key_hash[HASH_SHA256_LEN],
-                              const char *key_prefix, bool *created, struct customer *out)
+enum tg_err customers_signup(struct tg_ctx *ctx, const char *email, const char *name,
+                             const char *source, const uint8_t key_hash[HASH_SHA256_LEN],
+                             const char *key_prefix, const char *subject, const char *actor,
+                             enum customers_signup_outcome *outcome, struct customer *out)
 {
-    const char *p[5] = {email, name, source, (const char *)key_hash, key_prefix};
-    const int lengths[5] = {0, 0, 0, HASH_SHA256_LEN, 0};
-    const int formats[5] = {0, 0, 0, 1, 0};
+    const char *p[7] = {email, name, source, (const char *)key_hash, key_prefix, subject, actor};
+    const int lengths[7] = {0, 0, 0, HASH_SHA256_LEN, 0, 0, 0};
+    const int formats[7] = {0, 0, 0, 1, 0, 0, 0};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &onboard_st, p, lengths, formats, &r);
+    enum tg_err e = db_exec(ctx, &signup_st, p, lengths, formats, &r);
     if (e != TG_OK)
         return e;
-    *created = PQntuples(r) == 1;
-    if (*created)
-        customers_from_row(r, 0, 0, out);
+    const char *o = PQntuples(r) == 1 ? db_str(r, 0, 0) : NULL;
+    if (o == NULL)
+        return ctx_fail(ctx, TG_EINTERNAL, NULL);
+    if (strcmp(o, "created") == 0) {
+        *outcome = CUSTOMERS_CREATED;
+        customers_from_row(r, 0, 1, out);
+    } else {
+        *outcome = strcmp(o, "signup_closed") == 0 ? CUSTOMERS_SIGNUP_CLOSED
+                                                   : CUSTOMERS_EMAIL_TAKEN;
+    }
     return TG_OK;
 }
 

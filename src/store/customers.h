@@ -54,12 +54,21 @@ struct customers_tier_count {
     long long credits;
 };
 
-/* customers_onboard: create the customer (email, name, source), its first
- * API key (hash, prefix) and its trial credits. *created false when the
- * e-mail is taken (case-insensitively); *out the customer otherwise. TG_EDB. */
-enum tg_err customers_onboard(struct tg_ctx *ctx, const char *email, const char *name,
-                              const char *source, const uint8_t key_hash[HASH_SHA256_LEN],
-                              const char *key_prefix, bool *created, struct customer *out)
+enum customers_signup_outcome {
+    CUSTOMERS_CREATED,
+    CUSTOMERS_EMAIL_TAKEN,   /* case-insensitively; nothing is changed */
+    CUSTOMERS_SIGNUP_CLOSED, /* automated_customer_onboarding is off for subject */
+};
+
+/* customers_signup: one statement: unless the automated_customer_onboarding
+ * flag is off for subject (the lower-cased address), create the customer
+ * (email, name, source), its first API key (hash, prefix) and its trial
+ * credits, with actor as the session's audit actor. *outcome says which;
+ * *out is the customer when CREATED. TG_EDB. */
+enum tg_err customers_signup(struct tg_ctx *ctx, const char *email, const char *name,
+                             const char *source, const uint8_t key_hash[HASH_SHA256_LEN],
+                             const char *key_prefix, const char *subject, const char *actor,
+                             enum customers_signup_outcome *outcome, struct customer *out)
     __attribute__((warn_unused_result));
 
 /* customers_get: the customer with id (a uuid). TG_ENOTFOUND, TG_EDB. */
