@@ -432,14 +432,20 @@ static int check_ledger(void)
                       "   sum(amount) OVER (PARTITION BY customer_id ORDER BY seq) AS running"
                       "   FROM credit_transactions) t WHERE balance_after <> running");
     bad +=
-        violations("audit log row altered, removed or inserted (seq)",
-                   "SELECT seq FROM (SELECT seq, prev_hash, hash,"
-                   "   lag(seq) OVER (ORDER BY seq) AS pseq, lag(hash) OVER (ORDER BY seq) AS ph,"
-                   "   audit_content(seq, occurred_at, actor, action, customer_id, before, after)"
-                   "     AS content FROM audit_log) a"
+        violations("audit log row altered, removed or inserted (chain, seq)",
+                   "SELECT chain, chain_seq FROM (SELECT a.chain, a.chain_seq, a.prev_hash,"
+                   "   a.hash, lag(a.chain_seq) OVER w AS pseq, lag(a.hash) OVER w AS ph,"
+                   "   audit_row_content(a) AS content FROM audit_log a"
+                   "   WINDOW w AS (PARTITION BY a.chain ORDER BY a.chain_seq)) a"
                    " WHERE hash <> sha256(prev_hash || convert_to(content, 'UTF8'))"
                    "    OR prev_hash <> coalesce(ph, decode(repeat('00', 32), 'hex'))"
-                   "    OR seq <> coalesce(pseq, 0) + 1");
+                   "    OR chain_seq <> coalesce(pseq, 0) + 1");
+    bad += violations("audit chain's head does not match its last row (chain, head seq)",
+                      "SELECT c.chain, c.seq FROM audit_chains c LEFT JOIN LATERAL"
+                      " (SELECT a.chain_seq, a.hash FROM audit_log a WHERE a.chain = c.chain"
+                      "   ORDER BY a.chain_seq DESC LIMIT 1) l ON true"
+                      " WHERE c.seq <> coalesce(l.chain_seq, 0)"
+                      "    OR c.hash <> coalesce(l.hash, decode(repeat('00', 32), 'hex'))");
     char max[32];
     snprintf(max, sizeof(max), "%lld", fx.snap_max);
     const char *p[1] = {max};
