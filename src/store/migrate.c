@@ -227,6 +227,30 @@ static bool apply_functions(PGconn *c, const struct sql_files *files, FILE *out)
     return exec_ok(c, "SET LOCAL check_function_bodies = on", "functions");
 }
 
+/* schema_known: false (with a message) when the database has a migration
+ * that sql_dir does not: it was migrated by a newer release. Re-creating
+ * this release's functions over that schema would break it (e.g. 007
+ * drops the table the audit functions before it write to), so a rollback
+ * past a migration is a restore, never a migrate (docs/audit-log.md). */
+static bool schema_known(PGconn *c, const char *sql_dir, const struct sql_files *migrations)
+{
+    char latest[32];
+    snprintf(latest, sizeof(latest), "%ld",
+             migrations->n > 0 ? strtol(migrations->v[migrations->n - 1].name, NULL, 10) : 0L);
+    const char *p[1] = {latest};
+    PGresult *r = PQexecParams(c, "SELECT name FROM schema_migrations WHERE version > $1::int"
+                                  " ORDER BY version LIMIT 1", 1, NULL, p, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fprintf(stderr, "tollgatectl: schema_migrations: %s", PQerrorMessage(c));
+    else if (!ok)
+        fprintf(stderr, "tollgatectl: the database has %s, which %s does not: it was migrated "
+                        "by a newer release; refusing (restore a backup to go back)\n",
+                PQgetvalue(r, 0, 0), sql_dir);
+    PQclear(r);
+    return ok;
+}
+
 /* migrate: everything of migrate_run inside the open transaction. */
 static bool migrate(PGconn *c, const char *sql_dir, const struct sql_files *migrations,
                     const struct sql_files *functions, FILE *out)
@@ -234,6 +258,8 @@ static bool migrate(PGconn *c, const char *sql_dir, const struct sql_files *migr
     const char *lock[1] = {MIGRATE_LOCK_KEY};
     if (!params_ok(c, "SELECT pg_advisory_xact_lock($1::bigint)", 1, lock, "lock") ||
         !exec_ok(c, create_tables, "schema_migrations"))
+        return false;
+    if (!schema_known(c, sql_dir, migrations))
         return false;
     bool dropped = false;
     int applied = 0;

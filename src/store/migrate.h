@@ -21,7 +21,9 @@
  * MIGRATE_TABLES_ONLY_FROM on run on tables only (the drop comes first),
  * so they can never call, or be disturbed by, a function or trigger;
  * 001 to 005 predate this and define their own functions, which the
- * drop then replaces.
+ * drop then replaces. A database that holds a migration sql_dir does not
+ * (migrated by a newer release) is refused as a whole: this release's
+ * functions would not fit its tables.
  */
 #ifndef TOLLGATE_MIGRATE_H
 #define TOLLGATE_MIGRATE_H
