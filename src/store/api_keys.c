@@ -80,13 +80,11 @@ enum tg_err api_keys_list(struct tg_ctx *ctx, const char *customer_id, struct ap
 {
     const char *p[1] = {customer_id};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &api_keys_list_st, p, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &api_keys_list_st, p, sizeof(**out), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
-    if (*out == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *out = rows;
     for (size_t i = 0; i < *n; i++)
         key_from_row(r, (int)i, 0, &(*out)[i]);
     return TG_OK;

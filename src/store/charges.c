@@ -131,13 +131,11 @@ enum tg_err charges_owed_retry(struct tg_ctx *ctx, const char *customer_id, long
 {
     const char *p[1] = {customer_id};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &owed_retry_st, p, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &owed_retry_st, p, sizeof(**ids), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *ids = arena_alloc(ctx->arena, (*n + 1) * sizeof(**ids));
-    if (*ids == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *ids = rows;
     for (size_t i = 0; i < *n; i++)
         (*ids)[i] = db_ll(r, (int)i, 0);
     return TG_OK;

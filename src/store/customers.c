@@ -144,13 +144,11 @@ enum tg_err customers_list(struct tg_ctx *ctx, const char *email_part, long limi
 {
     const char *p[2] = {email_part, db_text_ll(ctx, limit)};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &list_st, p, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &list_st, p, sizeof(**out), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
-    if (*out == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *out = rows;
     for (size_t i = 0; i < *n; i++)
         customers_from_row(r, (int)i, 0, &(*out)[i]);
     return TG_OK;
@@ -223,13 +221,11 @@ enum tg_err customers_payment_succeeded(struct tg_ctx *ctx, const char *cus, boo
 enum tg_err customers_expire_grace(struct tg_ctx *ctx, const char ***ids, size_t *n)
 {
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &expire_grace_st, NULL, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &expire_grace_st, NULL, sizeof(**ids), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *ids = arena_alloc(ctx->arena, (*n + 1) * sizeof(**ids));
-    if (*ids == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *ids = rows;
     for (size_t i = 0; i < *n; i++)
         (*ids)[i] = db_str(r, (int)i, 0);
     return TG_OK;
@@ -239,13 +235,11 @@ enum tg_err customers_count_by_tier(struct tg_ctx *ctx, struct customers_tier_co
                                     size_t *n)
 {
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &by_tier_st, NULL, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &by_tier_st, NULL, sizeof(**out), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
-    if (*out == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *out = rows;
     for (size_t i = 0; i < *n; i++) {
         (*out)[i].tier = db_str(r, (int)i, 0);
         (*out)[i].customers = db_ll(r, (int)i, 1);

@@ -208,6 +208,23 @@ enum tg_err db_exec(struct tg_ctx *ctx, const struct db_statement *st, const cha
     return e;
 }
 
+enum tg_err db_exec_rows(struct tg_ctx *ctx, const struct db_statement *st,
+                         const char *const *params, size_t elem_size, PGresult **r,
+                         void **rows, size_t *n)
+{
+    *rows = NULL;
+    *n = 0;
+    enum tg_err e = db_exec(ctx, st, params, NULL, NULL, r);
+    if (e != TG_OK)
+        return e;
+    size_t count = (size_t)PQntuples(*r);
+    *rows = arena_alloc(ctx->arena, (count + 1) * elem_size);
+    if (*rows == NULL)
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *n = count;
+    return TG_OK;
+}
+
 PGconn *db_conn(struct db *db)
 {
     return db->ready ? db->conn : NULL;

@@ -59,6 +59,15 @@ enum tg_err db_exec(struct tg_ctx *ctx, const struct db_statement *st, const cha
                     const int *lengths, const int *formats, PGresult **out)
     __attribute__((warn_unused_result));
 
+/* db_exec_rows: db_exec (text params) for a statement that answers rows,
+ * plus the array their decoded form goes in: on TG_OK *r is the result,
+ * *n its number of rows and *rows a zero-filled array of *n + 1 elements
+ * of elem_size bytes (the last one a terminator), both owned by
+ * ctx->arena. Errors: db_exec's, and TG_ENOMEM. */
+enum tg_err db_exec_rows(struct tg_ctx *ctx, const struct db_statement *st,
+                         const char *const *params, size_t elem_size, PGresult **r,
+                         void **rows, size_t *n) __attribute__((warn_unused_result));
+
 /* db_conn: the raw connection, for LISTEN in tollgate-worker. NULL when
  * not connected. */
 PGconn *db_conn(struct db *db);

@@ -43,13 +43,11 @@ enum tg_err email_outbox_claim(struct tg_ctx *ctx, int limit, long lease_seconds
 {
     const char *p[2] = {db_text_ll(ctx, limit), db_text_ll(ctx, lease_seconds)};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &claim_st, p, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &claim_st, p, sizeof(**out), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
-    if (*out == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *out = rows;
     for (size_t i = 0; i < *n; i++) {
         struct email_outbox_mail *m = &(*out)[i];
         m->id = db_ll(r, (int)i, 0);

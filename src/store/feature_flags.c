@@ -46,13 +46,11 @@ enum tg_err feature_flags_enabled(struct tg_ctx *ctx, const char *name, const ch
 enum tg_err feature_flags_list(struct tg_ctx *ctx, struct feature_flag **out, size_t *n)
 {
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &list_st, NULL, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &list_st, NULL, sizeof(**out), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
-    if (*out == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *out = rows;
     for (size_t i = 0; i < *n; i++)
         from_row(r, (int)i, &(*out)[i]);
     return TG_OK;

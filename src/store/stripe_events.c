@@ -76,13 +76,11 @@ enum tg_err stripe_events_claim(struct tg_ctx *ctx, int limit, struct stripe_eve
 {
     const char *p[1] = {db_text_ll(ctx, limit)};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &claim_st, p, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &claim_st, p, sizeof(**out), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
-    if (*out == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *out = rows;
     for (size_t i = 0; i < *n; i++) {
         (*out)[i].id = db_str(r, (int)i, 0);
         (*out)[i].type = db_str(r, (int)i, 1);
@@ -106,13 +104,11 @@ enum tg_err stripe_events_done(struct tg_ctx *ctx, const char *id, const char *o
 enum tg_err stripe_events_dead(struct tg_ctx *ctx, struct stripe_event_record **out, size_t *n)
 {
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &dead_st, NULL, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &dead_st, NULL, sizeof(**out), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *out = arena_alloc(ctx->arena, (*n + 1) * sizeof(**out));
-    if (*out == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *out = rows;
     for (size_t i = 0; i < *n; i++)
         record_from_row(r, (int)i, &(*out)[i]);
     return TG_OK;
@@ -135,13 +131,11 @@ enum tg_err stripe_events_replay(struct tg_ctx *ctx, const char *id, const char 
 {
     const char *p[1] = {id};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &replay_st, p, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &replay_st, p, sizeof(**ids), &r, &rows, n);
     if (e != TG_OK)
         return e;
-    *n = (size_t)PQntuples(r);
-    *ids = arena_alloc(ctx->arena, (*n + 1) * sizeof(**ids));
-    if (*ids == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *ids = rows;
     for (size_t i = 0; i < *n; i++)
         (*ids)[i] = db_str(r, (int)i, 0);
     return TG_OK;
