@@ -20,6 +20,7 @@
 #include "integration/stripe.h"
 #include "store/db.h"
 #include "store/verify.h"
+#include "../lib/ledger_check.h"
 
 #define MAX_ARENAS 256
 #define MAX_PARAMS 16
@@ -33,8 +34,7 @@ static struct {
     PGconn *pg;
     struct arena *arenas[MAX_ARENAS];
     size_t narenas;
-    long long snap_max; /* the highest ledger entry id before the test */
-    char snap_md5[64];  /* md5 over the entries up to snap_max */
+    struct ledger_snapshot snapshot; /* the ledger before the test */
 } fx;
 
 __attribute__((noreturn, format(printf, 1, 2))) static void fixture_abort(const char *fmt, ...)
@@ -352,17 +352,6 @@ void fixture_customer(struct fixture_customer *c)
 
 /* ---- init and fini: the ledger check --------------------------------------- */
 
-static const char md5_sql[] = "SELECT coalesce(md5(string_agg(t::text, ',' ORDER BY t.id)), '')"
-                              "  FROM credit_transactions t WHERE t.id <= $1::bigint";
-
-static PGresult *must(const char *sql, int n, const char *const *params)
-{
-    PGresult *r = query(sql, n, params);
-    if (r == NULL)
-        fixture_abort("the ledger check's query failed (see above)");
-    return r;
-}
-
 void fixture_init(void)
 {
     char err[512];
@@ -383,79 +372,15 @@ void fixture_init(void)
     if (fx.svc.db == NULL || stripe_open(&fx.cfg, &fx.svc.stripe) != 0)
         fixture_abort("out of memory");
 
-    /* SHARE waits for every transaction that inserted into the ledger, so
-     * no entry with an id below the snapshot's maximum can appear later. */
-    PQclear(must("BEGIN", 0, NULL));
-    PQclear(must("LOCK TABLE credit_transactions IN SHARE MODE", 0, NULL));
-    PGresult *r = must("SELECT coalesce(max(id), 0) FROM credit_transactions", 0, NULL);
-    fx.snap_max = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    char max[32];
-    snprintf(max, sizeof(max), "%lld", fx.snap_max);
-    const char *p[1] = {max};
-    r = must(md5_sql, 1, p);
-    snprintf(fx.snap_md5, sizeof(fx.snap_md5), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    PQclear(must("COMMIT", 0, NULL));
-}
-
-/* violations: run a query listing violations; print them; count them. */
-static int violations(const char *what, const char *sql)
-{
-    PGresult *r = must(sql, 0, NULL);
-    int n = PQntuples(r);
-    for (int i = 0; i < n && i < 10; i++) {
-        fprintf(stderr, "ledger check: %s:", what);
-        for (int c = 0; c < PQnfields(r); c++)
-            fprintf(stderr, " %s", PQgetvalue(r, i, c));
-        fputc('\n', stderr);
-    }
-    PQclear(r);
-    return n;
+    if (ledger_snapshot_take(fixture_pg(), &fx.snapshot) != 0)
+        fixture_abort("cannot take the ledger's snapshot (see above)");
 }
 
 static int check_ledger(void)
 {
-    int bad = violations("balance differs from the sum of entries (customer balance sum)",
-                         "SELECT c.id, c.credit_balance, coalesce(s.total, 0)"
-                         "  FROM customers c LEFT JOIN (SELECT customer_id, sum(amount) AS total"
-                         "    FROM credit_transactions GROUP BY customer_id) s"
-                         "    ON s.customer_id = c.id"
-                         " WHERE c.credit_balance <> coalesce(s.total, 0)");
-    bad += violations("negative balance",
-                      "SELECT 'customer', id::text, credit_balance FROM customers"
-                      " WHERE credit_balance < 0 UNION ALL"
-                      " SELECT 'entry', id::text, balance_after FROM credit_transactions"
-                      " WHERE balance_after < 0");
-    bad += violations("balance_after is not the running sum (entry recorded running)",
-                      "SELECT id, balance_after, running FROM (SELECT id, balance_after,"
-                      "   sum(amount) OVER (PARTITION BY customer_id ORDER BY seq) AS running"
-                      "   FROM credit_transactions) t WHERE balance_after <> running");
-    bad +=
-        violations("audit log row altered, removed or inserted (chain, seq)",
-                   "SELECT chain, chain_seq FROM (SELECT a.chain, a.chain_seq, a.prev_hash,"
-                   "   a.hash, lag(a.chain_seq) OVER w AS pseq, lag(a.hash) OVER w AS ph,"
-                   "   audit_row_content(a) AS content FROM audit_log a"
-                   "   WINDOW w AS (PARTITION BY a.chain ORDER BY a.chain_seq)) a"
-                   " WHERE hash <> sha256(prev_hash || convert_to(content, 'UTF8'))"
-                   "    OR prev_hash <> coalesce(ph, decode(repeat('00', 32), 'hex'))"
-                   "    OR chain_seq <> coalesce(pseq, 0) + 1");
-    bad += violations("audit chain's head does not match its last row (chain, head seq)",
-                      "SELECT c.chain, c.seq FROM audit_chains c LEFT JOIN LATERAL"
-                      " (SELECT a.chain_seq, a.hash FROM audit_log a WHERE a.chain = c.chain"
-                      "   ORDER BY a.chain_seq DESC LIMIT 1) l ON true"
-                      " WHERE c.seq <> coalesce(l.chain_seq, 0)"
-                      "    OR c.hash <> coalesce(l.hash, decode(repeat('00', 32), 'hex'))");
-    char max[32];
-    snprintf(max, sizeof(max), "%lld", fx.snap_max);
-    const char *p[1] = {max};
-    PGresult *r = must(md5_sql, 1, p);
-    if (strcmp(PQgetvalue(r, 0, 0), fx.snap_md5) != 0) {
-        fprintf(stderr, "ledger check: entries with id <= %lld changed during the test\n",
-                fx.snap_max);
-        bad++;
-    }
-    PQclear(r);
+    int bad = ledger_violations(fixture_pg(), &fx.snapshot);
+    if (bad < 0)
+        fixture_abort("a query of the ledger check failed (see above)");
 
     /* libtollgate's own check, as tollgatectl verify-ledger runs it. */
     char *report = NULL;
@@ -481,8 +406,11 @@ void fixture_fini(void)
     /* Put back what a test may have switched off, even when it failed
      * before doing so itself (only rows that change: each update is
      * audited). */
-    PQclear(must("UPDATE feature_flags SET rollout_percent = 100 WHERE rollout_percent <> 100", 0,
-                 NULL));
+    PGresult *r =
+        query("UPDATE feature_flags SET rollout_percent = 100 WHERE rollout_percent <> 100", 0, NULL);
+    if (r == NULL)
+        fixture_abort("cannot put the feature flags back (see above)");
+    PQclear(r);
     for (size_t i = 0; i < fx.narenas; i++)
         arena_free(fx.arenas[i]);
     stripe_free(fx.svc.stripe);

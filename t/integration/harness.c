@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/ledger_check.h"
+
 #define HTTP_TIMEOUT_SECONDS 60L
 #define NGINX_LIMIT_RETRIES 50
 
@@ -500,11 +502,7 @@ int it_ctl(const char *const *args, bool with_stderr, char *out, size_t len)
 
 /* ---- ledger invariants --------------------------------------------------- */
 
-static long long snap_max;
-static char snap_md5[64];
-
-static const char md5_sql[] = "SELECT coalesce(md5(string_agg(t::text, ',' ORDER BY t.id)), '')"
-                              "  FROM credit_transactions t WHERE t.id <= $1::bigint";
+static struct ledger_snapshot snapshot;
 
 __attribute__((noreturn, format(printf, 1, 2))) static void fixture_abort(const char *fmt, ...)
 {
@@ -515,15 +513,6 @@ __attribute__((noreturn, format(printf, 1, 2))) static void fixture_abort(const 
     fputc('\n', stderr);
     va_end(ap);
     abort();
-}
-
-static PGresult *must_query(PGconn *db, const char *sql, int nparams, const char *const *params)
-{
-    PGresult *r = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-        fixture_abort("%s: %s", sql, PQerrorMessage(db));
-    return r;
 }
 
 static PGconn *fixture_db(void)
@@ -539,82 +528,9 @@ void it_init(void)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         fixture_abort("curl_global_init failed");
     PGconn *db = fixture_db();
-    /* SHARE waits for every transaction that inserted into the ledger, so no
-     * row with an id below the snapshot's maximum can appear later. */
-    PQclear(must_query(db, "BEGIN", 0, NULL));
-    PQclear(must_query(db, "LOCK TABLE credit_transactions IN SHARE MODE", 0, NULL));
-    PGresult *r = must_query(db, "SELECT coalesce(max(id), 0) FROM credit_transactions", 0, NULL);
-    snap_max = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    char max[32];
-    snprintf(max, sizeof(max), "%lld", snap_max);
-    const char *p[1] = {max};
-    r = must_query(db, md5_sql, 1, p);
-    snprintf(snap_md5, sizeof(snap_md5), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    PQclear(must_query(db, "COMMIT", 0, NULL));
+    if (ledger_snapshot_take(db, &snapshot) != 0)
+        fixture_abort("cannot take the ledger's snapshot (see above)");
     PQfinish(db);
-}
-
-/* violations: run a query listing violations; print them; count them. */
-static int violations(PGconn *db, const char *what, const char *sql)
-{
-    PGresult *r = must_query(db, sql, 0, NULL);
-    int n = PQntuples(r);
-    for (int i = 0; i < n && i < 10; i++) {
-        fprintf(stderr, "ledger check: %s:", what);
-        for (int c = 0; c < PQnfields(r); c++)
-            fprintf(stderr, " %s", PQgetvalue(r, i, c));
-        fputc('\n', stderr);
-    }
-    PQclear(r);
-    return n;
-}
-
-static int check_tables(PGconn *db)
-{
-    int bad = violations(db, "balance differs from the sum of entries (customer balance sum)",
-                         "SELECT c.id, c.credit_balance, coalesce(s.total, 0)"
-                         "  FROM customers c LEFT JOIN (SELECT customer_id, sum(amount) AS total"
-                         "    FROM credit_transactions GROUP BY customer_id) s"
-                         "    ON s.customer_id = c.id"
-                         " WHERE c.credit_balance <> coalesce(s.total, 0)");
-    bad += violations(db, "negative balance",
-                      "SELECT 'customer', id::text, credit_balance FROM customers"
-                      " WHERE credit_balance < 0 UNION ALL"
-                      " SELECT 'entry', id::text, balance_after FROM credit_transactions"
-                      " WHERE balance_after < 0");
-    bad += violations(db, "balance_after is not the running sum (entry recorded running)",
-                      "SELECT id, balance_after, running FROM (SELECT id, balance_after,"
-                      "   sum(amount) OVER (PARTITION BY customer_id ORDER BY seq) AS running"
-                      "   FROM credit_transactions) t WHERE balance_after <> running");
-    /* The audit log's hash chains and their heads, recomputed by SQL
-     * (tollgatectl verify-audit recomputes them, and the seals, in C). */
-    bad += violations(db, "audit log row altered, removed or inserted (chain, seq)",
-                      "SELECT chain, chain_seq FROM (SELECT a.chain, a.chain_seq, a.prev_hash,"
-                      "   a.hash, lag(a.chain_seq) OVER w AS pseq, lag(a.hash) OVER w AS ph,"
-                      "   audit_row_content(a) AS content FROM audit_log a"
-                      "   WINDOW w AS (PARTITION BY a.chain ORDER BY a.chain_seq)) a"
-                      " WHERE hash <> sha256(prev_hash || convert_to(content, 'UTF8'))"
-                      "    OR prev_hash <> coalesce(ph, decode(repeat('00', 32), 'hex'))"
-                      "    OR chain_seq <> coalesce(pseq, 0) + 1");
-    bad += violations(db, "audit chain's head does not match its last row (chain, head seq)",
-                      "SELECT c.chain, c.seq FROM audit_chains c LEFT JOIN LATERAL"
-                      " (SELECT a.chain_seq, a.hash FROM audit_log a WHERE a.chain = c.chain"
-                      "   ORDER BY a.chain_seq DESC LIMIT 1) l ON true"
-                      " WHERE c.seq <> coalesce(l.chain_seq, 0)"
-                      "    OR c.hash <> coalesce(l.hash, decode(repeat('00', 32), 'hex'))");
-    char max[32];
-    snprintf(max, sizeof(max), "%lld", snap_max);
-    const char *p[1] = {max};
-    PGresult *r = must_query(db, md5_sql, 1, p);
-    if (strcmp(PQgetvalue(r, 0, 0), snap_md5) != 0) {
-        fprintf(stderr, "ledger check: entries with id <= %lld changed during the test\n",
-                snap_max);
-        bad++;
-    }
-    PQclear(r);
-    return bad;
 }
 
 static int check_tollgatectl(void)
@@ -635,8 +551,10 @@ void it_fini(void)
     if (getenv("TOLLGATE_BUILD") == NULL || getenv("TOLLGATE_TEST_DIR") == NULL)
         fixture_abort("TOLLGATE_BUILD and TOLLGATE_TEST_DIR must be set");
     PGconn *db = fixture_db();
-    int bad = check_tables(db);
+    int bad = ledger_violations(db, &snapshot);
     PQfinish(db);
+    if (bad < 0)
+        fixture_abort("a query of the check failed (see above)");
     bad += check_tollgatectl();
     if (bad != 0)
         fixture_abort("%d ledger invariant(s) violated after this test (see above)", bad);
