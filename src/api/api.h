@@ -28,23 +28,9 @@ void api_serve(struct http_request *req, char **envp, struct http_io io);
  * header. */
 const char *api_bearer_key(const struct http_request *req);
 
-/* api_refuse: refuse the request with err (recorded in its context). A
- * request of a route whose handler authenticates (ROUTE_API_KEY_IN_HANDLER)
- * that is refused before its statement ran is authenticated first, so an
- * unknown key (401) or a spent hour (429) wins, the refusal is counted,
- * and it carries the RateLimit headers, as on every route. Returns the
- * error to answer with. */
-enum tg_err api_refuse(struct http_request *req, enum tg_err err);
-
 /* api_set_auth: record who called (auth, borrowed from the context's
  * arena) in req->auth, for the log line and the RateLimit headers. */
 void api_set_auth(struct http_request *req, const struct api_key_auth *auth);
-
-/* api_rate_headers: add RateLimit-Policy and RateLimit
- * (draft-ietf-httpapi-ratelimit-headers-10: quota q per window w seconds;
- * r remaining, t seconds to reset) to the answer of an authenticated
- * request, problem or not. */
-void api_rate_headers(struct http_request *req);
 
 enum tg_err api_health(struct http_request *req);
 enum tg_err api_customers_create(struct http_request *req);

@@ -70,7 +70,11 @@ void api_set_auth(struct http_request *req, const struct api_key_auth *auth)
     req->auth.rate_reset = auth->reset_seconds;
 }
 
-void api_rate_headers(struct http_request *req)
+/* rate_headers: add RateLimit-Policy and RateLimit
+ * (draft-ietf-httpapi-ratelimit-headers-10: quota q per window w seconds;
+ * r remaining, t seconds to reset) to the answer of an authenticated
+ * request, problem or not. */
+static void rate_headers(struct http_request *req)
 {
     if (!req->auth.ok || req->auth.rate_limit <= 0)
         return;
@@ -105,50 +109,57 @@ static json_t *empty_object(struct http_request *req)
     return j;
 }
 
-/* authenticate_now: authenticate the request's key (one statement) and
- * keep who it is for the log line and the RateLimit headers. */
-static enum tg_err authenticate_now(struct http_request *req)
+/* authenticate: authenticate the request's key (one statement) and keep
+ * who it is for the log line and the RateLimit headers. */
+static enum tg_err authenticate(struct http_request *req)
 {
     struct api_key_auth auth;
+    req->auth.checked = true;
     enum tg_err e = apikey_authenticate(req->ctx, api_bearer_key(req), &auth);
     if (auth.customer_id != NULL)
         api_set_auth(req, &auth);
     return e;
 }
 
-enum tg_err api_refuse(struct http_request *req, enum tg_err err)
+/* refuse: the answer to a request of a route whose handler authenticates
+ * (ROUTE_API_KEY_IN_HANDLER) that failed with err before any statement
+ * judged its key: the key is authenticated now, so that an unknown key
+ * (401) or a spent hour (429) wins, the refusal is counted, and it carries
+ * the RateLimit headers, as on every other route. Else err. */
+static enum tg_err refuse(struct http_request *req, const struct route *route, enum tg_err err)
 {
-    if (req->auth.ok || req->route_index < 0 ||
-        api_routes[req->route_index].auth != ROUTE_API_KEY_IN_HANDLER)
+    if (err == TG_OK || route->auth != ROUTE_API_KEY_IN_HANDLER || req->auth.checked)
         return err;
-    /* The request never reached its statement: authenticate it now, so
-     * that it is counted and answered as on every other route -- an
-     * unknown key or a spent hour first, and RateLimit headers on the
-     * refusal. */
     struct tg_error why = req->ctx->error;
-    enum tg_err e = authenticate_now(req);
+    enum tg_err e = authenticate(req);
     if (e != TG_OK)
         return e;
     req->ctx->error = why;
     return err;
 }
 
-/* authenticate: the route's authentication, before the handler. */
-static enum tg_err authenticate(struct http_request *req, const struct route *route)
+/* handle: what follows authentication: the Idempotency-Key, the JSON
+ * body, the handler. */
+static enum tg_err handle(struct http_request *req, const struct route *route)
 {
-    const char *key = api_bearer_key(req);
-    if (route->auth == ROUTE_API_KEY_IN_HANDLER) {
-        /* The handler's statement authenticates; refuse what cannot be a
-         * key now, so a malformed credential answers 401 first, as on
-         * every other route. */
-        if (key == NULL)
-            return http_fail(req, TG_EUNAUTHORIZED, "send Authorization: Bearer <api key>");
-        if (!apikey_well_formed(key))
-            return http_fail(req, TG_EUNAUTHORIZED, "the Authorization header does not hold an "
-                                                    "API key of the form tg_<env>_<64 hex>");
-        return TG_OK;
+    const struct config *cfg = req->ctx->svc->cfg;
+    if (route->idempotency_key &&
+        (req->idempotency_key == NULL || !idempotency_key_valid(req->idempotency_key)))
+        return http_fail(req, TG_EIDEMPOTENCYKEY,
+                         "send an Idempotency-Key header of 1 to 255 visible ASCII characters");
+    if (route->body_max > 0 && !route->raw_body) {
+        /* An empty body is an empty object, whatever its Content-Type
+         * (curl -X POST sends none, curl -d '' a form type): the fields'
+         * defaults apply, and required fields are reported missing. */
+        enum tg_err e;
+        if (req->body_len == 0)
+            req->json = empty_object(req);
+        else if ((e = http_parse_json(req, (size_t)cfg->json_max_depth)) != TG_OK)
+            return e;
+        if (req->json == NULL)
+            return http_fail(req, TG_ENOMEM, "out of memory");
     }
-    return authenticate_now(req);
+    return route->handler(req);
 }
 
 static enum tg_err pipeline(struct http_request *req, char **envp, struct http_io io)
@@ -174,25 +185,9 @@ static enum tg_err pipeline(struct http_request *req, char **envp, struct http_i
     if (route->handler != api_health && route->handler != api_metrics &&
         (e = health_connect(req->ctx)) != TG_OK)
         return e;
-    if (route->auth != ROUTE_PUBLIC && (e = authenticate(req, route)) != TG_OK)
+    if (route->auth == ROUTE_API_KEY && (e = authenticate(req)) != TG_OK)
         return e;
-    if (route->idempotency_key &&
-        (req->idempotency_key == NULL || !idempotency_key_valid(req->idempotency_key)))
-        return api_refuse(req, http_fail(req, TG_EIDEMPOTENCYKEY,
-                                         "send an Idempotency-Key header of 1 to 255 visible "
-                                         "ASCII characters"));
-    if (route->body_max > 0 && !route->raw_body) {
-        /* An empty body is an empty object, whatever its Content-Type
-         * (curl -X POST sends none, curl -d '' a form type): the fields'
-         * defaults apply, and required fields are reported missing. */
-        if (req->body_len == 0)
-            req->json = empty_object(req);
-        else if ((e = http_parse_json(req, (size_t)cfg->json_max_depth)) != TG_OK)
-            return api_refuse(req, e);
-        if (req->json == NULL)
-            return http_fail(req, TG_ENOMEM, "out of memory");
-    }
-    return route->handler(req);
+    return refuse(req, route, handle(req, route));
 }
 
 void api_serve(struct http_request *req, char **envp, struct http_io io)
@@ -200,5 +195,5 @@ void api_serve(struct http_request *req, char **envp, struct http_io io)
     enum tg_err e = pipeline(req, envp, io);
     if (e != TG_OK || req->resp.status == 0)
         http_reply_problem(req, e != TG_OK ? e : TG_EINTERNAL);
-    api_rate_headers(req);
+    rate_headers(req);
 }

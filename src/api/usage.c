@@ -27,7 +27,7 @@ enum tg_err api_usage_create(struct http_request *req)
     json_t *f[3];
     enum tg_err e = valid_object(req, req->json, usage_fields, 3, f);
     if (e != TG_OK)
-        return api_refuse(req, e);
+        return e;
     char *metadata = NULL;
     if (f[2] != NULL) {
         metadata = json_dumps(f[2], JSON_COMPACT | JSON_SORT_KEYS);
@@ -35,6 +35,7 @@ enum tg_err api_usage_create(struct http_request *req)
             return http_fail(req, TG_ENOMEM, "out of memory");
     }
     struct usage_result res;
+    req->auth.checked = true; /* the statement judges the key from here on */
     e = usage_record_fix(req->ctx, api_bearer_key(req), req->idempotency_key, req->body,
                          req->body_len, json_string_value(f[1]), metadata, &res);
     if (res.auth.customer_id != NULL)

@@ -21,16 +21,22 @@ void ctx_init(struct tg_ctx *ctx, struct arena *a, const struct service *svc,
 
 enum tg_err ctx_fail(struct tg_ctx *ctx, enum tg_err code, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    enum tg_err e = ctx_vfail(ctx, code, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+enum tg_err ctx_vfail(struct tg_ctx *ctx, enum tg_err code, const char *fmt, va_list ap)
+{
     ctx->error.code = code;
     if (fmt == NULL) {
         ctx->error.detail = NULL;
         return code;
     }
     char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
     /* Details quote input (Jansson's error text, field names cut to a
      * length) and may be cut mid-character here; json_string() refuses
      * invalid UTF-8, which would drop the detail from the problem answer

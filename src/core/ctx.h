@@ -15,6 +15,7 @@
 #define TOLLGATE_CTX_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <time.h>
 
 #include "core/arena.h"
@@ -61,6 +62,10 @@ void ctx_init(struct tg_ctx *ctx, struct arena *a, const struct service *svc,
  * kept. */
 enum tg_err ctx_fail(struct tg_ctx *ctx, enum tg_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ctx_vfail: ctx_fail with the arguments in ap (for wrappers). */
+enum tg_err ctx_vfail(struct tg_ctx *ctx, enum tg_err code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* ctx_retry_after: tell the client to come back in seconds (> 0). */
 void ctx_retry_after(struct tg_ctx *ctx, int seconds);

@@ -33,7 +33,7 @@ void apikey_cleanse(struct apikey *k)
     OPENSSL_cleanse(k, sizeof(*k));
 }
 
-bool apikey_well_formed(const char *key)
+static bool well_formed(const char *key)
 {
     return strlen(key) == APIKEY_MAX_LEN &&
            (strncmp(key, "tg_live_", 8) == 0 || strncmp(key, "tg_test_", 8) == 0) &&
@@ -42,7 +42,17 @@ bool apikey_well_formed(const char *key)
 
 bool apikey_parse(const char *key, uint8_t hash[HASH_SHA256_LEN])
 {
-    return apikey_well_formed(key) && hash_sha256(key, APIKEY_MAX_LEN, hash) == 0;
+    return well_formed(key) && hash_sha256(key, APIKEY_MAX_LEN, hash) == 0;
+}
+
+enum tg_err apikey_credential(struct tg_ctx *ctx, const char *key, uint8_t hash[HASH_SHA256_LEN])
+{
+    if (key == NULL)
+        return ctx_fail(ctx, TG_EUNAUTHORIZED, "send Authorization: Bearer <api key>");
+    if (!apikey_parse(key, hash))
+        return ctx_fail(ctx, TG_EUNAUTHORIZED, "the Authorization header does not hold an API "
+                                               "key of the form tg_<env>_<64 hex>");
+    return TG_OK;
 }
 
 enum tg_err apikey_check_limit(struct tg_ctx *ctx, const struct api_key_auth *auth)
@@ -61,12 +71,10 @@ enum tg_err apikey_authenticate(struct tg_ctx *ctx, const char *key, struct api_
 {
     uint8_t hash[HASH_SHA256_LEN];
     memset(out, 0, sizeof(*out));
-    if (key == NULL)
-        return ctx_fail(ctx, TG_EUNAUTHORIZED, "send Authorization: Bearer <api key>");
-    if (!apikey_parse(key, hash))
-        return ctx_fail(ctx, TG_EUNAUTHORIZED, "the Authorization header does not hold an API "
-                                               "key of the form tg_<env>_<64 hex>");
-    enum tg_err e = api_keys_authenticate(ctx, hash, ctx->svc->cfg->rate_limit_per_hour, out);
+    enum tg_err e = apikey_credential(ctx, key, hash);
+    if (e != TG_OK)
+        return e;
+    e = api_keys_authenticate(ctx, hash, ctx->svc->cfg->rate_limit_per_hour, out);
     if (e == TG_ENOTFOUND)
         return ctx_fail(ctx, TG_EUNAUTHORIZED, "unknown or revoked API key");
     if (e != TG_OK)

@@ -38,13 +38,18 @@ enum tg_err apikey_generate(const char *environment, struct apikey *out)
 /* apikey_cleanse: wipe the secret from memory (OPENSSL_cleanse). */
 void apikey_cleanse(struct apikey *k);
 
-/* apikey_well_formed: key has the exact shape of a key: tg_live_ or
- * tg_test_ followed by 64 lower-case hex digits. */
-bool apikey_well_formed(const char *key);
-
-/* apikey_parse: hash a presented key after checking its exact shape.
- * Returns false for anything apikey_well_formed() refuses. */
+/* apikey_parse: hash a presented key after checking its exact shape:
+ * tg_live_ or tg_test_ followed by 64 lower-case hex digits. Returns
+ * false for anything else. */
 bool apikey_parse(const char *key, uint8_t hash[HASH_SHA256_LEN]);
+
+/* apikey_credential: the SHA-256 of the key presented as the request's
+ * credential (NULL when none was sent) into hash, for the statement that
+ * looks it up. Errors: TG_EUNAUTHORIZED, with the detail that says what
+ * is wrong (no key, or not of the form of a key). The one place a
+ * presented key is judged before the database sees it. */
+enum tg_err apikey_credential(struct tg_ctx *ctx, const char *key, uint8_t hash[HASH_SHA256_LEN])
+    __attribute__((warn_unused_result));
 
 /* apikey_authenticate: the key presented (NULL when none was sent) as the
  * request's credential: counted against rate_limit_per_hour, the session's

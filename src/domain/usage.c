@@ -20,14 +20,12 @@ enum tg_err usage_record_fix(struct tg_ctx *ctx, const char *api_key,
     uint8_t key_hash[HASH_SHA256_LEN], request_hash[HASH_SHA256_LEN];
     struct usage_record rec;
     memset(out, 0, sizeof(*out));
-    if (api_key == NULL)
-        return ctx_fail(ctx, TG_EUNAUTHORIZED, "send Authorization: Bearer <api key>");
-    if (!apikey_parse(api_key, key_hash))
-        return ctx_fail(ctx, TG_EUNAUTHORIZED, "the Authorization header does not hold an API "
-                                               "key of the form tg_<env>_<64 hex>");
+    enum tg_err e = apikey_credential(ctx, api_key, key_hash);
+    if (e != TG_OK)
+        return e;
     if (hash_sha256(request, request_len, request_hash) != 0)
         return ctx_fail(ctx, TG_EINTERNAL, NULL);
-    enum tg_err e = usage_events_record(ctx, key_hash, ctx->svc->cfg->rate_limit_per_hour,
+    e = usage_events_record(ctx, key_hash, ctx->svc->cfg->rate_limit_per_hour,
                                         idempotency_key, request_hash, fix_id, metadata, &rec);
     if (e == TG_ENOTFOUND)
         return ctx_fail(ctx, TG_EUNAUTHORIZED, "unknown or revoked API key");

@@ -87,17 +87,14 @@ static long long elapsed_us(const struct timespec *t0)
 
 static void log_request(const struct http_request *req, long long us)
 {
-    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:s}", "msg", "request",
-                             "request_id", req->request_id ? req->request_id : "", "method",
+    json_t *line = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "msg", "request", "method",
                              req->method, "path", req->path, "status", req->resp.status,
                              "duration_us", (json_int_t)us, "route", req->route_name);
-    if (line != NULL && req->auth.ok) {
-        json_object_set_new(line, "customer_id", json_string(req->auth.customer_id));
+    if (line != NULL && req->auth.ok)
         json_object_set_new(line, "api_key_prefix", json_string(req->auth.key_prefix));
-    }
     if (line != NULL && req->resp.status >= 400 && req->ctx->error.detail != NULL)
         json_object_set_new(line, "detail", json_string(req->ctx->error.detail));
-    log_json(req->resp.status >= 500 ? LOG_ERROR : LOG_INFO, line);
+    ctx_log(req->ctx, req->resp.status >= 500 ? LOG_ERROR : LOG_INFO, line);
 }
 
 int worker_run(const struct config *cfg, const struct email_blocklist *bl, int listen_fd)

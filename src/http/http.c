@@ -226,12 +226,11 @@ enum tg_err http_parse_json(struct http_request *req, size_t max_depth)
 
 enum tg_err http_fail(struct http_request *req, enum tg_err err, const char *fmt, ...)
 {
-    char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    enum tg_err e = ctx_vfail(req->ctx, err, fmt, ap);
     va_end(ap);
-    return ctx_fail(req->ctx, err, "%s", buf);
+    return e;
 }
 
 void http_reply_raw(struct http_request *req, int status, const char *content_type,

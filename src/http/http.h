@@ -38,6 +38,7 @@ struct http_response {
 /* Who called, once authenticated: for the log line and the RateLimit
  * headers. */
 struct http_auth {
+    bool checked; /* a statement judged the key (or would have: no key, malformed) */
     bool ok;
     const char *customer_id; /* uuid text */
     const char *api_key_id;  /* uuid text */

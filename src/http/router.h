@@ -13,8 +13,10 @@
 
 /* ROUTE_API_KEY: the pipeline authenticates the key (one statement) before
  * the handler runs; ROUTE_API_KEY_IN_HANDLER: the handler's own statement
- * authenticates it (POST /api/v1/usage: one round trip for all of it), so
- * the pipeline only checks that a key of the right shape was sent. */
+ * authenticates it (POST /api/v1/usage: one round trip for all of it); the
+ * handler sets req->auth.checked before that statement, and a request
+ * refused before it is authenticated by the pipeline then (api/dispatch.c),
+ * so it answers as on any other route. */
 enum route_auth { ROUTE_PUBLIC, ROUTE_API_KEY, ROUTE_API_KEY_IN_HANDLER };
 
 struct route {
