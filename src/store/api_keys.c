@@ -102,12 +102,13 @@ enum tg_err api_keys_create(struct tg_ctx *ctx, const char *customer_id,
     enum tg_err e = db_exec(ctx, &api_keys_create_st, p, lengths, formats, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return ctx_fail(ctx, TG_EINTERNAL, NULL);
-    const char *o = db_str(r, 0, 0);
-    *outcome = strcmp(o, "created") == 0        ? API_KEYS_CREATED
-               : strcmp(o, "limit_reached") == 0 ? API_KEYS_LIMIT_REACHED
-                                                 : API_KEYS_NO_CUSTOMER;
+    static const char *const outcomes[] = {[API_KEYS_CREATED] = "created",
+                                           [API_KEYS_NO_CUSTOMER] = "no_customer",
+                                           [API_KEYS_LIMIT_REACHED] = "limit_reached"};
+    int o;
+    if ((e = db_outcome(ctx, r, 0, outcomes, 3, &o)) != TG_OK)
+        return e;
+    *outcome = (enum api_keys_create_outcome)o;
     key_from_row(r, 0, 1, out);
     return TG_OK;
 }
@@ -121,12 +122,13 @@ enum tg_err api_keys_revoke(struct tg_ctx *ctx, const char *customer_id, const c
     enum tg_err e = db_exec(ctx, &api_keys_revoke_st, p, NULL, NULL, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return ctx_fail(ctx, TG_EINTERNAL, NULL);
-    const char *o = db_str(r, 0, 0);
-    *outcome = strcmp(o, "revoked") == 0    ? API_KEYS_REVOKED
-               : strcmp(o, "last_key") == 0 ? API_KEYS_LAST_KEY
-                                            : API_KEYS_NOT_FOUND;
+    static const char *const outcomes[] = {[API_KEYS_REVOKED] = "revoked",
+                                           [API_KEYS_NOT_FOUND] = "not_found",
+                                           [API_KEYS_LAST_KEY] = "last_key"};
+    int o;
+    if ((e = db_outcome(ctx, r, 0, outcomes, 3, &o)) != TG_OK)
+        return e;
+    *outcome = (enum api_keys_revoke_outcome)o;
     key_from_row(r, 0, 1, out);
     *already_revoked = db_bool(r, 0, 1 + KEY_NCOLS);
     return TG_OK;

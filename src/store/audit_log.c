@@ -244,13 +244,11 @@ enum tg_err audit_log_recent(struct tg_ctx *ctx, const char *customer_id, int n,
 {
     const char *p[2] = {customer_id, db_text_ll(ctx, n)};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &recent_st, p, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &recent_st, p, sizeof(**out), &r, &rows, count);
     if (e != TG_OK)
         return e;
-    *count = (size_t)PQntuples(r);
-    *out = arena_alloc(ctx->arena, (*count + 1) * sizeof(**out));
-    if (*out == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *out = rows;
     for (size_t i = 0; i < *count; i++) {
         struct audit_entry *a = &(*out)[i];
         a->seq = db_ll(r, (int)i, 0);

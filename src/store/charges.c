@@ -8,6 +8,7 @@
 #include "store/db.h"
 #include "store/registry.h"
 #include "store/rows.h"
+#include "store/sql.h"
 
 static const struct db_statement settle_st = {
     "charges_settle",
@@ -28,7 +29,7 @@ static const struct db_statement by_call_st = {
 static const struct db_statement by_intent_st = {
     "charges_by_intent",
     "SELECT id FROM charges WHERE stripe_payment_intent_id = $1"
-    " UNION ALL SELECT id FROM charges WHERE id::text = $2"
+    " UNION ALL SELECT id FROM charges WHERE id = " SQL_BIGINT_ID("$2")
     " LIMIT 1",
     2};
 
@@ -43,7 +44,8 @@ static const struct db_statement owed_retry_st = {
     "charges_owed_retry", "SELECT charge_id FROM charges_owed_retry($1)", 1};
 
 static const struct db_statement get_st = {
-    "charges_get", "SELECT id, status, stripe_payment_intent_id FROM charges WHERE id::text = $1",
+    "charges_get",
+    "SELECT id, status, stripe_payment_intent_id FROM charges WHERE id = " SQL_BIGINT_ID("$1"),
     1};
 
 const struct db_statement *const charges_statements[] = {
@@ -83,10 +85,7 @@ enum tg_err charges_call(struct tg_ctx *ctx, long long charge_id, struct stripe_
     out->customer_id = db_str(r, 0, 2);
     out->operation = "charge";
     out->attempts = 0;
-    out->params = json_loads(db_str(r, 0, 3), 0, NULL);
-    if (out->params == NULL || arena_defer(ctx->arena, arena_json_decref, out->params) != 0)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
-    return TG_OK;
+    return stripe_requests_params(ctx, db_str(r, 0, 3), &out->params);
 }
 
 /* one_id: run st with params p and read one bigint. */

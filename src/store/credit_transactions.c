@@ -103,13 +103,14 @@ enum tg_err credit_transactions_adjust(struct tg_ctx *ctx, const char *customer_
     enum tg_err e = db_exec(ctx, &adjust_st, p, NULL, NULL, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return ctx_fail(ctx, TG_EINTERNAL, NULL);
-    const char *o = db_str(r, 0, 0);
-    *outcome = strcmp(o, "adjusted") == 0            ? LEDGER_ADJUSTED
-               : strcmp(o, "would_go_negative") == 0 ? LEDGER_WOULD_GO_NEGATIVE
-               : strcmp(o, "invalid") == 0           ? LEDGER_INVALID
-                                                     : LEDGER_NO_CUSTOMER;
+    static const char *const outcomes[] = {[LEDGER_ADJUSTED] = "adjusted",
+                                           [LEDGER_NO_CUSTOMER] = "no_customer",
+                                           [LEDGER_INVALID] = "invalid",
+                                           [LEDGER_WOULD_GO_NEGATIVE] = "would_go_negative"};
+    int o;
+    if ((e = db_outcome(ctx, r, 0, outcomes, 4, &o)) != TG_OK)
+        return e;
+    *outcome = (enum credit_transactions_adjust_outcome)o;
     *entry_id = db_ll(r, 0, 1);
     *balance_after = db_ll(r, 0, 2);
     return TG_OK;

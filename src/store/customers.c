@@ -99,16 +99,15 @@ enum tg_err customers_signup(struct tg_ctx *ctx, const char *email, const char *
     enum tg_err e = db_exec(ctx, &signup_st, p, lengths, formats, &r);
     if (e != TG_OK)
         return e;
-    const char *o = PQntuples(r) == 1 ? db_str(r, 0, 0) : NULL;
-    if (o == NULL)
-        return ctx_fail(ctx, TG_EINTERNAL, NULL);
-    if (strcmp(o, "created") == 0) {
-        *outcome = CUSTOMERS_CREATED;
+    static const char *const outcomes[] = {[CUSTOMERS_CREATED] = "created",
+                                           [CUSTOMERS_EMAIL_TAKEN] = "email_taken",
+                                           [CUSTOMERS_SIGNUP_CLOSED] = "signup_closed"};
+    int o;
+    if ((e = db_outcome(ctx, r, 0, outcomes, 3, &o)) != TG_OK)
+        return e;
+    *outcome = (enum customers_signup_outcome)o;
+    if (*outcome == CUSTOMERS_CREATED)
         customers_from_row(r, 0, 1, out);
-    } else {
-        *outcome = strcmp(o, "signup_closed") == 0 ? CUSTOMERS_SIGNUP_CLOSED
-                                                   : CUSTOMERS_EMAIL_TAKEN;
-    }
     return TG_OK;
 }
 

@@ -225,6 +225,18 @@ enum tg_err db_exec_rows(struct tg_ctx *ctx, const struct db_statement *st,
     return TG_OK;
 }
 
+enum tg_err db_outcome(struct tg_ctx *ctx, const PGresult *r, int col, const char *const names[],
+                       int n, int *out)
+{
+    const char *word = PQntuples(r) == 1 ? db_str(r, 0, col) : NULL;
+    for (int i = 0; word != NULL && i < n; i++)
+        if (names[i] != NULL && strcmp(names[i], word) == 0) {
+            *out = i;
+            return TG_OK;
+        }
+    return ctx_fail(ctx, TG_EINTERNAL, "unexpected outcome %s", word != NULL ? word : "(none)");
+}
+
 PGconn *db_conn(struct db *db)
 {
     return db->ready ? db->conn : NULL;

@@ -68,6 +68,13 @@ enum tg_err db_exec_rows(struct tg_ctx *ctx, const struct db_statement *st,
                          const char *const *params, size_t elem_size, PGresult **r,
                          void **rows, size_t *n) __attribute__((warn_unused_result));
 
+/* db_outcome: which of the n words names[] (indexed by the caller's enum)
+ * column col of r's only row is, into *out. No row, NULL or a word this
+ * build does not know is TG_EINTERNAL: the SQL and the C disagree, and
+ * nothing may be guessed from it. */
+enum tg_err db_outcome(struct tg_ctx *ctx, const PGresult *r, int col, const char *const names[],
+                       int n, int *out) __attribute__((warn_unused_result));
+
 /* db_conn: the raw connection, for LISTEN in tollgate-worker. NULL when
  * not connected. */
 PGconn *db_conn(struct db *db);

@@ -59,13 +59,11 @@ static enum tg_err reseed(struct tg_ctx *ctx, const struct staging_seed *seeds, 
                           size_t *ndeleted, struct staging_customer *out)
 {
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &reset_st, NULL, NULL, NULL, &r);
+    void *rows;
+    enum tg_err e = db_exec_rows(ctx, &reset_st, NULL, sizeof(**deleted), &r, &rows, ndeleted);
     if (e != TG_OK)
         return e;
-    *ndeleted = (size_t)PQntuples(r);
-    *deleted = arena_alloc(ctx->arena, (*ndeleted + 1) * sizeof(**deleted));
-    if (*deleted == NULL)
-        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    *deleted = rows;
     for (size_t i = 0; i < *ndeleted; i++) {
         (*deleted)[i].table = db_str(r, (int)i, 0);
         (*deleted)[i].deleted = db_ll(r, (int)i, 1);

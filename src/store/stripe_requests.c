@@ -44,13 +44,16 @@ const char *stripe_requests_json(struct tg_ctx *ctx, json_t *j)
     return text;
 }
 
-/* load: parse recorded params into an arena-owned object. */
-static json_t *load(struct tg_ctx *ctx, const char *text)
+enum tg_err stripe_requests_params(struct tg_ctx *ctx, const char *text, json_t **out)
 {
-    json_t *j = json_loads(text, 0, NULL);
-    if (j != NULL && arena_defer(ctx->arena, arena_json_decref, j) != 0)
-        return NULL;
-    return j;
+    *out = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    if (*out == NULL)
+        return ctx_fail(ctx, TG_EINTERNAL, NULL);
+    if (arena_defer(ctx->arena, arena_json_decref, *out) != 0) {
+        *out = NULL; /* arena_defer released it */
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    }
+    return TG_OK;
 }
 
 enum tg_err stripe_requests_begin(struct tg_ctx *ctx, const char *customer_id,
@@ -71,9 +74,14 @@ enum tg_err stripe_requests_begin(struct tg_ctx *ctx, const char *customer_id,
     out->key = db_str(r, 0, 1);
     out->customer_id = customer_id;
     out->operation = operation;
-    out->params = load(ctx, text);
     out->attempts = 0;
-    return out->params != NULL ? TG_OK : ctx_fail(ctx, TG_ENOMEM, NULL);
+    /* The params as recorded: the caller's object, one more reference. */
+    out->params = json_incref(params);
+    if (arena_defer(ctx->arena, arena_json_decref, out->params) != 0) {
+        out->params = NULL;
+        return ctx_fail(ctx, TG_ENOMEM, NULL);
+    }
+    return TG_OK;
 }
 
 enum tg_err stripe_requests_finish(struct tg_ctx *ctx, long long id, const char *status,
@@ -103,10 +111,9 @@ enum tg_err stripe_requests_claim(struct tg_ctx *ctx, int limit, long grace_seco
         c->key = db_str(r, (int)i, 1);
         c->customer_id = db_str(r, (int)i, 2);
         c->operation = db_str(r, (int)i, 3);
-        c->params = load(ctx, db_str(r, (int)i, 4));
         c->attempts = (int)db_ll(r, (int)i, 5);
-        if (c->params == NULL)
-            return ctx_fail(ctx, TG_ENOMEM, NULL);
+        if ((e = stripe_requests_params(ctx, db_str(r, (int)i, 4), &c->params)) != TG_OK)
+            return e;
     }
     return TG_OK;
 }

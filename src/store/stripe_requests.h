@@ -48,4 +48,10 @@ enum tg_err stripe_requests_claim(struct tg_ctx *ctx, int limit, long grace_seco
  * NULL), for a jsonb parameter. NULL when out of memory. */
 const char *stripe_requests_json(struct tg_ctx *ctx, json_t *j);
 
+/* stripe_requests_params: a call's recorded params (jsonb text, as read
+ * back from the database) into *out, owned by ctx's arena. Errors:
+ * TG_EINTERNAL when the text is not JSON (a corrupt row), TG_ENOMEM. */
+enum tg_err stripe_requests_params(struct tg_ctx *ctx, const char *text, json_t **out)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -42,7 +42,8 @@ static const struct db_statement by_stripe_st = {
     "subscriptions_by_stripe",
     "SELECT id FROM subscriptions WHERE stripe_subscription_id = $1"
     " UNION ALL"
-    " SELECT id FROM subscriptions WHERE id::text = $2 AND stripe_subscription_id IS NULL"
+    " SELECT id FROM subscriptions WHERE id = " SQL_UUID_ID("$2")
+    " AND stripe_subscription_id IS NULL"
     " LIMIT 1",
     2};
 
@@ -92,12 +93,14 @@ enum tg_err subscriptions_begin(struct tg_ctx *ctx, const char *customer_id, con
     enum tg_err e = db_exec(ctx, &begin_st, p, NULL, NULL, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return ctx_fail(ctx, TG_EINTERNAL, NULL);
-    const char *o = db_str(r, 0, 0);
-    *outcome = strcmp(o, "begun") == 0                ? SUBSCRIPTIONS_BEGUN
-               : strcmp(o, "already_subscribed") == 0 ? SUBSCRIPTIONS_ALREADY_SUBSCRIBED
-                                                      : SUBSCRIPTIONS_NO_PAYMENT_METHOD;
+    static const char *const outcomes[] = {
+        [SUBSCRIPTIONS_BEGUN] = "begun",
+        [SUBSCRIPTIONS_ALREADY_SUBSCRIBED] = "already_subscribed",
+        [SUBSCRIPTIONS_NO_PAYMENT_METHOD] = "no_payment_method"};
+    int o;
+    if ((e = db_outcome(ctx, r, 0, outcomes, 3, &o)) != TG_OK)
+        return e;
+    *outcome = (enum subscriptions_begin_outcome)o;
     if (*outcome != SUBSCRIPTIONS_BEGUN)
         return TG_OK;
     *subscription_id = db_str(r, 0, 1);

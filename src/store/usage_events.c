@@ -33,15 +33,12 @@ void usage_events_from_row(const PGresult *r, int i, int col, struct usage_event
     ev->replayed = false;
 }
 
-static const struct {
-    const char *name;
-    enum usage_decision decision;
-} decisions[] = {
-    {"credit", USAGE_CREDIT},         {"charge", USAGE_CHARGE},
-    {"unbilled", USAGE_UNBILLED},     {"replay", USAGE_REPLAY},
-    {"key_reused", USAGE_KEY_REUSED}, {"in_progress", USAGE_IN_PROGRESS},
-    {"no_credit", USAGE_NO_CREDIT},   {"delinquent", USAGE_DELINQUENT},
-    {"rate_limited", USAGE_RATE_LIMITED},
+static const char *const decisions[] = {
+    [USAGE_CREDIT] = "credit",         [USAGE_CHARGE] = "charge",
+    [USAGE_UNBILLED] = "unbilled",     [USAGE_REPLAY] = "replay",
+    [USAGE_KEY_REUSED] = "key_reused", [USAGE_IN_PROGRESS] = "in_progress",
+    [USAGE_NO_CREDIT] = "no_credit",   [USAGE_DELINQUENT] = "delinquent",
+    [USAGE_RATE_LIMITED] = "rate_limited",
 };
 
 enum tg_err usage_events_record(struct tg_ctx *ctx, const uint8_t key_hash[HASH_SHA256_LEN],
@@ -60,13 +57,11 @@ enum tg_err usage_events_record(struct tg_ctx *ctx, const uint8_t key_hash[HASH_
     if (PQntuples(r) != 1)
         return TG_ENOTFOUND;
     memset(out, 0, sizeof(*out));
-    const char *decision = db_str(r, 0, 0);
-    size_t i = 0, n = sizeof(decisions) / sizeof(decisions[0]);
-    while (i < n && strcmp(decisions[i].name, decision) != 0)
-        i++;
-    if (i == n)
-        return ctx_fail(ctx, TG_EINTERNAL, "usage_record answered %s", decision);
-    out->decision = decisions[i].decision;
+    int decision;
+    if ((e = db_outcome(ctx, r, 0, decisions, (int)(sizeof(decisions) / sizeof(decisions[0])),
+                        &decision)) != TG_OK)
+        return e;
+    out->decision = (enum usage_decision)decision;
     out->key.api_key_id = db_str(r, 0, 1);
     out->key.customer_id = db_str(r, 0, 2);
     out->key.key_prefix = db_str(r, 0, 3);
@@ -79,10 +74,7 @@ enum tg_err usage_events_record(struct tg_ctx *ctx, const uint8_t key_hash[HASH_
         out->call.key = db_str(r, 0, c + 1);
         out->call.customer_id = out->key.customer_id;
         out->call.operation = "charge";
-        out->call.params = json_loads(db_str(r, 0, c + 2), 0, NULL);
-        if (out->call.params == NULL ||
-            arena_defer(ctx->arena, arena_json_decref, out->call.params) != 0)
-            return ctx_fail(ctx, TG_ENOMEM, NULL);
+        return stripe_requests_params(ctx, db_str(r, 0, c + 2), &out->call.params);
     }
     return TG_OK;
 }
