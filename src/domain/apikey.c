@@ -60,11 +60,16 @@ enum tg_err apikey_check_limit(struct tg_ctx *ctx, const struct api_key_auth *au
     long limit = ctx->svc->cfg->rate_limit_per_hour;
     if (limit <= 0 || auth->requests <= limit)
         return TG_OK;
+    return apikey_refuse_limit(ctx, auth);
+}
+
+enum tg_err apikey_refuse_limit(struct tg_ctx *ctx, const struct api_key_auth *auth)
+{
     ctx_retry_after(ctx, auth->reset_seconds);
     return ctx_fail(ctx, TG_ERATELIMITED,
                     "this API key made its %ld requests of this hour; the window resets in %d "
                     "seconds",
-                    limit, auth->reset_seconds);
+                    ctx->svc->cfg->rate_limit_per_hour, auth->reset_seconds);
 }
 
 enum tg_err apikey_authenticate(struct tg_ctx *ctx, const char *key, struct api_key_auth *out)

@@ -60,10 +60,15 @@ enum tg_err apikey_credential(struct tg_ctx *ctx, const char *key, uint8_t hash[
 enum tg_err apikey_authenticate(struct tg_ctx *ctx, const char *key, struct api_key_auth *out)
     __attribute__((warn_unused_result));
 
-/* apikey_check_limit: TG_ERATELIMITED (with its detail and retry-after)
- * when auth has made more than rate_limit_per_hour requests this hour,
- * else TG_OK. The one place the limit is judged. */
+/* apikey_check_limit: apikey_refuse_limit() when auth has made more than
+ * rate_limit_per_hour requests this hour, else TG_OK. (usage_record
+ * judges the same in its statement, for POST /api/v1/usage.) */
 enum tg_err apikey_check_limit(struct tg_ctx *ctx, const struct api_key_auth *auth);
+
+/* apikey_refuse_limit: TG_ERATELIMITED for auth, which has spent its
+ * hour: the detail, and retry-after the seconds until its window resets.
+ * The one wording of that refusal. */
+enum tg_err apikey_refuse_limit(struct tg_ctx *ctx, const struct api_key_auth *auth);
 
 /* apikey_list: the customer's keys, newest first, into *out (n of them,
  * arena-owned). Errors: TG_EDB, TG_ENOMEM. */

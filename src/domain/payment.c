@@ -14,7 +14,6 @@
 #include "core/failpoint.h"
 #include "domain/charge.h"
 #include "domain/customer.h"
-#include "domain/flag.h"
 #include "domain/outbox.h"
 #include "domain/stripe_customer.h"
 #include "integration/stripe.h"
@@ -117,11 +116,9 @@ enum tg_err payment_method_run(struct tg_ctx *ctx, const struct stripe_request *
     if ((e = payment_methods_added(ctx, call->id, call->customer_id, attached, &after)) != TG_OK)
         return e == TG_ENOTFOUND ? ctx_fail(ctx, e, "no such customer") : e;
     /* With billing switched off nothing is charged: what is owed stays owed
-     * (Stripe's own invoice retries go on) until the next card. */
-    bool billing = true;
-    if ((e = flag_enabled(ctx, FLAG_BILLING_ENABLED, call->customer_id, &billing)) != TG_OK)
-        return e;
-    if (billing &&
+     * (Stripe's own invoice retries go on) until the next card. (after is
+     * read in the same statement that recorded the card.) */
+    if (after.billing_enabled &&
         (strcmp(c.billing_status, "past_due") == 0 || strcmp(c.billing_status, "delinquent") == 0)) {
         pay_open_invoices(ctx, call, cus);
         if ((e = charge_retry_owed(ctx, call->customer_id)) != TG_OK)

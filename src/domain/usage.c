@@ -60,8 +60,7 @@ enum tg_err usage_record_fix(struct tg_ctx *ctx, const char *api_key,
         return ctx_fail(ctx, TG_EINSUFFICIENT, "no credits left and no payment method on file: "
                                                "add one to keep deploying fixes");
     case USAGE_RATE_LIMITED:
-        break;
+        return apikey_refuse_limit(ctx, &rec.key);
     }
-    e = apikey_check_limit(ctx, &rec.key);
-    return e != TG_OK ? e : ctx_fail(ctx, TG_EINTERNAL, NULL);
+    return ctx_fail(ctx, TG_EINTERNAL, NULL);
 }
