@@ -19,13 +19,9 @@
 #include "integration/stripe.h"
 #include "store/payment_methods.h"
 
-#define STRIPE_ID_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
-
 bool payment_method_id_valid(const char *id)
 {
-    size_t n = strlen(id);
-    return n > 3 && n <= 253 && strncmp(id, "pm_", 3) == 0 &&
-           strspn(id + 3, STRIPE_ID_CHARS) == n - 3;
+    return strlen(id) <= 253 && stripe_id_valid(id, "pm_");
 }
 
 /* post: one step of call; TG_OK for STRIPE_OK, else the failure recorded. */
@@ -57,8 +53,7 @@ static void pay_open_invoices(struct tg_ctx *ctx, const struct stripe_request *c
     json_array_foreach(json_object_get(r.body, "data"), i, inv)
     {
         const char *id = json_string_value(json_object_get(inv, "id"));
-        if (id == NULL || strncmp(id, "in_", 3) != 0 ||
-            strspn(id + 3, STRIPE_ID_CHARS) != strlen(id + 3))
+        if (!stripe_id_valid(id, "in_"))
             continue;
         struct stripe_result paid;
         if (stripe_call(ctx, "POST", arena_printf(ctx->arena, "/v1/invoices/%s/pay", id), NULL, 0,

@@ -26,15 +26,6 @@ static const char *id_of(json_t *v)
     return json_is_string(v) ? json_string_value(v) : json_string_value(json_object_get(v, "id"));
 }
 
-/* safe_id: prefix + [A-Za-z0-9_]: can go into a Stripe path. */
-static bool safe_id(const char *id, const char *prefix)
-{
-    size_t n = id != NULL ? strlen(id) : 0, p = strlen(prefix);
-    return n > p && n < 256 && strncmp(id, prefix, p) == 0 &&
-           strspn(id + p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-               n - p;
-}
-
 /* fetch: GET path from Stripe; TG_OK with *obj, TG_ENOTFOUND when Stripe
  * has no such object (not ours to apply: the event is ignored), or an
  * error to retry. */
@@ -76,7 +67,7 @@ static enum tg_err apply_subscription(struct tg_ctx *ctx, const char *sub_id, js
 {
     json_t *sub;
     const char *local;
-    if (!safe_id(sub_id, "sub_"))
+    if (!stripe_id_valid(sub_id, "sub_"))
         return ctx_fail(ctx, TG_EINVALID, "odd subscription id");
     enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/subscriptions/%s", sub_id), &sub);
     if (e == TG_ENOTFOUND) {
@@ -116,7 +107,7 @@ static enum tg_err on_invoice_failed(struct tg_ctx *ctx, json_t *inv, bool *igno
 {
     const char *id = id_of(inv), *cus = id_of(json_object_get(inv, "customer"));
     json_t *now;
-    if (!safe_id(id, "in_") || cus == NULL)
+    if (!stripe_id_valid(id, "in_") || cus == NULL)
         return ctx_fail(ctx, TG_EINVALID, "invoice without id or customer");
     enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/invoices/%s", id), &now);
     if (e == TG_ENOTFOUND) {
@@ -147,7 +138,7 @@ static enum tg_err on_payment_intent(struct tg_ctx *ctx, json_t *pi, bool *ignor
     long long charge_id;
     json_t *now;
     enum tg_err e = charges_by_intent(ctx, id, meta, &charge_id);
-    if (e == TG_ENOTFOUND || (e == TG_OK && !safe_id(id, "pi_"))) {
+    if (e == TG_ENOTFOUND || (e == TG_OK && !stripe_id_valid(id, "pi_"))) {
         *ignored = true;
         return TG_OK;
     }
@@ -218,7 +209,7 @@ enum tg_err stripe_webhook_receive(struct tg_ctx *ctx, json_t *event, const char
     const char *type = json_string_value(json_object_get(event, "type"));
     json_t *created = json_object_get(event, "created");
     json_t *version = json_object_get(event, "api_version");
-    if (!safe_id(id, "evt_") || type == NULL || strlen(type) > 100 || !json_is_integer(created) ||
+    if (!stripe_id_valid(id, "evt_") || type == NULL || strlen(type) > 100 || !json_is_integer(created) ||
         !json_is_object(json_object_get(json_object_get(event, "data"), "object")) ||
         (version != NULL && !json_is_null(version) && !json_is_string(version)))
         return ctx_fail(ctx, TG_EINVALID, "not a Stripe event (id, type, created, "

@@ -106,9 +106,7 @@ static enum tg_err run_cancel(struct tg_ctx *ctx, const struct stripe_request *c
     const char *id = json_string_value(json_object_get(p, "subscription"));
     const char *sub = json_string_value(json_object_get(p, "stripe_subscription"));
     bool at_end = json_is_true(json_object_get(p, "at_period_end"));
-    if (id == NULL || sub == NULL || strncmp(sub, "sub_", 4) != 0 ||
-        strspn(sub + 4, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") !=
-            strlen(sub + 4))
+    if (id == NULL || !stripe_id_valid(sub, "sub_"))
         return ctx_fail(ctx, TG_EINTERNAL, "call %lld lacks parameters", call->id);
     const char *path = arena_printf(ctx->arena, "/v1/subscriptions/%s", sub);
     const struct stripe_param params[] = {{"cancel_at_period_end", "true"}};

@@ -52,6 +52,14 @@ struct stripe *stripe_new(const struct stripe_config *cfg)
     return s;
 }
 
+bool stripe_id_valid(const char *id, const char *prefix)
+{
+    size_t n = id != NULL ? strlen(id) : 0, p = strlen(prefix);
+    return n > p && n < 256 && strncmp(id, prefix, p) == 0 &&
+           strspn(id + p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+               n - p;
+}
+
 int stripe_open(const struct config *cfg, struct stripe **out)
 {
     *out = NULL;

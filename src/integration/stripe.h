@@ -67,6 +67,11 @@ void stripe_free(struct stripe *s);
 struct config;
 int stripe_open(const struct config *cfg, struct stripe **out) __attribute__((warn_unused_result));
 
+/* stripe_id_valid: id is prefix (e.g. "sub_") followed by 1 or more of
+ * [A-Za-z0-9_], 255 bytes at most in all: what Stripe's ids are made of,
+ * and safe to put in a request path. False for NULL. */
+bool stripe_id_valid(const char *id, const char *prefix);
+
 /* stripe_call: method ("GET", "POST", "DELETE") on path ("/v1/customers")
  * with ctx's Stripe client, with nparams params (query string for
  * GET/DELETE, form body for POST) and idempotency_key (required for POST;
