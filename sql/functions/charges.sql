@@ -78,10 +78,23 @@ BEGIN
                    FROM usage_events u WHERE u.charge_id = p_charge;
 END $$;
 
--- charges_owed_retry: phase 1 again for every charge that failed after its
--- fix was delivered (the customer owes it), with the customer's current
--- default payment method: a new call with a new key, since the failed
--- PaymentIntent is final at Stripe. Returns the charges to run.
+-- charges_owed: what customer p_customer owes for fixes, the one
+-- definition: every charge whose fix was delivered (its usage event is
+-- 'charged') and that has not succeeded -- declined ('failed'), or still
+-- 'pending' at Stripe, whether a first attempt or a retry of a declined
+-- one (charges_owed_retry). An account is settled only when there is none
+-- (customer_settle_if_clear); the failed ones are what a new card retries.
+CREATE FUNCTION charges_owed(p_customer uuid) RETURNS SETOF charges
+LANGUAGE sql STABLE AS $$
+    SELECT x.* FROM charges x JOIN usage_events u ON u.charge_id = x.id
+     WHERE x.customer_id = p_customer AND x.status <> 'succeeded' AND u.outcome = 'charged';
+$$;
+
+-- charges_owed_retry: phase 1 again for every owed charge that failed
+-- (charges_owed; a pending one is being paid already), with the
+-- customer's current default payment method: a new call with a new key,
+-- since the failed PaymentIntent is final at Stripe. The charge is pending
+-- again, and still owed until it succeeds. Returns the charges to run.
 CREATE FUNCTION charges_owed_retry(p_customer uuid)
 RETURNS TABLE (charge_id bigint) LANGUAGE plpgsql AS $$
 DECLARE
@@ -93,10 +106,8 @@ BEGIN
     IF c.default_payment_method IS NULL THEN
         RETURN;
     END IF;
-    FOR ch IN SELECT x.* FROM charges x JOIN usage_events u ON u.charge_id = x.id
-               WHERE x.customer_id = p_customer AND x.status = 'failed'
-                 AND u.outcome = 'charged'
-               ORDER BY x.id
+    FOR ch IN SELECT o.* FROM charges_owed(p_customer) o WHERE o.status = 'failed'
+               ORDER BY o.id
     LOOP
         INSERT INTO stripe_requests (idempotency_key, customer_id, operation, params)
         VALUES ('tgch_' || replace(gen_random_uuid()::text, '-', ''), p_customer, 'charge',

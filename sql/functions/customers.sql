@@ -59,15 +59,14 @@ BEGIN
 END $$;
 
 -- customer_settle_if_clear: back to active, grace cleared, when the customer
--- owes nothing any more: no charge that failed after its fix was delivered,
--- and no subscription Stripe reports past_due or unpaid.
+-- owes nothing any more: no charge for a delivered fix that is unpaid
+-- (charges_owed: declined, or a retry still pending), and no subscription
+-- Stripe reports past_due or unpaid.
 CREATE FUNCTION customer_settle_if_clear(p_customer uuid) RETURNS void LANGUAGE sql AS $$
     UPDATE customers c
        SET billing_status = 'active', grace_period_ends_at = NULL, updated_at = now()
      WHERE c.id = p_customer AND c.billing_status IN ('past_due', 'delinquent')
-       AND NOT EXISTS (SELECT 1 FROM charges x JOIN usage_events u ON u.charge_id = x.id
-                        WHERE x.customer_id = c.id AND x.status = 'failed'
-                          AND u.outcome = 'charged')
+       AND NOT EXISTS (SELECT 1 FROM charges_owed(c.id))
        AND NOT EXISTS (SELECT 1 FROM subscriptions s
                         WHERE s.customer_id = c.id AND s.status IN ('past_due', 'unpaid'));
 $$;

@@ -14,7 +14,9 @@
  * tollgate-worker runs for the pending call, same key) settles it: paid,
  * with no second entry or PaymentIntent even when resumed twice; declined,
  * the customer owes it and is past_due for grace_period_days, until a new
- * card pays it at once (active again, no new entries). A process killed
+ * card pays it at once (active again, no new entries); while its retry is
+ * pending it is still owed (a paid invoice meanwhile settles nothing, a
+ * declined retry keeps the grace period running). A process killed
  * between phase 1 and the call (failpoint charge.before_send; skipped
  * without --enable-failpoints) leaves the event in progress -- its retry
  * is TG_ECONFLICT with a retry-after, nothing consumed -- until
@@ -30,6 +32,7 @@
 #include "domain/charge.h"
 #include "domain/flag.h"
 #include "domain/payment.h"
+#include "domain/stripe_webhook.h"
 #include "domain/usage.h"
 #include "fixture.h"
 #include "integration/stripe.h"
@@ -309,6 +312,64 @@ Test(charge, declined_after_the_fix_is_owed_until_a_new_card_pays)
     cr_assert_null(cu.grace_period_ends_at);
     cr_assert_eq(fixture_rows("credit_transactions", &c), entries, "paying wrote entries");
     cr_assert_eq(fixture_balance(&c), 0);
+}
+
+/* What is owed stays owed while it is being paid: an owed charge retried
+ * (charge_retry_owed, Stripe unreachable, so the retry is left pending)
+ * keeps the customer past_due through a paid invoice meanwhile, and when
+ * the retry is declined too the grace period that was running goes on; a
+ * fresh one does not start. */
+Test(charge, owed_charge_being_retried_is_still_owed)
+{
+    struct fixture_customer c;
+    with_card(&c, "pm_card_chargeCustomerFail");
+    fixture_config()->grace_period_days = 3;
+    struct usage_result r;
+    unreachable_fix(&c, &r);
+    const struct stripe_request *call;
+    resume(&c, &call);
+    const char *state = "SELECT billing_status || ' ' || coalesce(grace_period_ends_at::text, '-')"
+                        "  FROM customers WHERE id = $1";
+    char before[128], now[128];
+    fixture_text(before, sizeof(before), state, c.id, NULL);
+    cr_assert_eq(strncmp(before, "past_due ", 9), 0, "%s", before);
+
+    /* The retry, with Stripe unreachable: left pending for the worker. */
+    struct tg_ctx *ctx = fixture_ctx();
+    struct service none = *ctx->svc;
+    none.stripe = NULL;
+    ctx->svc = &none;
+    enum tg_err e = charge_retry_owed(ctx, c.id);
+    cr_assert_eq(e, TG_OK, "%s (%s)", tg_strerror(e), ctx->error.detail ? ctx->error.detail : "");
+    cr_assert_eq(rows_where(&c, "SELECT count(*) FROM charges WHERE customer_id = $1"
+                                "   AND status = 'pending'"),
+                 1, "the retry is not pending");
+
+    /* An invoice of the customer is paid meanwhile (invoice.paid). */
+    char cus[64], event[256];
+    fixture_text(cus, sizeof(cus), "SELECT stripe_customer_id FROM customers WHERE id = $1", c.id,
+                 NULL);
+    snprintf(event, sizeof(event),
+             "{\"id\":\"evt_owed\",\"type\":\"invoice.paid\","
+             "\"data\":{\"object\":{\"id\":\"in_owed\",\"customer\":\"%s\"}}}",
+             cus);
+    json_t *ev = json_loads(event, 0, NULL);
+    cr_assert_not_null(ev);
+    bool ignored;
+    ctx = fixture_ctx();
+    e = stripe_webhook_apply(ctx, ev, &ignored);
+    json_decref(ev);
+    cr_assert_eq(e, TG_OK, "%s (%s)", tg_strerror(e), ctx->error.detail ? ctx->error.detail : "");
+    fixture_text(now, sizeof(now), state, c.id, NULL);
+    cr_assert_str_eq(now, before, "settled while the owed charge is still being paid");
+
+    /* The retry is declined as well: still past_due, the same grace. */
+    resume(&c, &call);
+    cr_assert_eq(rows_where(&c, "SELECT count(*) FROM charges WHERE customer_id = $1"
+                                "   AND status = 'failed'"),
+                 1);
+    fixture_text(now, sizeof(now), state, c.id, NULL);
+    cr_assert_str_eq(now, before, "the grace period started again");
 }
 
 Test(charge, crash_before_send_is_in_progress_until_resumed)
