@@ -48,12 +48,10 @@ BEGIN
             RETURN;
         ELSIF p_outcome = 'failed' THEN
             -- The fix was allowed while the charge was pending: the
-            -- customer owes it now. Grace period from here.
-            UPDATE customers c
-               SET billing_status = 'past_due',
-                   grace_period_ends_at = coalesce(c.grace_period_ends_at, now() + p_grace),
-                   updated_at = now()
-             WHERE c.id = ch.customer_id AND c.billing_status IN ('active', 'past_due');
+            -- customer owes it now. Grace period from here, for an
+            -- account in good standing (a delinquent one stays as it is).
+            PERFORM customer_mark_past_due(ch.customer_id, p_grace,
+                                           ARRAY['active', 'past_due']);
         ELSE
             IF p_outcome = 'succeeded' THEN
                 PERFORM customer_settle_if_clear(ch.customer_id);

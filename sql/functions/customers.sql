@@ -71,17 +71,33 @@ CREATE FUNCTION customer_settle_if_clear(p_customer uuid) RETURNS void LANGUAGE 
                         WHERE s.customer_id = c.id AND s.status IN ('past_due', 'unpaid'));
 $$;
 
+-- customer_mark_past_due: a payment of p_customer failed (DESIGN.md
+-- section 2): past_due, and a grace period of p_grace starts now unless
+-- one is already running; a delinquent customer stays delinquent (its
+-- grace period is over). Only a customer whose billing_status is one of
+-- p_from (NULL: any) is changed, since the callers differ on purpose:
+-- charge_settle marks an account in good standing only, while
+-- customer_payment_failed takes any customer Stripe names (and reports a
+-- delinquent one as found). Returns the customer when changed.
+CREATE FUNCTION customer_mark_past_due(p_customer uuid, p_grace interval, p_from text[])
+RETURNS SETOF customers LANGUAGE sql AS $$
+    UPDATE customers c
+       SET billing_status = CASE WHEN c.billing_status = 'delinquent' THEN 'delinquent'
+                                 ELSE 'past_due' END,
+           grace_period_ends_at = coalesce(c.grace_period_ends_at, now() + p_grace),
+           updated_at = now()
+     WHERE c.id = p_customer AND (p_from IS NULL OR c.billing_status = ANY (p_from))
+    RETURNING c.*;
+$$;
+
 -- payment_failed: an invoice of the customer failed: past_due, and the
--- grace period starts (unless one is already running). DESIGN.md section 2.
+-- grace period starts (unless one is already running), whatever its
+-- billing status (customer_mark_past_due). Returns the customers of
+-- p_stripe_customer, delinquent ones included.
 CREATE FUNCTION customer_payment_failed(p_stripe_customer text, p_grace interval)
 RETURNS SETOF customers LANGUAGE sql AS $$
-    UPDATE customers
-       SET billing_status = CASE WHEN billing_status = 'delinquent' THEN 'delinquent'
-                                 ELSE 'past_due' END,
-           grace_period_ends_at = coalesce(grace_period_ends_at, now() + p_grace),
-           updated_at = now()
-     WHERE stripe_customer_id = p_stripe_customer
-    RETURNING *;
+    SELECT m.* FROM customers c, customer_mark_past_due(c.id, p_grace, NULL) m
+     WHERE c.stripe_customer_id = p_stripe_customer;
 $$;
 
 -- customer_payment_succeeded: an invoice was paid: back to active unless
