@@ -76,6 +76,23 @@ BEGIN
                    FROM usage_events u WHERE u.charge_id = p_charge;
 END $$;
 
+-- charge_call_begin: phase 1 of a charge's Stripe call: an off-session
+-- PaymentIntent of p_amount in p_currency with customer p_customer's
+-- Stripe customer and default payment method, described as p_description,
+-- recorded under a new tgch_ key (stripe_request_begin). For a fix at
+-- balance 0 (usage_record) and for an owed charge again
+-- (charges_owed_retry). Returns the call's id, key and params.
+CREATE FUNCTION charge_call_begin(p_customer customers, p_amount bigint, p_currency text,
+                                  p_description text)
+RETURNS TABLE (id bigint, idempotency_key text, params jsonb) LANGUAGE sql AS $$
+    SELECT r.id, r.idempotency_key, p.params
+      FROM (SELECT jsonb_build_object('amount', p_amount, 'currency', p_currency,
+                                      'customer', p_customer.stripe_customer_id,
+                                      'payment_method', p_customer.default_payment_method,
+                                      'description', p_description) AS params) p,
+           stripe_request_begin(p_customer.id, 'charge', p.params) r;
+$$;
+
 -- charges_owed: what customer p_customer owes for fixes, the one
 -- definition: every charge whose fix was delivered (its usage event is
 -- 'charged') and that has not succeeded -- declined ('failed'), or still
@@ -107,13 +124,9 @@ BEGIN
     FOR ch IN SELECT o.* FROM charges_owed(p_customer) o WHERE o.status = 'failed'
                ORDER BY o.id
     LOOP
-        INSERT INTO stripe_requests (idempotency_key, customer_id, operation, params)
-        VALUES ('tgch_' || replace(gen_random_uuid()::text, '-', ''), p_customer, 'charge',
-                jsonb_build_object('amount', ch.amount_cents, 'currency', ch.currency,
-                                   'customer', c.stripe_customer_id,
-                                   'payment_method', c.default_payment_method,
-                                   'description', 'tollgate: charge ' || ch.id || ', retried'))
-        RETURNING id INTO req;
+        SELECT b.id INTO req
+          FROM charge_call_begin(c, ch.amount_cents, ch.currency,
+                                 'tollgate: charge ' || ch.id || ', retried') b;
         UPDATE charges
            SET stripe_request_id = req, status = 'pending', failure_code = NULL,
                decline_code = NULL, updated_at = now()

@@ -3,14 +3,17 @@
 -- before it is sent, and its result in a second transaction. A call left
 -- pending is finished by tollgate-worker with the same key.
 
--- stripe_request_begin: phase 1 of a Stripe call that is not a charge: the
--- call and its idempotency key committed before anything is sent.
+-- stripe_request_begin: phase 1 of a Stripe call: the call and its
+-- idempotency key committed before anything is sent. The key is
+-- tg<the operation's first 3 letters>_<uuid without dashes>, but tgch_
+-- for a charge (a charge's call is made by charge_call_begin, charges.sql).
 -- Returns the new row's id and key.
 CREATE FUNCTION stripe_request_begin(p_customer uuid, p_operation text, p_params jsonb)
 RETURNS TABLE (id bigint, idempotency_key text) LANGUAGE sql AS $$
     INSERT INTO stripe_requests (customer_id, operation, params, idempotency_key)
     VALUES (p_customer, p_operation, p_params,
-            'tg' || left(p_operation, 3) || '_' || replace(gen_random_uuid()::text, '-', ''))
+            'tg' || CASE p_operation WHEN 'charge' THEN 'ch' ELSE left(p_operation, 3) END
+                 || '_' || replace(gen_random_uuid()::text, '-', ''))
     RETURNING id, idempotency_key;
 $$;
 

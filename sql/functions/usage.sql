@@ -133,13 +133,9 @@ BEGIN
     IF decision = 'charge' THEN
         -- Phase 1 of the charge: the call with its key, committed with the
         -- pending charge and a 'processing' event (charges.sql settles it).
-        INSERT INTO stripe_requests (idempotency_key, customer_id, operation, params)
-        VALUES ('tgch_' || replace(gen_random_uuid()::text, '-', ''), c.id, 'charge',
-                jsonb_build_object('amount', price.unit_price_cents, 'currency', price.currency,
-                                   'customer', c.stripe_customer_id,
-                                   'payment_method', c.default_payment_method,
-                                   'description', 'tollgate: fix ' || p_fix_id))
-        RETURNING * INTO call;
+        SELECT b.id, b.idempotency_key, b.params INTO call.id, call.idempotency_key, call.params
+          FROM charge_call_begin(c, price.unit_price_cents, price.currency,
+                                 'tollgate: fix ' || p_fix_id) b;
         INSERT INTO charges (customer_id, stripe_request_id, amount_cents, currency, tier)
         VALUES (c.id, call.id, price.unit_price_cents, price.currency, c.tier)
         RETURNING * INTO ch;
