@@ -117,8 +117,7 @@ RETURNS text LANGUAGE sql AS $$
                        THEN email_redact(body) ELSE body END,
            last_error = left(p_error, 1000),
            sent_at = CASE WHEN p_outcome = 'sent' THEN now() END,
-           next_attempt_at = now() + least(interval '1 hour',
-                                           interval '5 seconds' * power(2, least(attempts, 12)))
+           next_attempt_at = now() + retry_delay(attempts, interval '5 seconds')
      WHERE id = p_id AND status = 'pending'
     RETURNING status;
 $$;

@@ -26,8 +26,7 @@ RETURNS text LANGUAGE sql AS $$
                          ELSE 'pending' END,
            last_error = p_error,
            processed_at = CASE WHEN p_status IN ('processed', 'ignored') THEN now() END,
-           next_attempt_at = now() + least(interval '1 hour',
-                                           interval '1 second' * power(2, least(attempts, 12)))
+           next_attempt_at = now() + retry_delay(attempts, interval '1 second')
      WHERE id = p_id
     RETURNING status;
 $$;

@@ -24,7 +24,6 @@ CREATE FUNCTION stripe_request_finish(p_request bigint, p_status text, p_result 
 RETURNS void LANGUAGE sql AS $$
     UPDATE stripe_requests
        SET status = p_status, result = p_result, attempts = attempts + 1, updated_at = now(),
-           next_attempt_at = now() + least(interval '1 hour',
-                                           interval '1 second' * power(2, least(attempts, 12)))
+           next_attempt_at = now() + retry_delay(attempts, interval '1 second')
      WHERE id = p_request;
 $$;
