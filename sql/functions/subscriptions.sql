@@ -3,6 +3,17 @@
 -- Stripe invoice id so that the same invoice can never grant twice;
 -- cancelling moves the customer back to payg, credits kept.
 
+-- subscription_is_live: a subscription in Stripe status p_status is live
+-- (it may still bill or grant: not canceled, not incomplete_expired, the
+-- two states Stripe never leaves). A customer has at most one live
+-- subscription. The unique index subscriptions_live (002, a migration:
+-- never changed) spells the same test; the planner inlines this function,
+-- so a query that uses it still matches that index.
+CREATE FUNCTION subscription_is_live(p_status text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_status NOT IN ('canceled', 'incomplete_expired');
+$$;
+
 -- subscription_begin: phase 1 of starting a subscription on p_plan at
 -- Stripe price p_price. Outcomes: begun (the call and a 'creating'
 -- subscription are recorded: its id, the call's id and key, and the
@@ -19,7 +30,7 @@ DECLARE
 BEGIN
     SELECT * INTO c FROM customers WHERE id = p_customer FOR UPDATE;
     IF EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = p_customer
-                  AND s.status NOT IN ('canceled', 'incomplete_expired')) THEN
+                  AND subscription_is_live(s.status)) THEN
         RETURN QUERY SELECT 'already_subscribed'::text, NULL::uuid, NULL::bigint, NULL::text,
                             NULL::text, NULL::text;
         RETURN;
@@ -62,8 +73,7 @@ BEGIN
     PERFORM 1 FROM customers c JOIN subscriptions x ON x.customer_id = c.id
      WHERE x.id = p_subscription FOR UPDATE OF c;
     SELECT * INTO STRICT s FROM subscriptions WHERE id = p_subscription;
-    IF s.status IN ('canceled', 'incomplete_expired')
-       AND p_status NOT IN ('canceled', 'incomplete_expired') THEN
+    IF NOT subscription_is_live(s.status) AND subscription_is_live(p_status) THEN
         p_status := s.status;
         p_cancel_at_period_end := s.cancel_at_period_end;
         p_canceled_at := s.canceled_at;
@@ -76,10 +86,12 @@ BEGIN
      WHERE id = p_subscription
     RETURNING * INTO s;
 
+    -- Paying or about to: the plan's tier. Ended, or unpaid (Stripe has
+    -- given up on its invoices): payg.
     IF p_status IN ('active', 'trialing', 'past_due') THEN
         UPDATE customers SET tier = s.plan, updated_at = now()
          WHERE id = s.customer_id AND tier <> s.plan;
-    ELSIF p_status IN ('canceled', 'incomplete_expired', 'unpaid') THEN
+    ELSIF NOT subscription_is_live(p_status) OR p_status = 'unpaid' THEN
         UPDATE customers SET tier = 'payg', updated_at = now()
          WHERE id = s.customer_id AND tier = s.plan;
     END IF;

@@ -31,7 +31,7 @@ static const struct db_statement apply_st = {
 static const struct db_statement current_st = {
     "subscriptions_current",
     "SELECT " SUBSCRIPTION_COLS " FROM subscriptions s WHERE s.customer_id = $1"
-    "   AND s.status NOT IN ('canceled', 'incomplete_expired')",
+    "   AND subscription_is_live(s.status)",
     1};
 
 static const struct db_statement by_call_st = {
