@@ -24,7 +24,13 @@ $$;
 -- once per dedupe key. Returns the new mail's id, or no row when a mail
 -- with that key exists already (or there is no such customer, or its
 -- address could not go into a header: never an error, since this runs
--- inside billing transactions).
+-- inside billing transactions). The key is checked twice, on purpose:
+-- ON CONFLICT is what makes it once under concurrency (two transactions
+-- that both found no mail: the second waits for the first and does
+-- nothing); NOT EXISTS answers the usual repeat (email_queue_grace_ending
+-- asks again on every pass of tollgate-worker) before the insert, which
+-- would draw an id from the identity sequence even when it then finds
+-- the conflict.
 CREATE FUNCTION email_queue(p_customer uuid, p_kind text, p_dedupe text, p_subject text,
                             p_body text)
 RETURNS SETOF bigint LANGUAGE sql AS $$
@@ -71,7 +77,8 @@ CREATE TRIGGER customers_past_due_email AFTER UPDATE OF billing_status ON custom
 
 -- email_queue_grace_ending: for tollgate-worker: queue one grace_ending
 -- mail per grace period of every past_due customer with fewer than 24 hours
--- of grace left. Returns how many were queued.
+-- of grace left (email_queue skips one queued already, by its dedupe key).
+-- Returns how many were queued.
 CREATE FUNCTION email_queue_grace_ending() RETURNS integer LANGUAGE sql AS $$
     WITH due AS (
         SELECT c.id, c.name, c.grace_period_ends_at,
@@ -94,7 +101,6 @@ CREATE FUNCTION email_queue_grace_ending() RETURNS integer LANGUAGE sql AS $$
                           '-- \ntollgate\n',
                           d.name, email_grace_text(d.grace_period_ends_at))) AS id
           FROM due d
-         WHERE NOT EXISTS (SELECT 1 FROM email_outbox e WHERE e.dedupe_key = d.dedupe)
     )
     SELECT count(id)::integer FROM queued;
 $$;
