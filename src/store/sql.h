@@ -9,9 +9,6 @@
 /* SQL_TS: column col as "YYYY-MM-DDTHH:MI:SS.US" + "Z" (microseconds). */
 #define SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
-/* SQL_TS_S: the same to the second, for operators' listings. */
-#define SQL_TS_S(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 /* SQL_BIGINT_ID(p) / SQL_UUID_ID(p): text parameter p (e.g. "$1") as the
  * bigint or uuid id whose canonical text it is, else NULL, so that
  * `id = SQL_BIGINT_ID("$1")` matches exactly the rows `id::text = $1`
