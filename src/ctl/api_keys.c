@@ -51,11 +51,6 @@ static const char *or_dash(const char *s)
     return s != NULL ? s : "-";
 }
 
-static json_t *or_null(const char *s)
-{
-    return s != NULL ? json_string(s) : json_null();
-}
-
 static int list(struct ctl *ctx, const char *customer, bool as_json)
 {
     char id[37];
@@ -67,14 +62,7 @@ static int list(struct ctl *ctx, const char *customer, bool as_json)
     if (e != TG_OK)
         return ctl_fail(ctx, e);
     if (as_json) {
-        json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(
-                list, json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "id", keys[i].id, "prefix",
-                                keys[i].prefix, "name", or_null(keys[i].name), "created_at",
-                                keys[i].created_at, "last_used_at", or_null(keys[i].last_used_at),
-                                "revoked_at", or_null(keys[i].revoked_at)));
-        ctl_print_json(ctx->out, list);
+        ctl_print_json(ctx->out, ctl_keys_json(keys, n));
         return CTL_OK;
     }
     /* Every column but the last has a fixed width: a uuid, a prefix, times. */

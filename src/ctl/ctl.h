@@ -82,6 +82,24 @@ size_t ctl_characters(const char *s);
  * to out; takes the reference to j. */
 void ctl_print_json(FILE *out, json_t *j);
 
+/* ctl_utc: a time as the store gives it (RFC 3339 UTC with microseconds,
+ * "2024-05-01T12:00:00.123456Z") cut to the second, as tollgatectl shows
+ * times ("2024-05-01T12:00:00Z"), in buf; "-" when ts is NULL. */
+#define CTL_UTC_LEN 24
+const char *ctl_utc(const char *ts, char buf[CTL_UTC_LEN]);
+
+/* ctl_json_utc: ctl_utc as a new JSON string; null when ts is NULL. */
+json_t *ctl_json_utc(const char *ts);
+
+/* ctl_json_str: s as a new JSON string; null when s is NULL. */
+json_t *ctl_json_str(const char *s);
+
+/* ctl_keys_json: API keys k[0..n) as a new JSON array, each key's id,
+ * prefix, name, created_at, last_used_at and revoked_at (times as
+ * ctl_json_utc; never a hash): api-keys list --json and customers show. */
+struct api_key;
+json_t *ctl_keys_json(const struct api_key *k, size_t n);
+
 /* ctl_customer_id: resolve CUSTOMER (a uuid, or an e-mail address compared
  * case-insensitively) to the customer's uuid, written to id (37 bytes).
  * Returns false with a message on stderr when there is no such customer. */

@@ -127,32 +127,15 @@ static void table(FILE *out, json_t *rows, const struct column *c, size_t n, con
 
 /* ---- the documents ---------------------------------------------------------- */
 
-/* str: s as JSON, null when NULL. */
-static json_t *str(const char *s)
-{
-    return s != NULL ? json_string(s) : json_null();
-}
-
-/* utc: a time as RFC 3339 UTC to the second ("2024-05-01T12:00:00Z") from
- * the store's microsecond form; null when NULL. */
-static json_t *utc(const char *ts)
-{
-    char buf[24];
-    if (ts == NULL)
-        return json_null();
-    snprintf(buf, sizeof(buf), "%.19sZ", ts);
-    return json_string(buf);
-}
-
 static json_t *list_json(const struct customer *c, size_t n)
 {
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(
-            rows, json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "id", c[i].id, "email", c[i].email,
-                            "tier", c[i].tier, "billing_status", c[i].billing_status,
-                            "credit_balance", (json_int_t)c[i].credit_balance, "created_at",
-                            utc(c[i].created_at)));
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "id", c[i].id,
+                                              "email", c[i].email, "tier", c[i].tier,
+                                              "billing_status", c[i].billing_status,
+                                              "credit_balance", (json_int_t)c[i].credit_balance,
+                                              "created_at", ctl_json_utc(c[i].created_at)));
     return rows;
 }
 
@@ -165,37 +148,28 @@ static json_t *account_json(const struct customer_account *a)
         "id", c->id, "email", c->email, "name", c->name, "source", c->source, "tier", c->tier,
         "billing_status", c->billing_status, "credit_balance", (json_int_t)c->credit_balance,
         "ledger_entries", (json_int_t)a->ledger_entries, "stripe_customer_id",
-        str(c->stripe_customer_id), "default_payment_method", str(c->default_payment_method),
-        "billing_consent_at", utc(a->billing_consent_at), "grace_period_ends_at",
-        utc(c->grace_period_ends_at), "github_account_id",
-        a->github_account_id > 0 ? json_integer(a->github_account_id) : json_null(),
-        "github_login", str(a->github_login), "github_account_type", str(a->github_account_type),
-        "github_plan", str(a->github_plan), "github_plan_status", str(a->github_plan_status),
-        "github_plan_effective_at", utc(a->github_plan_effective_at), "github_cancelled_at",
-        utc(a->github_cancelled_at), "created_at", utc(c->created_at), "updated_at",
-        utc(a->updated_at));
+        ctl_json_str(c->stripe_customer_id), "default_payment_method",
+        ctl_json_str(c->default_payment_method), "billing_consent_at",
+        ctl_json_utc(a->billing_consent_at), "grace_period_ends_at",
+        ctl_json_utc(c->grace_period_ends_at), "github_account_id",
+        a->github_account_id > 0 ? json_integer(a->github_account_id) : json_null(), "github_login",
+        ctl_json_str(a->github_login), "github_account_type", ctl_json_str(a->github_account_type),
+        "github_plan", ctl_json_str(a->github_plan), "github_plan_status",
+        ctl_json_str(a->github_plan_status), "github_plan_effective_at",
+        ctl_json_utc(a->github_plan_effective_at), "github_cancelled_at",
+        ctl_json_utc(a->github_cancelled_at), "created_at", ctl_json_utc(c->created_at),
+        "updated_at", ctl_json_utc(a->updated_at));
 }
 
 static json_t *subscription_json(const struct subscription *s)
 {
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:o}", "id", s->id, "plan",
-                     s->plan, "status", s->status, "stripe_subscription_id",
-                     str(s->stripe_subscription_id), "stripe_price_id", str(s->stripe_price_id),
-                     "current_period_start", utc(s->current_period_start), "current_period_end",
-                     utc(s->current_period_end), "cancel_at_period_end", s->cancel_at_period_end,
-                     "canceled_at", utc(s->canceled_at), "created_at", utc(s->created_at));
-}
-
-static json_t *keys_json(const struct api_key *k, size_t n)
-{
-    json_t *rows = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(rows, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "id", k[i].id,
-                                              "prefix", k[i].prefix, "name", str(k[i].name),
-                                              "created_at", utc(k[i].created_at), "last_used_at",
-                                              utc(k[i].last_used_at), "revoked_at",
-                                              utc(k[i].revoked_at)));
-    return rows;
+    return json_pack(
+        "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:o}", "id", s->id, "plan", s->plan,
+        "status", s->status, "stripe_subscription_id", ctl_json_str(s->stripe_subscription_id),
+        "stripe_price_id", ctl_json_str(s->stripe_price_id), "current_period_start",
+        ctl_json_utc(s->current_period_start), "current_period_end",
+        ctl_json_utc(s->current_period_end), "cancel_at_period_end", s->cancel_at_period_end,
+        "canceled_at", ctl_json_utc(s->canceled_at), "created_at", ctl_json_utc(s->created_at));
 }
 
 static json_t *ledger_json(const struct ledger_page *page)
@@ -205,10 +179,10 @@ static json_t *ledger_json(const struct ledger_page *page)
         const struct ledger_entry *e = &page->entries[i];
         json_array_append_new(
             rows, json_pack("{s:I, s:I, s:o, s:I, s:s, s:I, s:o, s:o}", "id", (json_int_t)e->id,
-                            "seq", (json_int_t)e->seq, "created_at", utc(e->created_at),
+                            "seq", (json_int_t)e->seq, "created_at", ctl_json_utc(e->created_at),
                             "amount", (json_int_t)e->amount, "kind", e->kind, "balance_after",
-                            (json_int_t)e->balance_after, "reference", str(e->reference),
-                            "description", str(e->description)));
+                            (json_int_t)e->balance_after, "reference", ctl_json_str(e->reference),
+                            "description", ctl_json_str(e->description)));
     }
     return rows;
 }
@@ -218,8 +192,8 @@ static json_t *audit_json(const struct audit_entry *a, size_t n)
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(rows, json_pack("{s:I, s:o, s:s, s:s}", "seq", (json_int_t)a[i].seq,
-                                              "occurred_at", utc(a[i].occurred_at), "actor",
-                                              a[i].actor, "action", a[i].action));
+                                              "occurred_at", ctl_json_utc(a[i].occurred_at),
+                                              "actor", a[i].actor, "action", a[i].action));
     return rows;
 }
 
@@ -257,7 +231,7 @@ static json_t *show_json(struct ctl *ctx, const char *id)
     }
     json_t *j = account_json(&acct);
     json_object_set_new(j, "subscription", s == TG_OK ? subscription_json(&sub) : json_null());
-    json_object_set_new(j, "api_keys", keys_json(keys, nkeys));
+    json_object_set_new(j, "api_keys", ctl_keys_json(keys, nkeys));
     json_object_set_new(j, "ledger", ledger_json(&ledger));
     json_object_set_new(j, "audit", audit_json(audit, naudit));
     return j;

@@ -12,13 +12,6 @@
 
 #define SYNOPSIS "list [--json] | show EVENT | replay EVENT | replay --all"
 
-/* utc: a time as RFC 3339 UTC to the second, into buf. */
-static const char *utc(const char *ts, char buf[24])
-{
-    snprintf(buf, 24, "%.19sZ", ts != NULL ? ts : "");
-    return buf;
-}
-
 static int list(struct ctl *ctx, bool as_json)
 {
     struct stripe_event_record *ev;
@@ -27,16 +20,15 @@ static int list(struct ctl *ctx, bool as_json)
     if (e != TG_OK)
         return ctl_fail(ctx, e);
     json_t *arr = as_json ? json_array() : NULL;
-    char at[24];
     if (!as_json)
         fprintf(ctx->out, "%-32s %-36s %8s  %s\n", "EVENT", "TYPE", "ATTEMPTS", "LAST ERROR");
     for (size_t i = 0; i < n; i++) {
         const char *error = ev[i].last_error != NULL ? ev[i].last_error : "";
         if (as_json)
-            json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", ev[i].id, "type", ev[i].type,
-                               "attempts", (json_int_t)ev[i].attempts, "last_error", error,
-                               "received_at", utc(ev[i].received_at, at)));
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s, s:o}", "id", ev[i].id,
+                                                 "type", ev[i].type, "attempts",
+                                                 (json_int_t)ev[i].attempts, "last_error", error,
+                                                 "received_at", ctl_json_utc(ev[i].received_at)));
         else
             fprintf(ctx->out, "%-32s %-36s %8lld  %s\n", ev[i].id, ev[i].type, ev[i].attempts,
                     error);

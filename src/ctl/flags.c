@@ -63,13 +63,6 @@ static bool parse_state(const char *s, long long *percent)
     return num_parse(s, len, 100, percent);
 }
 
-/* utc: a time as RFC 3339 UTC to the second, into buf. */
-static const char *utc(const char *ts, char buf[24])
-{
-    snprintf(buf, 24, "%.19sZ", ts != NULL ? ts : "");
-    return buf;
-}
-
 static int list(struct ctl *ctx, bool as_json)
 {
     struct feature_flag *flags;
@@ -78,7 +71,7 @@ static int list(struct ctl *ctx, bool as_json)
     if (e != TG_OK)
         return ctl_fail(ctx, e);
     json_t *arr = as_json ? json_array() : NULL;
-    char buf[8], at[24];
+    char buf[8], at[CTL_UTC_LEN];
     if (!as_json)
         fprintf(ctx->out, "%-30s  %-5s  %-20s  %s\n", "NAME", "STATE", "UPDATED", "DESCRIPTION");
     for (size_t i = 0; i < n; i++) {
@@ -86,11 +79,11 @@ static int list(struct ctl *ctx, bool as_json)
         const char *st = state(f->rollout_percent, buf, sizeof(buf));
         if (as_json)
             json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", f->name, "state", st,
+                arr, json_pack("{s:s, s:s, s:I, s:s, s:o}", "name", f->name, "state", st,
                                "rollout_percent", (json_int_t)f->rollout_percent, "description",
-                               f->description, "updated_at", utc(f->updated_at, at)));
+                               f->description, "updated_at", ctl_json_utc(f->updated_at)));
         else
-            fprintf(ctx->out, "%-30s  %-5s  %-20s  %s\n", f->name, st, utc(f->updated_at, at),
+            fprintf(ctx->out, "%-30s  %-5s  %-20s  %s\n", f->name, st, ctl_utc(f->updated_at, at),
                     f->description);
     }
     if (as_json)

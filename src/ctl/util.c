@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
+#include "domain/apikey.h"
 #include "domain/audit.h"
 #include "domain/customer.h"
 #include "domain/health.h"
@@ -133,6 +134,38 @@ void ctl_print_json(FILE *out, json_t *j)
     json_dumpf(j, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', out);
     json_decref(j);
+}
+
+const char *ctl_utc(const char *ts, char buf[CTL_UTC_LEN])
+{
+    if (ts == NULL)
+        return "-";
+    snprintf(buf, CTL_UTC_LEN, "%.19sZ", ts);
+    return buf;
+}
+
+json_t *ctl_json_utc(const char *ts)
+{
+    char buf[CTL_UTC_LEN];
+    return ts != NULL ? json_string(ctl_utc(ts, buf)) : json_null();
+}
+
+json_t *ctl_json_str(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *ctl_keys_json(const struct api_key *k, size_t n)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(rows,
+                              json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "id", k[i].id, "prefix",
+                                        k[i].prefix, "name", ctl_json_str(k[i].name), "created_at",
+                                        ctl_json_utc(k[i].created_at), "last_used_at",
+                                        ctl_json_utc(k[i].last_used_at), "revoked_at",
+                                        ctl_json_utc(k[i].revoked_at)));
+    return rows;
 }
 
 bool ctl_customer_id(struct ctl *ctx, const char *customer, char id[37])
