@@ -58,21 +58,12 @@ static const char *text(json_t *v, bool sign, char *buf, size_t len)
     return "-";
 }
 
-/* width: the columns s takes: its UTF-8 code points. */
-static size_t width(const char *s)
-{
-    size_t n = 0;
-    for (; *s != '\0'; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 /* put: s, with control characters as '?', padded with spaces to w columns. */
 static void put(FILE *out, const char *s, size_t w)
 {
     for (const char *p = s; *p != '\0'; p++)
         fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, out);
-    for (size_t n = width(s); n < w; n++)
+    for (size_t n = ctl_characters(s); n < w; n++)
         fputc(' ', out);
 }
 
@@ -103,7 +94,7 @@ static void table(FILE *out, json_t *rows, const struct column *c, size_t n, con
             const char *s = row == NULL
                                 ? c[k].head
                                 : text(json_object_get(row, c[k].key), c[k].sign, buf, sizeof(buf));
-            w[k] = width(s) > w[k] ? width(s) : w[k];
+            w[k] = ctl_characters(s) > w[k] ? ctl_characters(s) : w[k];
         }
     }
     for (size_t r = 0; r <= json_array_size(rows); r++) {
@@ -115,7 +106,7 @@ static void table(FILE *out, json_t *rows, const struct column *c, size_t n, con
                                 : text(json_object_get(row, c[k].key), c[k].sign, buf, sizeof(buf));
             bool last = k + 1 == n;
             if (c[k].right)
-                for (size_t pad = width(s); pad < w[k]; pad++)
+                for (size_t pad = ctl_characters(s); pad < w[k]; pad++)
                     fputc(' ', out);
             put(out, s, c[k].right || last ? 0 : w[k]);
             fputs(last ? "\n" : "  ", out);
