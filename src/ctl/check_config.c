@@ -257,7 +257,7 @@ static const char *one_line(const char *msg, char *buf, size_t len)
     return buf;
 }
 
-static void check_database(const struct config *cfg, struct ctl_checks *out)
+void ctl_check_database(const struct config *cfg, struct ctl_checks *out)
 {
     /* The conninfo itself is never printed: it may hold a password. */
     struct migrate_probe db;
@@ -308,7 +308,7 @@ int ctl_check_config(struct ctl *ctx, int argc, char **argv)
     }
     ctl_check_settings(ctx->cfg, checks);
     check_files(ctx->cfg, checks);
-    check_database(ctx->cfg, checks);
+    ctl_check_database(ctx->cfg, checks);
 
     json_t *arr = as_json ? json_array() : NULL;
     for (size_t i = 0; i < checks->n; i++) {

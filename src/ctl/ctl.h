@@ -48,13 +48,18 @@ const char *ctl_actor(void);
  * ctl_actor() as audit actor. Every command reaches the database through
  * the domain (domain/) with it, never with SQL of its own
  * (t/checks/no-sql-in-ctl). Returns false with a message on stderr when
- * the database is unreachable. ctl_close() releases it (and is a no-op
- * without ctl_open). One per process. */
+ * the database cannot be used: why, as check-config finds it (libpq's
+ * reason, or a schema that is not migrated or newer than sql_dir), after
+ * the JSON log line of the failure itself. ctl_close() releases it (and
+ * is a no-op without ctl_open). One per process. */
 bool ctl_open(struct ctl *ctx, const char *command);
 void ctl_close(struct ctl *ctx);
 
 /* ctl_fail: print ctx's failure (its detail, else err's description) as
- * "tollgatectl: <detail>" on stderr; returns CTL_FAIL. */
+ * "tollgatectl: <detail>" on stderr; returns CTL_FAIL. A database error
+ * without a detail (a statement PostgreSQL refused) says that
+ * PostgreSQL's message is in the JSON log line printed just before: the
+ * store keeps it out of ctx->error, which the API shows to clients. */
 int ctl_fail(struct ctl *ctx, enum tg_err err);
 
 /* ctl_wants_help: argv (of argc) holds --help or -h. */
@@ -159,6 +164,13 @@ const char *ctl_price_problem(const char *price);
  * password with a user name) and stripe_api_base (https:// required in
  * production, a warning elsewhere). NULL strings in cfg count as empty. */
 void ctl_check_settings(const struct config *cfg, struct ctl_checks *out);
+
+/* ctl_check_database: append the findings about cfg's database: reachable
+ * (else libpq's reason, first line), its schema at the highest migration
+ * in sql_dir with the functions of sql_dir/functions. Connects by itself,
+ * giving up after a few seconds unless cfg->database sets connect_timeout;
+ * the conninfo appears in no finding. */
+void ctl_check_database(const struct config *cfg, struct ctl_checks *out);
 
 /* ---- the subcommands ------------------------------------------------------ */
 

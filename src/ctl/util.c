@@ -40,6 +40,27 @@ static struct {
     struct tg_ctx tg;
 } opened;
 
+/* why_no_database: after the connection failed, tell the operator why.
+ * The store logs libpq's message as a JSON line, and must keep it out of
+ * ctx->error (the API shows that to clients); check-config's probe, a
+ * second and short connection, gives the reason in words: unreachable
+ * and libpq's why, or connected but the schema not migrated (every
+ * statement is prepared at connection, so a missing table fails it). */
+static void why_no_database(const struct config *cfg)
+{
+    struct ctl_checks found = {0};
+    ctl_check_database(cfg, &found);
+    bool said = false;
+    for (size_t i = 0; i < found.n; i++)
+        if (found.items[i].status == CTL_CHECK_ERROR) {
+            fprintf(stderr, "tollgatectl: %s: %s\n", found.items[i].what, found.items[i].detail);
+            said = true;
+        }
+    if (!said)
+        fprintf(stderr, "tollgatectl: cannot connect to the database; PostgreSQL's reason is "
+                        "in the log line above\n");
+}
+
 bool ctl_open(struct ctl *ctx, const char *command)
 {
     const struct config *cfg = ctx->cfg;
@@ -56,7 +77,7 @@ bool ctl_open(struct ctl *ctx, const char *command)
              arena_printf(opened.arena, "ctl:%s", command));
     ctx->tg = &opened.tg;
     if (health_connect(ctx->tg) != TG_OK) {
-        fprintf(stderr, "tollgatectl: cannot connect to the database\n");
+        why_no_database(cfg);
         return false;
     }
     if (audit_set_actor(ctx->tg, ctl_actor()) != TG_OK)
@@ -75,9 +96,11 @@ void ctl_close(struct ctl *ctx)
 
 int ctl_fail(struct ctl *ctx, enum tg_err err)
 {
-    const char *why = ctx->tg != NULL && ctx->tg->error.code == err && ctx->tg->error.detail != NULL
-                          ? ctx->tg->error.detail
-                          : tg_strerror(err);
+    const char *why = tg_strerror(err);
+    if (ctx->tg != NULL && ctx->tg->error.code == err && ctx->tg->error.detail != NULL)
+        why = ctx->tg->error.detail;
+    else if (err == TG_EDB) /* "Database unavailable" would be wrong: it answered */
+        why = "database error; PostgreSQL's message is in the log line above";
     fprintf(stderr, "tollgatectl: %s\n", why);
     return CTL_FAIL;
 }

@@ -7,7 +7,9 @@
  * the Stripe key with a test key in production and with a live key in
  * development; fails on a world-readable secret file and on an unknown key
  * (file:line, from config_load); reports an unreachable database and a
- * schema behind sql_dir as errors, not crashes.
+ * schema behind sql_dir as errors, not crashes. Commands that need the
+ * database say why they cannot use it (libpq's reason, a schema to
+ * migrate, a statement PostgreSQL refused).
  *
  * verify-audit passes after activity and prints the last seal's hash; it
  * names, by chain and seq, a row altered by hand (its trigger disabled),
@@ -524,6 +526,56 @@ Test(ops, check_config_reports_database_problems)
     cr_assert_not_null(strstr(out, "ok      database"), "%s", out);
     unlink(later);
     rmdir(dir);
+    free(out);
+}
+
+/* A command that needs the database says why it cannot use it, in a line
+ * of its own after the JSON log line: libpq's reason when nothing listens,
+ * "run tollgatectl migrate" when the schema is not there; a statement
+ * PostgreSQL cancelled is a database error whose message is in the log
+ * line, not "Database unavailable". */
+Test(ops, commands_say_why_the_database_failed)
+{
+    char *out = out_buf();
+    const char *list[] = {"flags", "list", NULL};
+    const char *down[] = {"TOLLGATE_DATABASE=host=/nonexistent/socket-dir port=5 dbname=x", NULL};
+    cr_assert_eq(ctl_env(out, NULL, down, list), 1, "%s", out);
+    const char *line = strstr(out, "tollgatectl: database: cannot connect: ");
+    cr_assert_not_null(line, "%s", out);
+    cr_assert(strstr(line, "/nonexistent/socket-dir") != NULL && strstr(line, "failed: ") != NULL,
+              "libpq's reason is not on the line:\n%s", out);
+
+    /* connected, but where no table is: every statement fails to prepare */
+    char conninfo[4096];
+    snprintf(conninfo, sizeof(conninfo),
+             "TOLLGATE_DATABASE=host=%s port=%s user=tollgate dbname=tollgate "
+             "options='-csearch_path=no_such_schema'",
+             it_env("PGHOST"), it_env("PGPORT"));
+    const char *empty[] = {conninfo, NULL};
+    cr_assert_eq(ctl_env(out, NULL, empty, list), 1, "%s", out);
+    line = strstr(out, "tollgatectl: schema: ");
+    cr_assert_not_null(line, "%s", out);
+    cr_assert_not_null(strstr(line, "run tollgatectl migrate"), "%s", out);
+
+    /* a statement cancelled while it waits for a row another session holds */
+    PGconn *db = it_db();
+    char st[6];
+    it_db_exec(db, "BEGIN", 0, NULL, st);
+    cr_assert_str_eq(st, "");
+    it_db_exec(db, "SELECT 1 FROM feature_flags WHERE name = 'billing_enabled' FOR UPDATE", 0,
+               NULL, st);
+    cr_assert_str_eq(st, "");
+    const char *set[] = {"flags", "set", "billing_enabled", "on", NULL};
+    const char *impatient[] = {"TOLLGATE_STATEMENT_TIMEOUT_MS=300", NULL};
+    int rc = ctl_env(out, NULL, impatient, set);
+    it_db_exec(db, "ROLLBACK", 0, NULL, st);
+    PQfinish(db);
+    cr_assert_eq(rc, 1, "%s", out);
+    cr_assert_not_null(strstr(out, "statement timeout"), "no log line with the reason:\n%s", out);
+    cr_assert_not_null(strstr(out, "tollgatectl: database error; PostgreSQL's message is in the "
+                                   "log line above"),
+                       "%s", out);
+    cr_assert_null(strstr(out, "Database unavailable"), "%s", out);
     free(out);
 }
 
