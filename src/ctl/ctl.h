@@ -44,8 +44,8 @@ struct ctl_command {
 const char *ctl_actor(void);
 
 /* ctl_open: make ctx->tg, the command's work context ("ctl:<command>"):
- * the database connection, the Stripe client when configured, and
- * ctl_actor() as audit actor. Every command reaches the database through
+ * the database connection and ctl_actor() as audit actor, without a
+ * Stripe client (ctl_stripe). Every command reaches the database through
  * the domain (domain/) with it, never with SQL of its own
  * (t/checks/no-sql-in-ctl). Returns false with a message on stderr when
  * the database cannot be used: why, as check-config finds it (libpq's
@@ -54,6 +54,12 @@ const char *ctl_actor(void);
  * is a no-op without ctl_open). One per process. */
 bool ctl_open(struct ctl *ctx, const char *command);
 void ctl_close(struct ctl *ctx);
+
+/* ctl_stripe: give ctx->tg, made by ctl_open, the Stripe client, for a
+ * command that calls Stripe. Returns false with the reason on stderr when
+ * Stripe is not configured (stripe_secret_key_file) or the client cannot
+ * start. */
+bool ctl_stripe(struct ctl *ctx);
 
 /* ctl_fail: print ctx's failure (its detail, else err's description) as
  * "tollgatectl: <detail>" on stderr; returns CTL_FAIL. A database error

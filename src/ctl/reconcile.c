@@ -20,10 +20,8 @@ int ctl_reconcile(struct ctl *ctx, int argc, char **argv)
     bool fix = argc == 2 && strcmp(argv[1], "--fix") == 0;
     if (ctl_wants_help(argc, argv) || argc > 2 || (argc == 2 && !fix))
         return ctl_usage("reconcile", "[--fix]", ctl_wants_help(argc, argv));
-    if (ctx->cfg->stripe_secret_key == NULL) {
-        fprintf(stderr, "tollgatectl: Stripe is not configured (stripe_secret_key_file)\n");
+    if (!ctl_stripe(ctx))
         return CTL_FAIL;
-    }
     struct reconcile_summary s;
     enum tg_err e = reconcile_run(ctx->tg, fix, print_difference, ctx->out, &s);
     if (e != TG_OK)

@@ -71,8 +71,6 @@ bool ctl_open(struct ctl *ctx, const char *command)
         fprintf(stderr, "tollgatectl: out of memory\n");
         return false;
     }
-    if (stripe_open(cfg, &opened.svc.stripe) != 0)
-        opened.svc.stripe = NULL;
     ctx_init(&opened.tg, opened.arena, &opened.svc,
              arena_printf(opened.arena, "ctl:%s", command));
     ctx->tg = &opened.tg;
@@ -82,6 +80,23 @@ bool ctl_open(struct ctl *ctx, const char *command)
     }
     if (audit_set_actor(ctx->tg, ctl_actor()) != TG_OK)
         return ctl_fail(ctx, ctx->tg->error.code) == CTL_OK;
+    return true;
+}
+
+bool ctl_stripe(struct ctl *ctx)
+{
+    if (opened.svc.stripe != NULL)
+        return true;
+    if (ctx->cfg->stripe_secret_key == NULL) {
+        fprintf(stderr, "tollgatectl: Stripe is not configured (stripe_secret_key_file)\n");
+        return false;
+    }
+    if (stripe_open(ctx->cfg, &opened.svc.stripe) != 0) {
+        opened.svc.stripe = NULL;
+        fprintf(stderr, "tollgatectl: the Stripe client cannot start (out of memory, or libcurl "
+                        "cannot make a handle)\n");
+        return false;
+    }
     return true;
 }
 
