@@ -190,11 +190,17 @@ static json_t *audit_json(const struct audit_entry *a, size_t n)
 
 /* show_json: customer id in full: the account, the live subscription (null
  * when none), every API key, the newest ledger entries and audit rows.
- * NULL (with a message on stderr) when it cannot be read. */
+ * The balance (with the rest of the customer's row), the number of
+ * entries and the newest entries come from one snapshot
+ * (ledger_summary), so they agree even while the customer is using
+ * credits: the newest entry's balance_after is the balance, its seq the
+ * number of entries. The subscription, keys and audit rows are read on
+ * their own. NULL (with a message on stderr) when it cannot be read. */
 static json_t *show_json(struct ctl *ctx, const char *id)
 {
     struct tg_ctx *tg = ctx->tg;
     struct customer_account acct;
+    struct customer now;
     struct subscription sub;
     struct api_key *keys;
     struct ledger_page ledger;
@@ -213,13 +219,15 @@ static json_t *show_json(struct ctl *ctx, const char *id)
     if (e == TG_OK)
         e = apikey_list(tg, id, &keys, &nkeys);
     if (e == TG_OK)
-        e = ledger_page(tg, id, 0, SHOW_NEWEST, &ledger);
+        e = ledger_summary(tg, id, SHOW_NEWEST, &now, &ledger);
     if (e == TG_OK)
         e = audit_recent(tg, id, SHOW_NEWEST, &audit, &naudit);
     if (e != TG_OK) {
         ctl_fail(ctx, e);
         return NULL;
     }
+    acct.c = now;
+    acct.ledger_entries = ledger.count > 0 ? ledger.entries[0].seq : 0;
     json_t *j = account_json(&acct);
     json_object_set_new(j, "subscription", s == TG_OK ? subscription_json(&sub) : json_null());
     json_object_set_new(j, "api_keys", ctl_keys_json(keys, nkeys));
