@@ -260,8 +260,17 @@ enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path
     struct arena *a = ctx->arena;
     memset(out, 0, sizeof(*out));
     if (s == NULL) {
+        /* Certainly not sent, yet no final answer, on purpose: a recorded
+         * call stays pending and tollgate-worker sends it, with its key,
+         * once Stripe is configured. A final one would settle a charge as
+         * failed (the customer past_due, the money never asked for). The
+         * line makes each refused call seen, in the log of the process. */
         out->outcome = STRIPE_UNREACHABLE;
         out->message = "Stripe is not configured on this server";
+        ctx_log(ctx, LOG_WARN,
+                json_pack("{s:s, s:s, s:s, s:s?, s:s}", "msg", "stripe call not sent", "method",
+                          method, "path", path, "idempotency_key", idempotency_key, "error",
+                          "Stripe is not configured (stripe_secret_key_file)"));
         return TG_EUPSTREAM;
     }
     bool post = strcmp(method, "POST") == 0;
