@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,9 +41,14 @@ struct master {
 
 static pid_t spawn(struct master *m)
 {
+    pid_t master = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         log_forked();
+        /* Stop with the master, also when it is killed outright (SIGTERM
+         * stays blocked until the worker's handler is in place). */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != master)
+            _exit(0);
         int rc = worker_run(m->cfg, m->bl, m->listen_fd);
         config_free(m->cfg);
         email_blocklist_free(m->bl);

@@ -1,8 +1,17 @@
 /*
  * worker: the FastCGI accept loop; see worker.h. Shutdown: SIGTERM sets a
- * flag and calls FCGX_ShutdownPending(); with FCGI_FAIL_ACCEPT_ON_INTR and
- * no SA_RESTART, a worker blocked in accept() returns at once, and one busy
+ * flag and closes this process's copy of the listening socket (close() is
+ * async-signal-safe; the master and the other workers keep theirs). With
+ * FCGI_FAIL_ACCEPT_ON_INTR and no SA_RESTART, a worker blocked in accept()
+ * returns at once; one waiting for an accepted connection's first bytes
+ * gives it up and its next accept() fails on the closed socket; one busy
  * with a request finishes it and then leaves the loop.
+ *
+ * FCGX_ShutdownPending() is not used: libfcgi 2.4.2's OS_Accept, once the
+ * flag is set, skips accept() but goes on testing the descriptor of the
+ * connection it closed before, polling and closing it forever at full CPU
+ * (t/integration/test_process: sighup_replaces_a_worker_holding_an_idle_
+ * connection).
  */
 #include "fcgi/worker.h"
 
@@ -12,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "core/arena.h"
@@ -23,16 +33,21 @@
 #define ARENA_CHUNK 16384
 
 static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t listen_fd_open = -1; /* closed by on_stop */
 
 static void on_stop(int sig)
 {
     (void)sig;
     stopping = 1;
-    FCGX_ShutdownPending();
+    int fd = listen_fd_open;
+    listen_fd_open = -1;
+    if (fd >= 0)
+        close(fd);
 }
 
-static void install_signals(void)
+static void install_signals(int listen_fd)
 {
+    listen_fd_open = listen_fd;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop; /* no SA_RESTART: accept() must return */
@@ -99,7 +114,7 @@ static void log_request(const struct http_request *req, long long us)
 
 int worker_run(const struct config *cfg, const struct email_blocklist *bl, int listen_fd)
 {
-    install_signals();
+    install_signals(listen_fd);
     struct arena *arena = arena_new(ARENA_CHUNK);
     struct db *db = db_new(cfg->database, cfg->statement_timeout_ms);
     if (arena == NULL || db == NULL) {

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -298,6 +300,32 @@ Test(process, sighup_replaces_every_worker)
     cr_assert_eq(l.failures, 0, "%ld of %ld requests failed during the reload (last: %ld)",
                  l.failures, l.requests, l.last_bad);
     cr_assert_eq(kill(master, 0), 0, "the master survives a reload");
+    service_works();
+}
+
+/* A FastCGI connection that sends nothing (a web server that gave up, a
+ * port scanner) is held by the worker that accepted it for up to two
+ * seconds (libfcgi waits that long for its first bytes). A reload that
+ * stops that worker meanwhile must still stop it: libfcgi's own shutdown
+ * flag sent it round its accept loop forever at full CPU. */
+Test(process, sighup_replaces_a_worker_holding_an_idle_connection)
+{
+    pid_t master = master_pid(), old[MAX_PIDS];
+    cr_assert_gt(master, 0, "no master pid file");
+    size_t nold = workers(master, old);
+    cr_assert_eq((long)nold, expected_workers());
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/fcgi.sock",
+                     it_env("TOLLGATE_TEST_DIR"));
+    cr_assert(n > 0 && (size_t)n < sizeof(sa.sun_path));
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+    pause_ms(300); /* a worker has accepted it and waits for its first bytes */
+    cr_assert_eq(kill(master, SIGHUP), 0);
+    bool replaced = wait_replaced(master, old, nold);
+    close(fd);
+    cr_assert(replaced, "a worker told to stop while holding an idle connection did not stop");
     service_works();
 }
 
