@@ -18,9 +18,10 @@
 #include "api/api.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/notify.h"
 #include "domain/email.h"
 #include "fcgi/master.h"
-#include "core/metrics.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 0;
     }
+    notify_init(); /* the master speaks to systemd; its workers never do */
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before fork: not thread-safe */
     if (FCGX_Init() != 0) {
         fprintf(stderr, "tollgate-fcgi: FCGX_Init failed\n");

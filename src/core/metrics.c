@@ -93,6 +93,16 @@ void metrics_set_workers(long n)
         __atomic_store_n(&shm->workers, (uint64_t)n, __ATOMIC_RELAXED);
 }
 
+int64_t metrics_requests_total(void)
+{
+    if (shm == NULL)
+        return -1;
+    uint64_t n = 0;
+    for (int i = 0; i <= nroutes; i++)
+        n += get(&shm->routes[i].count);
+    return (int64_t)n;
+}
+
 static const char *route_name(int i)
 {
     return i < nroutes ? names[i] : "unmatched";

@@ -27,6 +27,11 @@ void metrics_worker_restarted(void);
 /* metrics_set_workers: the number of workers the master keeps. */
 void metrics_set_workers(long n);
 
+/* metrics_requests_total: requests answered by every worker since
+ * metrics_init, all routes and statuses (the master's status line).
+ * Returns -1 when there is no shared region. */
+int64_t metrics_requests_total(void);
+
 /* metrics_write: write every metric to out in the text format. */
 void metrics_write(FILE *out);
 

@@ -1,12 +1,16 @@
 /*
  * master: pre-fork supervisor; see master.h. Signals are blocked and taken
  * synchronously with sigtimedwait(), so there is no handler state to race.
+ * The loop wakes at least once a second (and in time for the next watchdog
+ * ping) to reap, refill and report to systemd (core/notify.h).
  */
 #include "fcgi/master.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -16,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/notify.h"
 #include "fcgi/worker.h"
 
 #define MAX_WORKERS 256
@@ -36,6 +41,7 @@ struct master {
     struct slot slots[MAX_WORKERS];
     pid_t retiring[MAX_WORKERS * 4]; /* replaced on reload, draining */
     size_t nretiring;
+    bool reloading; /* RELOADING=1 sent: READY=1 once no retiring worker is left */
     sigset_t sigs;
 };
 
@@ -114,12 +120,17 @@ static void reap(struct master *m)
     }
 }
 
-static size_t live_children(const struct master *m)
+static size_t slots_in_use(const struct master *m)
 {
-    size_t n = m->nretiring;
+    size_t n = 0;
     for (int i = 0; i < MAX_WORKERS; i++)
         n += m->slots[i].pid != 0;
     return n;
+}
+
+static size_t live_children(const struct master *m)
+{
+    return slots_in_use(m) + m->nretiring;
 }
 
 static void signal_all(struct master *m, int sig)
@@ -138,13 +149,16 @@ static void reload(struct master *m)
     char err[512];
     struct config cfg;
     struct email_blocklist bl;
+    notify_reloading();
     if (config_load(&cfg, m->config_path, err, sizeof(err)) != TG_OK) {
         log_msg(LOG_ERROR, "reload refused, keeping the running configuration: %s", err);
+        notify_ready(); /* done: the running configuration stays in force */
         return;
     }
     if (email_blocklist_load(&bl, cfg.disposable_domains_file, err, sizeof(err)) != 0) {
         log_msg(LOG_ERROR, "reload refused, keeping the running configuration: %s", err);
         config_free(&cfg);
+        notify_ready();
         return;
     }
     config_free(m->cfg);
@@ -163,13 +177,46 @@ static void reload(struct master *m)
     log_msg(LOG_INFO, "configuration reloaded; starting %ld workers", m->cfg->workers);
     metrics_set_workers(m->cfg->workers);
     fill_slots(m);
+    m->reloading = true;
+}
+
+/* next_tick: how long the loop may sleep: a second, or less when the
+ * watchdog's next ping is due sooner. */
+static struct timespec next_tick(void)
+{
+    long ms = notify_watchdog_due_ms();
+    if (ms < 0 || ms > 1000)
+        ms = 1000;
+    return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+}
+
+/* report: tell systemd where the master is: READY=1 when a reload is over
+ * (every worker of the old configuration gone), the status line, the
+ * watchdog's ping. */
+static void report(struct master *m)
+{
+    if (m->reloading && m->nretiring == 0) {
+        m->reloading = false;
+        log_msg(LOG_INFO, "reload done: every worker runs the new configuration");
+        notify_ready();
+    }
+    int64_t served = metrics_requests_total();
+    char finishing[64] = "";
+    if (m->nretiring > 0)
+        snprintf(finishing, sizeof(finishing), " (%zu old ones finishing)", m->nretiring);
+    if (served >= 0)
+        notify_status("%zu workers alive%s, %" PRId64 " requests served", slots_in_use(m),
+                      finishing, served);
+    else
+        notify_status("%zu workers alive%s", slots_in_use(m), finishing);
+    notify_watchdog();
 }
 
 static int drain(struct master *m)
 {
+    notify_stopping();
     log_msg(LOG_INFO, "draining %zu workers", live_children(m));
     signal_all(m, SIGTERM);
-    struct timespec tick = {.tv_sec = 1};
     time_t deadline = time(NULL) + DRAIN_SECONDS;
     while (live_children(m) > 0) {
         if (time(NULL) >= deadline) {
@@ -177,7 +224,10 @@ static int drain(struct master *m)
             signal_all(m, SIGKILL);
             deadline = time(NULL) + DRAIN_SECONDS;
         }
+        notify_status("stopping: %zu workers finishing", live_children(m));
+        notify_watchdog();
         siginfo_t info;
+        struct timespec tick = next_tick();
         (void)sigtimedwait(&m->sigs, &info, &tick);
         reap(m);
     }
@@ -204,9 +254,11 @@ int master_run(struct config *cfg, struct email_blocklist *bl, const char *confi
     log_msg(LOG_INFO, "starting %ld workers", cfg->workers);
     metrics_set_workers(cfg->workers);
     fill_slots(&m);
-    struct timespec tick = {.tv_sec = 1};
+    notify_ready();
     for (;;) {
+        report(&m);
         siginfo_t info;
+        struct timespec tick = next_tick();
         int sig = sigtimedwait(&m.sigs, &info, &tick);
         if (sig == SIGTERM || sig == SIGINT)
             return drain(&m);
