@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "jobs/jobs.h"
 
 static void usage(FILE *to)
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tollgate-worker: %s\n", err);
         return 1;
     }
+    notify_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = jobs_run(&cfg, interval, once);
     curl_global_cleanup();

@@ -19,6 +19,12 @@ void ctx_init(struct tg_ctx *ctx, struct arena *a, const struct service *svc,
     ctx->now = time(NULL);
 }
 
+void ctx_progress(const struct tg_ctx *ctx)
+{
+    if (ctx->svc != NULL && ctx->svc->progress != NULL)
+        ctx->svc->progress();
+}
+
 enum tg_err ctx_fail(struct tg_ctx *ctx, enum tg_err code, const char *fmt, ...)
 {
     va_list ap;

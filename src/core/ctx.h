@@ -36,6 +36,8 @@ struct service {
     struct db *db;
     struct stripe *stripe;                   /* NULL when Stripe is not configured */
     const struct email_blocklist *blocklist; /* NULL: no disposable-domain list */
+    void (*progress)(void); /* NULL, or called after each step that may block (a statement,
+                             * a Stripe attempt, a mail): tollgate-worker's watchdog */
 };
 
 struct tg_ctx {
@@ -78,6 +80,11 @@ void ctx_error_member(struct tg_ctx *ctx, const char *name, json_t *value);
 /* ctx_clear_error: forget the recorded failure (a step that may fail
  * without failing the whole). */
 void ctx_clear_error(struct tg_ctx *ctx);
+
+/* ctx_progress: a step that may block (bounded by its own time-out) is
+ * over: call svc->progress, if any, so a watchdog sees the work moving on
+ * however long the whole takes. */
+void ctx_progress(const struct tg_ctx *ctx);
 
 /* ctx_log: log line (stolen) with the context's request_id and, once
  * known, customer_id added. */

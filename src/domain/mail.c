@@ -285,6 +285,7 @@ static void send_all(struct tg_ctx *ctx, const char *envelope, struct email_outb
         ctx->customer_id = customer;
         /* The body may hold an API key (welcome): wipe it. */
         OPENSSL_cleanse(m->body, strlen(m->body));
+        ctx_progress(ctx); /* one SMTP exchange takes at most smtp_timeout_ms */
     }
     smtp_free(smtp);
 }

@@ -50,8 +50,8 @@ char *mail_message(struct arena *a, const struct email_message *m, size_t *len);
 /* mail_send_due: one pass for tollgate-worker: queue the due
  * grace_ending mails, then claim up to limit due mails and send them with
  * the configured SMTP server (none configured: mails wait in the outbox).
- * Each attempt is logged (with the mail's customer) and recorded. Returns
- * how many mails were claimed. */
+ * Each attempt is logged (with the mail's customer) and recorded, then
+ * ctx_progress() called. Returns how many mails were claimed. */
 size_t mail_send_due(struct tg_ctx *ctx, int limit);
 
 #endif

@@ -296,6 +296,7 @@ enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path
         free(x.body);
         x = (struct exchange){.should_retry = -1};
         rc = attempt(s, method, url, form, h, &x, &status);
+        ctx_progress(ctx); /* an attempt takes at most timeout_ms */
         if (!retryable(rc, status, x.should_retry) || out->attempts > s->max_retries)
             break;
         long pause = stripe_backoff_ms(out->attempts);

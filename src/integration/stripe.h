@@ -81,7 +81,8 @@ bool stripe_id_valid(const char *id, const char *prefix);
  * TG_EUPSTREAM when it could not be reached after the retries, or is not
  * configured (out->outcome STRIPE_UNREACHABLE: a POST may or may not have
  * happened; repeat it with the same key), TG_ENOMEM. ctx->error is not
- * touched: the caller judges the answer. */
+ * touched: the caller judges the answer. ctx_progress() is called after
+ * each attempt. */
 enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path,
                         const struct stripe_param *params, size_t nparams,
                         const char *idempotency_key, struct stripe_result *out)

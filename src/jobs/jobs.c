@@ -6,12 +6,14 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "domain/audit.h"
 #include "domain/health.h"
 #include "domain/mail.h"
@@ -48,20 +50,63 @@ static void expire_grace_periods(struct tg_ctx *ctx)
     ctx->customer_id = NULL;
 }
 
-/* wait_for_work: sleep up to ms, waking early on NOTIFY tollgate_jobs. */
-static void wait_for_work(struct db *db, long ms)
+/* wait_for_work: sleep up to ms, waking early on NOTIFY tollgate_jobs, a
+ * connection that went away or a signal; true when woken early. */
+static bool wait_for_work(struct db *db, long ms)
 {
     PGconn *c = db_conn(db);
-    if (c == NULL) {
-        nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
-        return;
-    }
+    if (c == NULL)
+        return nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL) != 0;
     struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
-    if (poll(&pfd, 1, (int)ms) > 0 && PQconsumeInput(c) == 1) {
+    int ready = poll(&pfd, 1, (int)ms);
+    if (ready > 0 && PQconsumeInput(c) == 1) {
         PGnotify *n;
         while ((n = PQnotifies(c)) != NULL)
             PQfreemem(n);
     }
+    return ready != 0;
+}
+
+/* on_progress: svc.progress, called after every step that may block and
+ * while idle: STOPPING=1 as soon as a signal asked for it, and the
+ * watchdog's ping when due (core/notify.h). */
+static void on_progress(void)
+{
+    if (stopping)
+        notify_stopping();
+    notify_watchdog();
+}
+
+/* idle: wait up to interval_ms for work, in steps that end in time for the
+ * watchdog's next ping. */
+static void idle(struct db *db, long interval_ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        on_progress();
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long left = interval_ms - ((t.tv_sec - t0.tv_sec) * 1000L +
+                                   (t.tv_nsec - t0.tv_nsec) / 1000000L);
+        if (left <= 0 || stopping)
+            return;
+        long due = notify_watchdog_due_ms();
+        if (due >= 0 && due < left)
+            left = due > 0 ? due : 1;
+        if (wait_for_work(db, left))
+            return;
+    }
+}
+
+/* report: the STATUS= line after a pass. */
+static void report(unsigned long long jobs, bool connected)
+{
+    char when[32];
+    struct tm tm;
+    time_t now = time(NULL);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime_r(&now, &tm));
+    notify_status("%s%llu jobs done, last pass %s UTC",
+                  connected ? "" : "database unreachable; ", jobs, when);
 }
 
 /* listen: subscribe this connection to tollgate_jobs (constant SQL). */
@@ -70,6 +115,7 @@ static void listen_for_work(struct db *db)
     PGconn *c = db_conn(db);
     if (c != NULL)
         PQclear(PQexec(c, "LISTEN tollgate_jobs"));
+    on_progress(); /* a statement: see ctx_progress */
 }
 
 /* prune_rate_limits: drop the counters of rate-limit windows that are
@@ -98,12 +144,13 @@ static void seal_audit_log(struct tg_ctx *ctx)
 
 /* pass: apply due webhook events, send due mail, expire grace periods,
  * seal the audit log, resume due Stripe calls; returns how much work it
- * claimed. */
-static size_t pass(struct service *svc, struct arena *a)
+ * claimed, and in *connected whether the database could be reached. */
+static size_t pass(struct service *svc, struct arena *a, bool *connected)
 {
     struct tg_ctx ctx;
     ctx_init(&ctx, a, svc, "worker");
-    if (health_connect(&ctx) != TG_OK)
+    *connected = health_connect(&ctx) == TG_OK;
+    if (!*connected)
         return 0;
     listen_for_work(svc->db);
     size_t events = stripe_webhook_process_due(&ctx, BATCH);
@@ -128,7 +175,7 @@ int jobs_run(const struct config *cfg, long interval_ms, int once)
 
     struct arena *a = arena_new(16384);
     struct db *db = db_new(cfg->database, cfg->statement_timeout_ms);
-    struct service svc = {.cfg = cfg, .db = db};
+    struct service svc = {.cfg = cfg, .db = db, .progress = on_progress};
     int rc = 0;
     if (a == NULL || db == NULL) {
         rc = 1;
@@ -139,15 +186,22 @@ int jobs_run(const struct config *cfg, long interval_ms, int once)
         goto out;
     }
     log_msg(LOG_INFO, "worker started");
+    notify_ready();
+    unsigned long long done = 0;
     while (!stopping) {
-        size_t n = pass(&svc, a);
+        bool connected;
+        size_t n = pass(&svc, a, &connected);
         arena_reset(a);
+        done += n;
+        report(done, connected);
         if (once)
             break;
         if (n >= BATCH)
-            continue; /* more may be due */
-        wait_for_work(db, interval_ms);
+            on_progress(); /* more may be due: straight on */
+        else
+            idle(db, interval_ms);
     }
+    notify_stopping();
     log_msg(LOG_INFO, "worker stopped");
 out:
     stripe_free(svc.stripe);

@@ -14,7 +14,12 @@
 #include "core/config.h"
 
 /* jobs_run: run passes every interval_ms until SIGTERM/SIGINT, or one pass
- * when once is set. Returns the process exit status. */
+ * when once is set. Under systemd (call notify_init() first) it sends
+ * READY=1 once started, a STATUS= line after each pass, STOPPING=1 on a
+ * signal, and watchdog pings: between passes, and after every step of a
+ * pass that may block (ctx_progress), so the longest time between two
+ * pings is the longest such step (tollgate-worker(8), WATCHDOG). Returns
+ * the process exit status. */
 int jobs_run(const struct config *cfg, long interval_ms, int once);
 
 #endif

@@ -164,6 +164,7 @@ enum tg_err db_connect(struct tg_ctx *ctx)
     db->ctx = ctx;
     enum tg_err e = connect_db(ctx, db);
     db->ctx = NULL;
+    ctx_progress(ctx);
     return e;
 }
 
@@ -205,6 +206,7 @@ enum tg_err db_exec(struct tg_ctx *ctx, const struct db_statement *st, const cha
     db->ctx = ctx;
     enum tg_err e = exec(ctx, db, st, params, lengths, formats, out);
     db->ctx = NULL;
+    ctx_progress(ctx); /* a statement is over, however it ended */
     return e;
 }
 

@@ -7,7 +7,8 @@
  * any statement not in the registry on first use. A lost connection is
  * noticed on the failing call and re-established (and re-prepared) by the
  * next db_connect(); a statement is never retried behind the caller's
- * back, since it may have committed.
+ * back, since it may have committed. db_connect and db_exec call
+ * ctx_progress() when they return (tollgate-worker's watchdog).
  */
 #ifndef TOLLGATE_DB_H
 #define TOLLGATE_DB_H

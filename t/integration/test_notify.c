@@ -1,20 +1,25 @@
 /*
- * test_notify: tollgate-fcgi as systemd sees it with Type=notify
- * (sd_notify(3)). Each test binds an AF_UNIX datagram socket, starts a
- * daemon of its own on the stack's configuration with NOTIFY_SOCKET naming
- * that socket and a watchdog (WATCHDOG_USEC, and WATCHDOG_PID = the
- * daemon's pid), and reads what the daemon sends: READY=1 once it serves
- * (its socket open and its workers running), a STATUS= line whose count of
- * requests served moves when it answers one, WATCHDOG=1 pings never as far
- * apart as the watchdog interval, which is shorter than the master's idle
- * wait of a second; after SIGHUP, RELOADING=1 with MONOTONIC_USEC, then
- * READY=1 once no worker of the old configuration is left; after SIGTERM,
- * STOPPING=1 and exit status 0. tollgate-fcgi listens on a socket of its
- * own with two workers, beside the stack's. Logs:
- * TOLLGATE_TEST_DIR/notify-*.log.
+ * test_notify: tollgate-fcgi and tollgate-worker as systemd sees them with
+ * Type=notify (sd_notify(3)). Each test binds an AF_UNIX datagram socket,
+ * starts a daemon of its own on the stack's configuration with
+ * NOTIFY_SOCKET naming that socket and a watchdog (WATCHDOG_USEC, and
+ * WATCHDOG_PID = the daemon's pid), and reads what the daemon sends:
+ * READY=1 once it serves (tollgate-fcgi: its socket open and its workers
+ * running), a STATUS= line (tollgate-fcgi's count of requests served moves
+ * when it answers one), WATCHDOG=1 pings never as far apart as the
+ * watchdog interval, which is shorter than either daemon's idle wait of a
+ * second; after SIGHUP, RELOADING=1 with MONOTONIC_USEC, then READY=1 once
+ * no worker of the old configuration is left; after SIGTERM, STOPPING=1
+ * and exit status 0. tollgate-worker keeps pinging through a pass longer
+ * than its watchdog interval (e-mails to an SMTP server that never
+ * answers), so its watchdog bounds each step, not the pass. tollgate-fcgi
+ * listens on a socket of its own with two workers, beside the stack's.
+ * Logs: TOLLGATE_TEST_DIR/notify-*.log.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,18 +33,24 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_stripe.h"
 
-#define WATCHDOG_USEC 600000L /* the master's idle wait is 1 s: it must shorten it */
+#define WATCHDOG_USEC 600000L /* the daemons' idle waits are 1 s: they must shorten them */
 #define FCGI_WORKERS 2
 #define MAX_PIDS 16
+#define SLOW_MAILS 5
+#define SMTP_TIMEOUT_MS 1000
+#define LONG_PASS_WATCHDOG_USEC 3000000L /* > 2 x SMTP_TIMEOUT_MS, < the pass */
 
 /* The daemon a test started and the socket it reports to (for the fini). */
 static struct {
     pid_t pid;
     int fd;
+    int smtp_fd;     /* the silent SMTP server, or -1 */
+    bool slow_mails; /* email_outbox holds this program's mails */
     char notify_path[108];
     char fcgi_path[108];
-} d = {.fd = -1};
+} d = {.fd = -1, .smtp_fd = -1};
 
 /* One datagram and when it arrived (CLOCK_MONOTONIC seconds). */
 struct note {
@@ -63,13 +74,37 @@ static void cleanup(void)
     }
     if (d.fd >= 0)
         close(d.fd);
-    d.fd = -1;
+    if (d.smtp_fd >= 0)
+        close(d.smtp_fd);
+    d.fd = d.smtp_fd = -1;
     unlink(d.notify_path);
     unlink(d.fcgi_path);
+    if (d.slow_mails) {
+        PGconn *db = it_db();
+        char state[6];
+        it_db_exec(db, "DELETE FROM email_outbox WHERE dedupe_key LIKE 'notify-test:%'", 0, NULL,
+                   state);
+        PQfinish(db);
+        d.slow_mails = false;
+    }
     it_fini();
 }
 
 TestSuite(notify, .init = it_init, .fini = cleanup, .timeout = 120);
+
+/* The long-pass test must be the only worker to claim its mails: the
+ * stack's tollgate-worker is stopped while this program runs. */
+ReportHook(PRE_ALL)(struct criterion_test_set *s)
+{
+    (void)s;
+    it_worker_pause();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *s)
+{
+    (void)s;
+    it_worker_resume();
+}
 
 /* listen_notify: bind the datagram socket the daemon will send to. */
 static void listen_notify(void)
@@ -86,8 +121,10 @@ static void listen_notify(void)
 }
 
 /* start: run program (in TOLLGATE_BUILD) with args on the stack's
- * configuration, reporting to the bound socket, with a watchdog. */
-static void start(const char *program, const char *const *args)
+ * configuration plus env ("NAME=value" entries), reporting to the bound
+ * socket, with a watchdog of watchdog_usec. */
+static void start(const char *program, const char *const *args, const char *const *env,
+                  long watchdog_usec)
 {
     char path[4096], conf[4096], log[4096];
     const char *dir = it_env("TOLLGATE_TEST_DIR");
@@ -104,7 +141,7 @@ static void start(const char *program, const char *const *args)
     cr_assert_geq(d.pid, 0);
     if (d.pid == 0) {
         char usec[32], me[32], workers[8];
-        snprintf(usec, sizeof(usec), "%ld", WATCHDOG_USEC);
+        snprintf(usec, sizeof(usec), "%ld", watchdog_usec);
         snprintf(me, sizeof(me), "%ld", (long)getpid());
         snprintf(workers, sizeof(workers), "%d", FCGI_WORKERS);
         setenv("NOTIFY_SOCKET", d.notify_path, 1);
@@ -112,6 +149,8 @@ static void start(const char *program, const char *const *args)
         setenv("WATCHDOG_PID", me, 1);
         setenv("TOLLGATE_FCGI_SOCKET", d.fcgi_path, 1);
         setenv("TOLLGATE_WORKERS", workers, 1);
+        for (size_t i = 0; env[i] != NULL; i++)
+            putenv((char *)env[i]);
         FILE *f = freopen(log, "a", stderr);
         if (f == NULL || dup2(2, 1) < 0)
             _exit(126);
@@ -194,11 +233,10 @@ static void watch(double seconds, struct watch *w)
     }
 }
 
-static void assert_watchdog_fed(const struct watch *w)
+static void assert_watchdog_fed(const struct watch *w, long watchdog_usec)
 {
-    cr_assert_geq(w->pings, 3, "%d WATCHDOG=1 in 2 s with WATCHDOG_USEC=%ld", w->pings,
-                  WATCHDOG_USEC);
-    cr_assert_lt(w->longest_gap, WATCHDOG_USEC / 1e6,
+    cr_assert_geq(w->pings, 3, "%d WATCHDOG=1 with WATCHDOG_USEC=%ld", w->pings, watchdog_usec);
+    cr_assert_lt(w->longest_gap, watchdog_usec / 1e6,
                  "pings %.3f s apart: systemd would have killed the daemon", w->longest_gap);
 }
 
@@ -316,7 +354,8 @@ static long served(const char *status)
 
 Test(notify, fcgi_ready_status_and_watchdog)
 {
-    start("tollgate-fcgi", (const char *const[]){NULL});
+    start("tollgate-fcgi", (const char *const[]){NULL}, (const char *const[]){NULL},
+          WATCHDOG_USEC);
     struct note n;
     cr_assert(wait_for("READY", "1", 20, &n), "no READY=1 from tollgate-fcgi");
     struct stat st;
@@ -326,7 +365,7 @@ Test(notify, fcgi_ready_status_and_watchdog)
 
     struct watch w;
     watch(2.0, &w);
-    assert_watchdog_fed(&w);
+    assert_watchdog_fed(&w, WATCHDOG_USEC);
     char want[64];
     snprintf(want, sizeof(want), "%d workers alive, ", FCGI_WORKERS);
     cr_assert(strncmp(w.status, want, strlen(want)) == 0, "status \"%s\"", w.status);
@@ -343,7 +382,8 @@ Test(notify, fcgi_ready_status_and_watchdog)
 
 Test(notify, fcgi_reload_then_ready_and_stop)
 {
-    start("tollgate-fcgi", (const char *const[]){NULL});
+    start("tollgate-fcgi", (const char *const[]){NULL}, (const char *const[]){NULL},
+          WATCHDOG_USEC);
     struct note n;
     cr_assert(wait_for("READY", "1", 20, &n), "no READY=1 from tollgate-fcgi");
     pid_t old[MAX_PIDS], now[MAX_PIDS];
@@ -366,6 +406,73 @@ Test(notify, fcgi_reload_then_ready_and_stop)
     size_t m = children(now);
     cr_assert_eq(m, FCGI_WORKERS, "READY=1 with %zu workers", m);
     cr_assert_eq(fcgi_get("/health"), 200, "the new workers answer");
+    assert_stops();
+}
+
+Test(notify, worker_ready_status_watchdog_and_stop)
+{
+    start("tollgate-worker", (const char *const[]){"-i", "1000", NULL},
+          (const char *const[]){NULL}, WATCHDOG_USEC);
+    struct note n;
+    cr_assert(wait_for("READY", "1", 20, &n), "no READY=1 from tollgate-worker");
+    struct watch w;
+    watch(2.0, &w);
+    assert_watchdog_fed(&w, WATCHDOG_USEC);
+    /* "N jobs done, last pass YYYY-MM-DD HH:MM:SS UTC" */
+    const char *rest = w.status + strspn(w.status, "0123456789");
+    cr_assert(rest > w.status && strncmp(rest, " jobs done, last pass ", 22) == 0 &&
+                  strlen(rest + 22) == 23 && strcmp(rest + 22 + 19, " UTC") == 0,
+              "status \"%s\"", w.status);
+    assert_stops();
+}
+
+/* silent_smtp: a port on 127.0.0.1 that takes connections (the kernel
+ * completes them into the backlog) and never says a word, so every SMTP
+ * exchange with it runs into smtp_timeout_ms. */
+static int silent_smtp(void)
+{
+    d.smtp_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    cr_assert_eq(bind(d.smtp_fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+    cr_assert_eq(listen(d.smtp_fd, 64), 0);
+    cr_assert_eq(getsockname(d.smtp_fd, (struct sockaddr *)&sa, &len), 0);
+    return ntohs(sa.sin_port);
+}
+
+Test(notify, worker_pings_through_a_pass_longer_than_its_watchdog)
+{
+    struct it_customer c;
+    onboard(&c);
+    PGconn *db = it_db();
+    const char *p[1] = {c.id};
+    char state[6], url[64], count[32], timeout[64];
+    d.slow_mails = true;
+    snprintf(count, sizeof(count), "%d", SLOW_MAILS);
+    const char *q[2] = {c.id, count};
+    it_db_exec(db,
+               "INSERT INTO email_outbox (customer_id, kind, dedupe_key, to_address, subject, body)"
+               " SELECT $1::uuid, 'payment_failed', 'notify-test:' || $1 || ':' || g,"
+               " 'slow@example.com', 'slow', 'slow' FROM generate_series(1, $2::int) g",
+               2, q, state);
+    cr_assert_str_eq(state, "", "queueing the mails: SQLSTATE %s", state);
+    snprintf(url, sizeof(url), "TOLLGATE_SMTP_URL=smtp://127.0.0.1:%d", silent_smtp());
+    snprintf(timeout, sizeof(timeout), "TOLLGATE_SMTP_TIMEOUT_MS=%d", SMTP_TIMEOUT_MS);
+    start("tollgate-worker", (const char *const[]){"-i", "1000", NULL},
+          (const char *const[]){url, timeout, NULL}, LONG_PASS_WATCHDOG_USEC);
+    struct note n;
+    cr_assert(wait_for("READY", "1", 20, &n), "no READY=1 from tollgate-worker");
+    /* The first pass tries each mail for SMTP_TIMEOUT_MS: longer than the
+     * watchdog interval in all. */
+    struct watch w;
+    watch(SLOW_MAILS * SMTP_TIMEOUT_MS / 1000.0 + 3, &w);
+    assert_watchdog_fed(&w, LONG_PASS_WATCHDOG_USEC);
+    cr_assert_eq(it_db_ll(db,
+                          "SELECT count(*) FROM email_outbox WHERE customer_id = $1::uuid"
+                          " AND attempts >= 1 AND last_error LIKE 'Timeout%'",
+                          1, p),
+                 SLOW_MAILS, "the pass did not try every mail against the silent server");
+    PQfinish(db);
     assert_stops();
 }
 

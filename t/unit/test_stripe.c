@@ -3,7 +3,8 @@
  * form encoding of nested parameters (brackets and reserved characters
  * percent-encoded, order kept); the retry backoff stays within [half, full]
  * of 250 ms doubling, capped at 2 s; a POST without an idempotency key is
- * refused before anything is sent; strict decimal parsing.
+ * refused before anything is sent; every attempt reports progress (the
+ * worker's watchdog); strict decimal parsing.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -53,19 +54,27 @@ Test(stripe, post_without_idempotency_key_is_refused)
     stripe_free(s);
 }
 
+static int progress_calls;
+
+static void count_progress(void)
+{
+    progress_calls++;
+}
+
 Test(stripe, unreachable_after_retries)
 {
     /* Port 9 (discard) is closed here: every attempt fails to connect. */
     struct stripe_config cfg = {"http://127.0.0.1:9", "sk_test_x", 200, 200, 2};
     struct stripe *s = stripe_new(&cfg);
     struct arena *a = arena_new(4096);
-    struct service svc = {.stripe = s};
+    struct service svc = {.stripe = s, .progress = count_progress};
     struct tg_ctx ctx;
     ctx_init(&ctx, a, &svc, "test");
     struct stripe_result r;
     cr_assert_eq(stripe_call(&ctx, "GET", "/v1/customers", NULL, 0, NULL, &r), TG_EUPSTREAM);
     cr_assert_eq(r.outcome, STRIPE_UNREACHABLE);
     cr_assert_eq(r.attempts, 3, "one attempt and two retries");
+    cr_assert_eq(progress_calls, 3, "progress after each attempt, not once per call");
     arena_free(a);
     stripe_free(s);
 }
