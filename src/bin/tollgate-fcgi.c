@@ -22,6 +22,7 @@
 #include "core/notify.h"
 #include "domain/email.h"
 #include "fcgi/master.h"
+#include "store/schema.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -50,6 +51,25 @@ static int open_listener(const struct config *cfg)
     if (fd < 0)
         log_msg(LOG_ERROR, "cannot listen on %s", cfg->fcgi_socket);
     return fd;
+}
+
+/* schema_ok: false (one line on stderr) when the database's schema is
+ * behind this release. An unreachable database is only a warning: the
+ * workers connect when it is back, and GET /health says so meanwhile. */
+static bool schema_ok(const struct config *cfg)
+{
+    char why[512];
+    switch (schema_require(cfg->database, "tollgate " PACKAGE_VERSION, why, sizeof(why))) {
+    case SCHEMA_BEHIND:
+        fprintf(stderr, "tollgate-fcgi: %s\n", why);
+        return false;
+    case SCHEMA_UNKNOWN:
+        log_msg(LOG_WARN, "schema not checked, starting anyway: %s", why);
+        return true;
+    case SCHEMA_CURRENT:
+        break;
+    }
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -89,6 +109,11 @@ int main(int argc, char **argv)
         email_blocklist_free(&bl);
         config_free(&cfg);
         return 0;
+    }
+    if (!schema_ok(&cfg)) {
+        email_blocklist_free(&bl);
+        config_free(&cfg);
+        return 1;
     }
     notify_init(); /* the master speaks to systemd; its workers never do */
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before fork: not thread-safe */

@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "core/log.h"
 #include "core/notify.h"
 #include "jobs/jobs.h"
+#include "store/schema.h"
 
 static void usage(FILE *to)
 {
@@ -20,6 +22,25 @@ static void usage(FILE *to)
                 "  -c FILE  configuration file (default " CONFIG_DEFAULT_PATH ")\n"
                 "  -1       run one pass and exit\n"
                 "  -i MS    pause between passes, in milliseconds (default 1000)\n");
+}
+
+/* schema_ok: false (one line on stderr) when the database's schema is
+ * behind this release. An unreachable database is only a warning: each
+ * pass connects again. */
+static bool schema_ok(const struct config *cfg)
+{
+    char why[512];
+    switch (schema_require(cfg->database, "tollgate " PACKAGE_VERSION, why, sizeof(why))) {
+    case SCHEMA_BEHIND:
+        fprintf(stderr, "tollgate-worker: %s\n", why);
+        return false;
+    case SCHEMA_UNKNOWN:
+        log_msg(LOG_WARN, "schema not checked, starting anyway: %s", why);
+        return true;
+    case SCHEMA_CURRENT:
+        break;
+    }
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -49,6 +70,10 @@ int main(int argc, char **argv)
     struct config cfg;
     if (config_load(&cfg, config_path, err, sizeof(err)) != TG_OK) {
         fprintf(stderr, "tollgate-worker: %s\n", err);
+        return 1;
+    }
+    if (!schema_ok(&cfg)) {
+        config_free(&cfg);
         return 1;
     }
     notify_init();
