@@ -22,8 +22,11 @@
 
 static int cmd_migrate(struct ctl *ctx, int argc, char **argv)
 {
-    if (ctl_wants_help(argc, argv) || argc != 1)
-        return ctl_usage("migrate", "", ctl_wants_help(argc, argv));
+    bool dry_run = argc == 2 && strcmp(argv[1], "--dry-run") == 0;
+    if (ctl_wants_help(argc, argv) || (argc != 1 && !dry_run))
+        return ctl_usage("migrate", "[--dry-run]", ctl_wants_help(argc, argv));
+    if (dry_run)
+        return migrate_dry_run(ctx->cfg->database, ctx->cfg->sql_dir, ctx->out);
     return migrate_run(ctx->cfg->database, ctx->cfg->sql_dir, ctx->out);
 }
 
@@ -35,7 +38,9 @@ static int cmd_verify_ledger(struct ctl *ctx, int argc, char **argv)
 }
 
 const struct ctl_command ctl_commands[] = {
-    {"migrate", "", "apply pending migrations from sql_dir", false, cmd_migrate},
+    {"migrate", "[--dry-run]",
+     "apply pending migrations from sql_dir (--dry-run: say what, change nothing)", false,
+     cmd_migrate},
     {"verify-ledger", "",
      "check balances against the ledger (sums, nothing negative, nothing changed)", false,
      cmd_verify_ledger},

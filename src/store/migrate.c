@@ -194,6 +194,26 @@ static bool recorded(PGconn *c, const char *query, const char *key, char hex[65]
     return found;
 }
 
+/* Where one migration file stands against schema_migrations. */
+enum file_state { FILE_PENDING, FILE_APPLIED, FILE_CHANGED };
+
+/* file_state: whether m is recorded, and with its current SHA-256; a
+ * changed file is reported on stderr (it must never be edited after a
+ * release: add a new migration instead). */
+static enum file_state file_state(PGconn *c, const char *sql_dir, const struct sql_file *m)
+{
+    char version[4], hex[65];
+    memcpy(version, m->name, 3);
+    version[3] = '\0';
+    if (!recorded(c, "SELECT sha256 FROM schema_migrations WHERE version = $1", version, hex))
+        return FILE_PENDING;
+    if (strcmp(hex, m->sha256) == 0)
+        return FILE_APPLIED;
+    fprintf(stderr, "tollgatectl: %s/%s changed after it was applied; add a new migration "
+                    "instead\n", sql_dir, m->name);
+    return FILE_CHANGED;
+}
+
 /* functions_changed: the recorded function files differ from files. */
 static bool functions_changed(PGconn *c, const struct sql_files *files)
 {
@@ -265,16 +285,14 @@ static bool migrate(PGconn *c, const char *sql_dir, const struct sql_files *migr
     int applied = 0;
     for (int i = 0; i < migrations->n; i++) {
         const struct sql_file *m = &migrations->v[i];
-        char version[4], hex[65];
+        enum file_state st = file_state(c, sql_dir, m);
+        if (st == FILE_CHANGED)
+            return false;
+        if (st == FILE_APPLIED)
+            continue;
+        char version[4];
         memcpy(version, m->name, 3);
         version[3] = '\0';
-        if (recorded(c, "SELECT sha256 FROM schema_migrations WHERE version = $1", version, hex)) {
-            if (strcmp(hex, m->sha256) == 0)
-                continue;
-            fprintf(stderr, "tollgatectl: %s/%s changed after it was applied; add a new "
-                            "migration instead\n", sql_dir, m->name);
-            return false;
-        }
         if (strtol(version, NULL, 10) >= MIGRATE_TABLES_ONLY_FROM && !dropped) {
             if (!exec_ok(c, drop_all, "dropping the functions"))
                 return false;
@@ -299,17 +317,27 @@ static bool migrate(PGconn *c, const char *sql_dir, const struct sql_files *migr
     return true;
 }
 
+/* load_sql_dir: the migrations and function files of sql_dir; false
+ * (reported on stderr, nothing to free) when one cannot be read. */
+static bool load_sql_dir(const char *sql_dir, struct sql_files *migrations,
+                         struct sql_files *functions)
+{
+    char why[512], fdir[4096];
+    snprintf(fdir, sizeof(fdir), "%s/" FUNCTIONS_DIR, sql_dir);
+    if (load_files(sql_dir, is_migration_name, false, migrations, why, sizeof(why)) != 0 ||
+        load_files(fdir, is_function_file_name, true, functions, why, sizeof(why)) != 0) {
+        fprintf(stderr, "tollgatectl: %s\n", why);
+        files_free(migrations);
+        return false;
+    }
+    return true;
+}
+
 int migrate_run(const char *conninfo, const char *sql_dir, FILE *out)
 {
     struct sql_files migrations = {0}, functions = {0};
-    char why[512], fdir[4096];
-    snprintf(fdir, sizeof(fdir), "%s/" FUNCTIONS_DIR, sql_dir);
-    if (load_files(sql_dir, is_migration_name, false, &migrations, why, sizeof(why)) != 0 ||
-        load_files(fdir, is_function_file_name, true, &functions, why, sizeof(why)) != 0) {
-        fprintf(stderr, "tollgatectl: %s\n", why);
-        files_free(&migrations);
+    if (!load_sql_dir(sql_dir, &migrations, &functions))
         return 1;
-    }
     PGconn *c = PQconnectdb(conninfo);
     int rc = 1;
     if (PQstatus(c) != CONNECTION_OK) {
@@ -321,6 +349,67 @@ int migrate_run(const char *conninfo, const char *sql_dir, FILE *out)
             rc = 0;
         else
             exec_ok(c, "ROLLBACK", "ROLLBACK");
+    }
+    PQfinish(c);
+    files_free(&migrations);
+    files_free(&functions);
+    return rc;
+}
+
+/* table_exists: name is a table in the search path (to_regclass: no
+ * error, which would end the read-only transaction, when it is not). */
+static bool table_exists(PGconn *c, const char *name)
+{
+    const char *p[1] = {name};
+    PGresult *r = PQexecParams(c, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, p, NULL, NULL, 0);
+    bool found = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                 strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return found;
+}
+
+/* plan: what migrate() would do, printed to out, inside the open
+ * read-only transaction; false (reported) where migrate would refuse. */
+static bool plan(PGconn *c, const char *sql_dir, const struct sql_files *migrations,
+                 const struct sql_files *functions, FILE *out)
+{
+    bool tracked = table_exists(c, "schema_migrations");
+    if (tracked && !schema_known(c, sql_dir, migrations))
+        return false;
+    int pending = 0;
+    for (int i = 0; i < migrations->n; i++) {
+        enum file_state st = tracked ? file_state(c, sql_dir, &migrations->v[i]) : FILE_PENDING;
+        if (st == FILE_CHANGED)
+            return false;
+        if (st == FILE_PENDING) {
+            fprintf(out, "would apply %s\n", migrations->v[i].name);
+            pending++;
+        }
+    }
+    bool changed = !table_exists(c, "schema_functions") || functions_changed(c, functions);
+    if (pending > 0 || changed)
+        fprintf(out, "would drop every function, trigger and view and apply the %d function "
+                     "files again (%s)\n", functions->n,
+                pending > 0 ? "migrations are pending" : "the function files changed");
+    else
+        fprintf(out, "nothing to do: schema up to date (%d migrations, %d function files)\n",
+                migrations->n, functions->n);
+    return true;
+}
+
+int migrate_dry_run(const char *conninfo, const char *sql_dir, FILE *out)
+{
+    struct sql_files migrations = {0}, functions = {0};
+    if (!load_sql_dir(sql_dir, &migrations, &functions))
+        return 1;
+    PGconn *c = PQconnectdb(conninfo);
+    int rc = 1;
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "tollgatectl: cannot connect: %s", PQerrorMessage(c));
+    } else if (exec_ok(c, "BEGIN TRANSACTION READ ONLY", "BEGIN")) {
+        if (plan(c, sql_dir, &migrations, &functions, out))
+            rc = 0;
+        exec_ok(c, "ROLLBACK", "ROLLBACK");
     }
     PQfinish(c);
     files_free(&migrations);

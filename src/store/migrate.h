@@ -39,6 +39,16 @@
  * (printed to stderr, prefixed "tollgatectl: "); nothing is changed then. */
 int migrate_run(const char *conninfo, const char *sql_dir, FILE *out);
 
+/* migrate_dry_run: print to out what migrate_run would do to the database
+ * at conninfo -- "would apply NNN_name.sql" for each pending migration,
+ * then whether the function files would be applied again, or "nothing to
+ * do" -- inside a read-only transaction, so nothing is changed. Returns
+ * 0, or 1 (reported on stderr, prefixed "tollgatectl: ") where migrate_run
+ * would fail before applying anything: sql_dir unreadable, no connection,
+ * a migration changed after it was applied, or a database migrated by a
+ * newer release. */
+int migrate_dry_run(const char *conninfo, const char *sql_dir, FILE *out);
+
 /* The database's schema against sql_dir. */
 struct migrate_status {
     long applied;        /* highest migration recorded (0: none) */
