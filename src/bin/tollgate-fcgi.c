@@ -53,25 +53,6 @@ static int open_listener(const struct config *cfg)
     return fd;
 }
 
-/* schema_ok: false (one line on stderr) when the database's schema is
- * behind this release. An unreachable database is only a warning: the
- * workers connect when it is back, and GET /health says so meanwhile. */
-static bool schema_ok(const struct config *cfg)
-{
-    char why[512];
-    switch (schema_require(cfg->database, "tollgate " PACKAGE_VERSION, why, sizeof(why))) {
-    case SCHEMA_BEHIND:
-        fprintf(stderr, "tollgate-fcgi: %s\n", why);
-        return false;
-    case SCHEMA_UNKNOWN:
-        log_msg(LOG_WARN, "schema not checked, starting anyway: %s", why);
-        return true;
-    case SCHEMA_CURRENT:
-        break;
-    }
-    return true;
-}
-
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -110,7 +91,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 0;
     }
-    if (!schema_ok(&cfg)) {
+    if (!schema_allows_start(cfg.database, "tollgate-fcgi")) {
         email_blocklist_free(&bl);
         config_free(&cfg);
         return 1;

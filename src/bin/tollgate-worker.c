@@ -24,25 +24,6 @@ static void usage(FILE *to)
                 "  -i MS    pause between passes, in milliseconds (default 1000)\n");
 }
 
-/* schema_ok: false (one line on stderr) when the database's schema is
- * behind this release. An unreachable database is only a warning: each
- * pass connects again. */
-static bool schema_ok(const struct config *cfg)
-{
-    char why[512];
-    switch (schema_require(cfg->database, "tollgate " PACKAGE_VERSION, why, sizeof(why))) {
-    case SCHEMA_BEHIND:
-        fprintf(stderr, "tollgate-worker: %s\n", why);
-        return false;
-    case SCHEMA_UNKNOWN:
-        log_msg(LOG_WARN, "schema not checked, starting anyway: %s", why);
-        return true;
-    case SCHEMA_CURRENT:
-        break;
-    }
-    return true;
-}
-
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -72,7 +53,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tollgate-worker: %s\n", err);
         return 1;
     }
-    if (!schema_ok(&cfg)) {
+    if (!schema_allows_start(cfg.database, "tollgate-worker")) {
         config_free(&cfg);
         return 1;
     }

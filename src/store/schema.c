@@ -1,12 +1,15 @@
 /*
  * schema: see schema.h.
  */
+#include <config.h>
+
 #include "store/schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "store/db.h"
 #include "store/registry.h"
 
@@ -76,4 +79,20 @@ enum schema_state schema_require(const char *conninfo, const char *release, char
                  version, release, SCHEMA_NEEDED);
     PQfinish(c);
     return st;
+}
+
+bool schema_allows_start(const char *conninfo, const char *program)
+{
+    char why[512];
+    switch (schema_require(conninfo, "tollgate " PACKAGE_VERSION, why, sizeof(why))) {
+    case SCHEMA_BEHIND:
+        fprintf(stderr, "%s: %s\n", program, why);
+        return false;
+    case SCHEMA_UNKNOWN:
+        log_msg(LOG_WARN, "schema not checked, starting anyway: %s", why);
+        return true;
+    case SCHEMA_CURRENT:
+        break;
+    }
+    return true;
 }

@@ -6,6 +6,7 @@
 #ifndef TOLLGATE_STORE_SCHEMA_H
 #define TOLLGATE_STORE_SCHEMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/ctx.h"
@@ -36,5 +37,13 @@ enum tg_err schema_version(struct tg_ctx *ctx, long *version) __attribute__((war
  * or the server's reason; "" for SCHEMA_CURRENT. */
 enum schema_state schema_require(const char *conninfo, const char *release, char *why,
                                  size_t why_len);
+
+/* schema_allows_start: the daemons' check at start (tollgate-fcgi,
+ * tollgate-worker; program names the caller in messages). False, with
+ * schema_require's one line on stderr, when the schema is behind this
+ * release; true when it is current or newer, and also when it could not
+ * be checked (PostgreSQL unreachable: logged as a warning; the daemons
+ * connect when it is back and GET /health says so meanwhile). */
+bool schema_allows_start(const char *conninfo, const char *program);
 
 #endif
