@@ -75,11 +75,9 @@ enum tg_err charges_call(struct tg_ctx *ctx, long long charge_id, struct stripe_
 {
     const char *p[1] = {db_text_ll(ctx, charge_id)};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &call_st, p, NULL, NULL, &r);
+    enum tg_err e = db_exec_one(ctx, &call_st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     out->id = db_ll(r, 0, 0);
     out->key = db_str(r, 0, 1);
     out->customer_id = db_str(r, 0, 2);
@@ -144,11 +142,9 @@ enum tg_err charges_get(struct tg_ctx *ctx, const char *id, struct charge_state 
 {
     const char *p[1] = {id};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &get_st, p, NULL, NULL, &r);
+    enum tg_err e = db_exec_one(ctx, &get_st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     out->id = db_ll(r, 0, 0);
     out->status = db_str(r, 0, 1);
     out->payment_intent = db_str(r, 0, 2);

@@ -115,11 +115,9 @@ enum tg_err customers_get(struct tg_ctx *ctx, const char *id, struct customer *o
 {
     const char *p[1] = {id};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &get_st, p, NULL, NULL, &r);
+    enum tg_err e = db_exec_one(ctx, &get_st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     customers_from_row(r, 0, 0, out);
     return TG_OK;
 }
@@ -128,12 +126,9 @@ enum tg_err customers_find(struct tg_ctx *ctx, const char *who, const char **id)
 {
     const char *p[1] = {who};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, text_is_uuid(who) ? &find_by_id_st : &find_by_email_st, p, NULL,
-                            NULL, &r);
+    enum tg_err e = db_exec_one(ctx, text_is_uuid(who) ? &find_by_id_st : &find_by_email_st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     *id = db_str(r, 0, 0);
     return TG_OK;
 }
@@ -157,11 +152,9 @@ enum tg_err customers_account(struct tg_ctx *ctx, const char *id, struct custome
 {
     const char *p[1] = {id};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &account_st, p, NULL, NULL, &r);
+    enum tg_err e = db_exec_one(ctx, &account_st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     customers_from_row(r, 0, 0, &out->c);
     int col = CUSTOMER_NCOLS;
     out->ledger_entries = db_ll(r, 0, col);
@@ -182,11 +175,9 @@ enum tg_err customers_set_stripe(struct tg_ctx *ctx, const char *id, const char 
 {
     const char *p[2] = {id, cus};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &set_stripe_st, p, NULL, NULL, &r);
+    enum tg_err e = db_exec_one(ctx, &set_stripe_st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     *kept = db_str(r, 0, 0);
     return TG_OK;
 }

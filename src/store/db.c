@@ -227,6 +227,15 @@ enum tg_err db_exec_rows(struct tg_ctx *ctx, const struct db_statement *st,
     return TG_OK;
 }
 
+enum tg_err db_exec_one(struct tg_ctx *ctx, const struct db_statement *st,
+                        const char *const *params, PGresult **r)
+{
+    enum tg_err e = db_exec(ctx, st, params, NULL, NULL, r);
+    if (e == TG_OK && PQntuples(*r) != 1)
+        return TG_ENOTFOUND;
+    return e;
+}
+
 enum tg_err db_outcome(struct tg_ctx *ctx, const PGresult *r, int col, const char *const names[],
                        int n, int *out)
 {

@@ -69,6 +69,12 @@ enum tg_err db_exec_rows(struct tg_ctx *ctx, const struct db_statement *st,
                          const char *const *params, size_t elem_size, PGresult **r,
                          void **rows, size_t *n) __attribute__((warn_unused_result));
 
+/* db_exec_one: db_exec (text params) for a statement that answers one
+ * row: TG_ENOTFOUND when it answers none (or, never expected, several).
+ * *r as db_exec's. */
+enum tg_err db_exec_one(struct tg_ctx *ctx, const struct db_statement *st,
+                        const char *const *params, PGresult **r) __attribute__((warn_unused_result));
+
 /* db_outcome: which of the n words names[] (indexed by the caller's enum)
  * column col of r's only row is, into *out. No row, NULL or a word this
  * build does not know is TG_EINTERNAL: the SQL and the C disagree, and

@@ -61,11 +61,9 @@ static enum tg_err one(struct tg_ctx *ctx, const struct db_statement *st, const 
                        struct feature_flag *out)
 {
     PGresult *r;
-    enum tg_err e = db_exec(ctx, st, p, NULL, NULL, &r);
+    enum tg_err e = db_exec_one(ctx, st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     from_row(r, 0, out);
     return TG_OK;
 }

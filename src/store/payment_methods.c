@@ -39,11 +39,9 @@ enum tg_err payment_methods_added(struct tg_ctx *ctx, long long call_id, const c
 {
     const char *p[3] = {db_text_ll(ctx, call_id), customer_id, pm};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &added_st, p, NULL, NULL, &r);
+    enum tg_err e = db_exec_one(ctx, &added_st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     customers_from_row(r, 0, 0, out);
     return TG_OK;
 }

@@ -118,11 +118,9 @@ enum tg_err stripe_events_get(struct tg_ctx *ctx, const char *id, struct stripe_
 {
     const char *p[1] = {id};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &get_st, p, NULL, NULL, &r);
+    enum tg_err e = db_exec_one(ctx, &get_st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     record_from_row(r, 0, out);
     return TG_OK;
 }

@@ -164,11 +164,9 @@ enum tg_err subscriptions_by_stripe(struct tg_ctx *ctx, const char *sub_id,
 {
     const char *p[2] = {sub_id, metadata_id};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &by_stripe_st, p, NULL, NULL, &r);
+    enum tg_err e = db_exec_one(ctx, &by_stripe_st, p, &r);
     if (e != TG_OK)
         return e;
-    if (PQntuples(r) != 1)
-        return TG_ENOTFOUND;
     *id = db_str(r, 0, 0);
     return TG_OK;
 }
