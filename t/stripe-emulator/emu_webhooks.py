@@ -84,11 +84,15 @@ class Dispatcher:
         return len(self.endpoints)
 
     def reset(self):
+        """Drop every queued delivery and wait for the one in flight to give up,
+        so that no request of the old generation reaches an endpoint after this
+        returns (a test's receiver would count it as its own)."""
         with self.cv:
             self.queue.clear()
             self.status = {}
             self.generation += 1
             self.cv.notify_all()
+            self.cv.wait_for(lambda: not self.busy, self.timeout + 1)
 
     def pause(self, paused):
         with self.cv:
@@ -189,5 +193,5 @@ class Dispatcher:
                 return
             if attempt < self.attempts:
                 with self.cv:
-                    self.cv.wait_for(lambda: self.stopping,
+                    self.cv.wait_for(lambda: self.stopping or gen != self.generation,
                                      min(self.backoff * 2 ** (attempt - 1), 5.0))
