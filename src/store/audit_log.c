@@ -111,7 +111,8 @@ static bool seal_line(const PGresult *r, int i, const struct audit_log_walker *w
         .chain = db_str(r, i, 5),
         .chain_seq = db_ll(r, i, 6),
     };
-    l.hashes_ok = hex32(r, i, 3, l.prev_hash) & hex32(r, i, 4, l.hash);
+    bool prev_ok = hex32(r, i, 3, l.prev_hash); /* both filled, always */
+    l.hashes_ok = hex32(r, i, 4, l.hash) && prev_ok;
     l.head_hash_ok = hex32(r, i, 7, l.head_hash);
     if (l.sealed_at == NULL)
         l.sealed_at = "";
@@ -145,7 +146,8 @@ static bool item(const PGresult *r, int i, const struct audit_log_walker *w)
         a->customer_id = or_empty(db_str(r, i, 9));
         a->before = or_empty(db_str(r, i, 10));
         a->after = or_empty(db_str(r, i, 11));
-        a->hashes_ok = hex32(r, i, 12, a->prev_hash) & hex32(r, i, 13, a->hash);
+        bool prev_ok = hex32(r, i, 12, a->prev_hash); /* both filled, always */
+        a->hashes_ok = hex32(r, i, 13, a->hash) && prev_ok;
         it.hash_ok = a->hashes_ok;
         memcpy(it.hash, a->hash, HASH_SHA256_LEN);
     } else {
