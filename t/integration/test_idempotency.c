@@ -9,7 +9,8 @@
  * idempotency-key-reused; duplicates sent at once take effect once, the
  * others answered 409 idempotency-key-in-progress (with Retry-After) or
  * the replay; a quoted key ("k", an RFC 8941 sf-string) and the bare k are
- * the same key, for usage too.
+ * the same key, for usage too; an answer holding a secret loses its body
+ * after 10 minutes (410), and tollgate-worker purges records after 24 hours.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -443,4 +444,56 @@ Test(idempotency, usage_quoted_and_bare_key_are_the_same_key)
     cr_assert_eq(it_balance(&c), before - 1, "one credit spent");
     it_response_free(&a);
     it_response_free(&b);
+}
+
+/* ---- retention ----------------------------------------------------------- */
+
+/* age: make the record of key (any scope) look older by interval. */
+static void age(const char *key, const char *column, const char *interval)
+{
+    char sql[200], state[6];
+    snprintf(sql, sizeof(sql),
+             "UPDATE idempotency_keys SET %s = now() - $2::interval WHERE idempotency_key = $1",
+             column);
+    const char *p[2] = {key, interval};
+    PGconn *db = it_db();
+    it_db_exec(db, sql, 2, p, state);
+    PQfinish(db);
+    cr_assert_str_eq(state, "", "SQLSTATE %s", state);
+}
+
+static long long records(const char *key)
+{
+    PGconn *db = it_db();
+    const char *p[1] = {key};
+    long long n = it_db_ll(db, "SELECT count(*) FROM idempotency_keys WHERE idempotency_key = $1",
+                           1, p);
+    PQfinish(db);
+    return n;
+}
+
+/* A signup's answer holds its API key: after 10 minutes its body is gone
+ * (410, and still no second customer); after 24 hours tollgate-worker
+ * deletes the record, and the key is free again. */
+Test(idempotency, secret_answers_expire_and_records_are_purged)
+{
+    char email[160], key[96];
+    struct it_response a, b;
+    it_unique_email(email, sizeof(email), "example.com");
+    unique_key(key, sizeof(key), "expire");
+    char *body = signup_body(email, "Expiry Test");
+    call("POST", "/api/v1/customers", NULL, key, body, &a);
+    json_decref(it_assert_json(&a, 201));
+    age(key, "body_expires_at", "1 second");
+    call("POST", "/api/v1/customers", NULL, key, body, &b);
+    it_assert_problem(&b, 410, "idempotency-answer-expired", NULL);
+    cr_assert_eq(customers_with(email), 1);
+    it_worker_pass();
+    cr_assert_eq(records(key), 1, "kept for 24 hours");
+    age(key, "created_at", "24 hours 1 second");
+    it_worker_pass();
+    cr_assert_eq(records(key), 0, "purged after 24 hours");
+    it_response_free(&a);
+    it_response_free(&b);
+    free(body);
 }
