@@ -452,3 +452,44 @@ Test(crash, subscription_after_send)
 
 /* One test at a time: the workers are restarted with failpoints. */
 IT_SERIAL_MAIN()
+
+/* A subscription created at Stripe by a request that died before
+ * answering: its retry with the same Idempotency-Key, once the dead
+ * request's lease is over, resumes the same call (same Stripe key) and
+ * answers 201 with that subscription, instead of 409 "already subscribed";
+ * Stripe has one subscription, tollgate one, +60 once. */
+Test(crash, subscription_with_idempotency_key_retried_after_a_crash)
+{
+    need_failpoints();
+    static const char body[] = "{\"plan\":\"pro\"}";
+    char key[96], auth[160], idem[128];
+    struct it_customer c;
+    struct it_response r, again;
+    it_customer_with_card(&c, "pm_card_visa");
+    snprintf(key, sizeof(key), "crash-sub-%d-%ld", (int)getpid(), random());
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c.api_key);
+    snprintf(idem, sizeof(idem), "Idempotency-Key: %s", key);
+    const char *headers[] = {"Content-Type: application/json", auth, idem, NULL};
+    it_webhooks_hold();
+    arm("subscription.after_send");
+    it_send("POST", "/api/v1/subscriptions", headers, body, strlen(body), &r);
+    assert_crashed(&r, "subscription.after_send");
+    disarm();
+    cr_assert_eq(subscriptions(&c), 1, "created at Stripe before the crash");
+    expire_claim(&c, key);
+    it_send("POST", "/api/v1/subscriptions", headers, body, strlen(body), &r);
+    json_t *j = it_assert_json(&r, 201);
+    cr_assert_str_eq(it_jstr(j, "status"), "active", "%s", r.body);
+    json_decref(j);
+    it_send("POST", "/api/v1/subscriptions", headers, body, strlen(body), &again);
+    cr_assert_eq(again.status, 201);
+    cr_assert_str_eq(again.body, r.body);
+    cr_assert_str_eq(it_header(&again, "Idempotent-Replayed"), "true");
+    it_response_free(&r);
+    it_response_free(&again);
+    cr_assert_eq(count(&c, "SELECT count(*) FROM stripe_requests WHERE customer_id = $1 "
+                           "AND operation = 'create_subscription'"),
+                 1, "one recorded call, resumed");
+    it_webhooks_release();
+    assert_subscribed(&c);
+}
