@@ -29,8 +29,11 @@ CREATE TABLE idempotency_keys (
     -- SHA-256 of method, path, query and body: the "same request".
     request_hash     bytea NOT NULL CHECK (octet_length(request_hash) = 32),
     status           text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done')),
-    -- While running: until when the first request is presumed alive.
+    -- While running: until when the request is presumed alive, and which
+    -- attempt holds the claim (a takeover counts up, so that the request
+    -- it took over from can neither store its answer nor give it up).
     locked_until     timestamptz,
+    attempt          integer NOT NULL DEFAULT 1 CHECK (attempt > 0),
     -- The first answer (status done).
     response_status  smallint CHECK (response_status BETWEEN 200 AND 599),
     response_type    text,

@@ -165,8 +165,8 @@ enum tg_err api_idempotency_run(struct http_request *req, const struct route *ro
         return route->handler(req);
     if (request_hash(req, hash) != 0)
         return http_fail(req, TG_ENOMEM, NULL);
-    enum tg_err e = idempotency_start(req->ctx, scope(req), req->idempotency_key, route->name,
-                                      hash, ir->mode, &idem, &replayed, &first);
+    enum tg_err e = idempotency_start(req->ctx, scope(req), req->idempotency_key, route->name, hash,
+                                      ir->mode, &idem, &replayed, &first);
     if (e != TG_OK)
         return e;
     if (replayed)

@@ -48,21 +48,22 @@ static enum tg_err refuse(struct tg_ctx *ctx, const struct idempotency_keys_clai
 {
     switch (c->outcome) {
     case IDEMPOTENCY_KEYS_MISMATCH:
-        return ctx_fail(ctx, TG_EIDEMPOTENCYREUSE, "this Idempotency-Key was first used with "
-                                                   "another request (method, path or body)");
+        return ctx_fail(ctx, TG_EIDEMPOTENCYREUSE,
+                        "this Idempotency-Key was first used with "
+                        "another request (method, path or body)");
     case IDEMPOTENCY_KEYS_IN_PROGRESS:
         ctx_retry_after(ctx, c->retry_after > 0 ? c->retry_after : 1);
-        return ctx_fail(ctx, TG_EIDEMPOTENCYBUSY, "the first request with this Idempotency-Key "
-                                                  "is still being processed; retry shortly");
-    default:
-        return ctx_fail(ctx, TG_EINTERNAL, NULL);
+        return ctx_fail(ctx, TG_EIDEMPOTENCYBUSY,
+                        "the first request with this Idempotency-Key "
+                        "is still being processed; retry shortly");
+    default: return ctx_fail(ctx, TG_EINTERNAL, NULL);
     }
 }
 
 enum tg_err idempotency_start(struct tg_ctx *ctx, const char *scope, const char *key,
                               const char *route, const uint8_t hash[HASH_SHA256_LEN],
-                              enum idempotency_mode mode, struct idempotency *idem,
-                              bool *replayed, struct idempotency_answer *answer)
+                              enum idempotency_mode mode, struct idempotency *idem, bool *replayed,
+                              struct idempotency_answer *answer)
 {
     struct idempotency_keys_claim c;
     memset(idem, 0, sizeof(*idem));
@@ -88,6 +89,7 @@ enum tg_err idempotency_start(struct tg_ctx *ctx, const char *scope, const char 
         return refuse(ctx, &c);
     idem->mode = mode;
     idem->id = c.id;
+    idem->attempt = c.attempt;
     idem->active = true;
     if (mode == IDEMPOTENCY_EXTERNAL) {
         if ((ctx->idempotency_ref = stripe_ref(ctx, scope, key, hash)) == NULL) {
@@ -108,8 +110,8 @@ enum tg_err idempotency_finish(struct tg_ctx *ctx, struct idempotency *idem,
                                const struct idempotency_answer *answer, bool secret)
 {
     bool stored;
-    enum tg_err e = idempotency_keys_finish(ctx, idem->id, answer->status, answer->content_type,
-                                            answer->headers, answer->body,
+    enum tg_err e = idempotency_keys_finish(ctx, idem->id, idem->attempt, answer->status,
+                                            answer->content_type, answer->headers, answer->body,
                                             secret ? IDEMPOTENCY_SECRET_SECONDS : 0, &stored);
     if (e == TG_OK && !stored) {
         /* Taken over after the lease by a retry that runs it again (its
@@ -123,8 +125,9 @@ enum tg_err idempotency_finish(struct tg_ctx *ctx, struct idempotency *idem,
         idem->in_transaction = false;
         if (idempotency_keys_rollback(ctx) != TG_OK)
             ctx_clear_error(ctx); /* the failure below says it */
-        return ctx_fail(ctx, TG_EIDEMPOTENCYBUSY, "this request outlived its "
-                                                  "Idempotency-Key's lease; retry for the answer");
+        return ctx_fail(ctx, TG_EIDEMPOTENCYBUSY,
+                        "this request outlived its "
+                        "Idempotency-Key's lease; retry for the answer");
     }
     if (e == TG_OK && idem->in_transaction && (e = idempotency_keys_commit(ctx)) == TG_OK)
         idem->in_transaction = false;
@@ -151,9 +154,12 @@ void idempotency_abandon(struct tg_ctx *ctx, struct idempotency *idem)
         idem->in_transaction = false;
         rolled_back = idempotency_keys_rollback(ctx) == TG_OK;
     }
-    if (rolled_back && idempotency_keys_release(ctx, idem->id) != TG_OK)
-        ctx_log(ctx, LOG_WARN, json_pack("{s:s, s:I}", "msg", "releasing an Idempotency-Key "
-                                         "claim failed", "idempotency_id", (json_int_t)idem->id));
+    if (rolled_back && idempotency_keys_release(ctx, idem->id, idem->attempt) != TG_OK)
+        ctx_log(ctx, LOG_WARN,
+                json_pack("{s:s, s:I}", "msg",
+                          "releasing an Idempotency-Key "
+                          "claim failed",
+                          "idempotency_id", (json_int_t)idem->id));
     ctx->error = why;
 }
 

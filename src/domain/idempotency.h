@@ -48,6 +48,7 @@ struct idempotency_answer {
 struct idempotency {
     enum idempotency_mode mode;
     long long id;        /* the record */
+    int attempt;         /* which attempt holds it (a takeover counts up) */
     bool active;         /* claimed, not yet finished or abandoned */
     bool in_transaction; /* ATOMIC: BEGIN sent */
 };
@@ -69,8 +70,8 @@ const char *idempotency_scope_signup(struct tg_ctx *ctx, const char *address, co
  * purged), TG_EDB. */
 enum tg_err idempotency_start(struct tg_ctx *ctx, const char *scope, const char *key,
                               const char *route, const uint8_t hash[HASH_SHA256_LEN],
-                              enum idempotency_mode mode, struct idempotency *idem,
-                              bool *replayed, struct idempotency_answer *answer)
+                              enum idempotency_mode mode, struct idempotency *idem, bool *replayed,
+                              struct idempotency_answer *answer)
     __attribute__((warn_unused_result));
 
 /* idempotency_finish: store answer (borrowed) for idem's request, its body

@@ -10,15 +10,15 @@
 
 static const struct db_statement claim_st = {
     "idempotency_keys_claim",
-    "SELECT outcome, id, response_status, response_type, response_headers, response_body,"
-    " retry_after FROM idempotency_claim($1, $2, $3, $4, $5)",
+    "SELECT outcome, id, attempt, response_status, response_type, response_headers,"
+    " response_body, retry_after FROM idempotency_claim($1, $2, $3, $4, $5)",
     5};
 
 static const struct db_statement finish_st = {
-    "idempotency_keys_finish", "SELECT idempotency_finish($1, $2, $3, $4::jsonb, $5, $6)", 6};
+    "idempotency_keys_finish", "SELECT idempotency_finish($1, $2, $3, $4, $5::jsonb, $6, $7)", 7};
 
 static const struct db_statement release_st = {"idempotency_keys_release",
-                                               "SELECT idempotency_release($1)", 1};
+                                               "SELECT idempotency_release($1, $2)", 2};
 
 static const struct db_statement purge_st = {"idempotency_keys_purge",
                                              "SELECT idempotency_purge($1, $2)", 2};
@@ -55,21 +55,26 @@ enum tg_err idempotency_keys_claim(struct tg_ctx *ctx, const char *scope, const 
         return e;
     out->outcome = (enum idempotency_keys_outcome)outcome;
     out->id = db_ll(r, 0, 1);
-    out->status = (int)db_ll(r, 0, 2);
-    out->content_type = db_str(r, 0, 3);
-    out->headers = db_str(r, 0, 4);
-    out->body = db_str(r, 0, 5);
-    out->retry_after = (int)db_ll(r, 0, 6);
+    out->attempt = (int)db_ll(r, 0, 2);
+    out->status = (int)db_ll(r, 0, 3);
+    out->content_type = db_str(r, 0, 4);
+    out->headers = db_str(r, 0, 5);
+    out->body = db_str(r, 0, 6);
+    out->retry_after = (int)db_ll(r, 0, 7);
     return TG_OK;
 }
 
-enum tg_err idempotency_keys_finish(struct tg_ctx *ctx, long long id, int status,
-                                    const char *content_type, const char *headers,
-                                    const char *body, int secret_seconds, bool *stored)
+enum tg_err idempotency_keys_finish(struct tg_ctx *ctx, long long id, int attempt, int status,
+                                    const char *content_type, const char *headers, const char *body,
+                                    int secret_seconds, bool *stored)
 {
-    const char *p[6] = {db_text_ll(ctx, id),   db_text_ll(ctx, status),
-                        content_type,          headers,
-                        body,                  db_text_ll(ctx, secret_seconds)};
+    const char *p[7] = {db_text_ll(ctx, id),
+                        db_text_ll(ctx, attempt),
+                        db_text_ll(ctx, status),
+                        content_type,
+                        headers,
+                        body,
+                        db_text_ll(ctx, secret_seconds)};
     PGresult *r;
     *stored = false;
     enum tg_err e = db_exec_one(ctx, &finish_st, p, &r);
@@ -79,9 +84,9 @@ enum tg_err idempotency_keys_finish(struct tg_ctx *ctx, long long id, int status
     return TG_OK;
 }
 
-enum tg_err idempotency_keys_release(struct tg_ctx *ctx, long long id)
+enum tg_err idempotency_keys_release(struct tg_ctx *ctx, long long id, int attempt)
 {
-    const char *p[1] = {db_text_ll(ctx, id)};
+    const char *p[2] = {db_text_ll(ctx, id), db_text_ll(ctx, attempt)};
     PGresult *r;
     return db_exec(ctx, &release_st, p, NULL, NULL, &r);
 }

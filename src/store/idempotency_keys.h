@@ -25,6 +25,7 @@ enum idempotency_keys_outcome {
 struct idempotency_keys_claim {
     enum idempotency_keys_outcome outcome;
     long long id;             /* the record (NEW: for finish and release) */
+    int attempt;              /* NEW: which attempt holds the claim (1, more after takeovers) */
     int status;               /* REPLAY: the answer's HTTP status */
     const char *content_type; /* REPLAY */
     const char *headers;      /* REPLAY: JSON text [[name, value], ...], or NULL */
@@ -40,18 +41,18 @@ enum tg_err idempotency_keys_claim(struct tg_ctx *ctx, const char *scope, const 
                                    int lease, struct idempotency_keys_claim *out)
     __attribute__((warn_unused_result));
 
-/* idempotency_keys_finish: store the answer of claim id: HTTP status,
- * content type, headers (JSON text [[name, value], ...]), body (text);
- * secret_seconds > 0 keeps the body that long only. *stored is false when
- * the claim was no longer running. TG_EDB. */
-enum tg_err idempotency_keys_finish(struct tg_ctx *ctx, long long id, int status,
-                                    const char *content_type, const char *headers,
-                                    const char *body, int secret_seconds, bool *stored)
+/* idempotency_keys_finish: store the answer of claim id held by attempt:
+ * HTTP status, content type, headers (JSON text [[name, value], ...]),
+ * body (text); secret_seconds > 0 keeps the body that long only. *stored
+ * is false when the claim is no longer that attempt's. TG_EDB. */
+enum tg_err idempotency_keys_finish(struct tg_ctx *ctx, long long id, int attempt, int status,
+                                    const char *content_type, const char *headers, const char *body,
+                                    int secret_seconds, bool *stored)
     __attribute__((warn_unused_result));
 
-/* idempotency_keys_release: give claim id up (the request changed
- * nothing). TG_EDB. */
-enum tg_err idempotency_keys_release(struct tg_ctx *ctx, long long id)
+/* idempotency_keys_release: give claim id up if attempt still holds it
+ * (the request changed nothing). TG_EDB. */
+enum tg_err idempotency_keys_release(struct tg_ctx *ctx, long long id, int attempt)
     __attribute__((warn_unused_result));
 
 /* idempotency_keys_purge: delete records older than retention seconds and
