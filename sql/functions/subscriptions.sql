@@ -19,7 +19,12 @@ $$;
 -- subscription are recorded: its id, the call's id and key, and the
 -- customer's Stripe customer and payment method for the call),
 -- already_subscribed (a live subscription exists), no_payment_method.
-CREATE FUNCTION subscription_begin(p_customer uuid, p_plan text, p_price text)
+-- With p_seed (a request's Idempotency-Key, stripe_requests.sql) a call
+-- begun with that seed before -- by the same request, which died before
+-- answering -- is begun again: its subscription and call, so that the
+-- retry resumes it with the same Stripe key instead of being refused.
+CREATE FUNCTION subscription_begin(p_customer uuid, p_plan text, p_price text,
+                                   p_seed text DEFAULT NULL)
 RETURNS TABLE (outcome text, subscription_id uuid, request_id bigint,
                idempotency_key text, stripe_customer_id text, payment_method text)
 LANGUAGE plpgsql AS $$
@@ -29,6 +34,16 @@ DECLARE
     sid  uuid;
 BEGIN
     SELECT * INTO c FROM customers WHERE id = p_customer FOR UPDATE;
+    IF p_seed IS NOT NULL THEN
+        SELECT s.id AS sid, q.id, q.idempotency_key, q.params INTO r
+          FROM stripe_requests q JOIN subscriptions s ON s.stripe_request_id = q.id
+         WHERE q.idempotency_key = 'tgcre_idem' || p_seed AND q.customer_id = p_customer;
+        IF FOUND THEN
+            RETURN QUERY SELECT 'begun'::text, r.sid, r.id, r.idempotency_key,
+                                r.params->>'customer', r.params->>'default_payment_method';
+            RETURN;
+        END IF;
+    END IF;
     IF EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = p_customer
                   AND subscription_is_live(s.status)) THEN
         RETURN QUERY SELECT 'already_subscribed'::text, NULL::uuid, NULL::bigint, NULL::text,
@@ -42,7 +57,7 @@ BEGIN
     END IF;
     SELECT * INTO r FROM stripe_request_begin(p_customer, 'create_subscription',
         jsonb_build_object('customer', c.stripe_customer_id, 'price', p_price,
-                           'default_payment_method', c.default_payment_method));
+                           'default_payment_method', c.default_payment_method), p_seed);
     INSERT INTO subscriptions (customer_id, plan, stripe_request_id, stripe_price_id)
     VALUES (p_customer, p_plan, r.id, p_price)
     RETURNING id INTO sid;

@@ -32,6 +32,23 @@ const char *api_bearer_key(const struct http_request *req);
  * arena) in req->auth, for the log line and the RateLimit headers. */
 void api_set_auth(struct http_request *req, const struct api_key_auth *auth);
 
+/* api_idempotency_key_parse: the key an Idempotency-Key header value
+ * means: the value of an RFC 8941 sf-string ("abc") or the bare value
+ * (abc) alike, copied into a when unquoted. NULL when value is NULL or the
+ * key is not 1..255 visible ASCII characters (api/idempotency.c). */
+const char *api_idempotency_key_parse(struct arena *a, const char *value);
+
+/* api_idempotency_route: route keeps the answers of requests sent with an
+ * Idempotency-Key (api/idempotency.c; usage keeps its own). */
+bool api_idempotency_route(const struct route *route);
+
+/* api_idempotency_run: run route's handler for req, which carries a valid
+ * Idempotency-Key: the first answer again for a retry, the claim, the
+ * handler, the answer kept (domain/idempotency.h). A route that keeps no
+ * answers just runs. Errors as the handler's, and TG_EIDEMPOTENCYREUSE,
+ * TG_EIDEMPOTENCYBUSY, TG_EIDEMPOTENCYGONE, TG_EDB. */
+enum tg_err api_idempotency_run(struct http_request *req, const struct route *route);
+
 enum tg_err api_health(struct http_request *req);
 enum tg_err api_customers_create(struct http_request *req);
 enum tg_err api_customers_me(struct http_request *req);

@@ -88,19 +88,6 @@ static void rate_headers(struct http_request *req)
     }
 }
 
-/* idempotency_key_valid: 1..255 bytes of visible ASCII (the draft allows
- * any sf-string; we keep to what can be logged and compared safely). */
-static bool idempotency_key_valid(const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > HTTP_IDEMPOTENCY_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (k[i] < 0x21 || k[i] > 0x7e)
-            return false;
-    return true;
-}
-
 static json_t *empty_object(struct http_request *req)
 {
     json_t *j = json_object();
@@ -138,20 +125,35 @@ static enum tg_err refuse(struct http_request *req, const struct route *route, e
     return err;
 }
 
+/* idempotency_key: check and unquote the request's Idempotency-Key
+ * (api_idempotency_key_parse) where the route reads it: usage requires
+ * one; the other state-changing routes take one if sent; elsewhere it is
+ * ignored. */
+static enum tg_err idempotency_key(struct http_request *req, const struct route *route)
+{
+    if (!route->idempotency_key && (req->idempotency_key == NULL || !api_idempotency_route(route)))
+        return TG_OK;
+    const char *key = api_idempotency_key_parse(req->arena, req->idempotency_key);
+    if (key == NULL)
+        return http_fail(req, TG_EIDEMPOTENCYKEY,
+                         "send an Idempotency-Key header of 1 to 255 visible ASCII characters"
+                         " (bare, or as a quoted string)");
+    req->idempotency_key = key;
+    return TG_OK;
+}
+
 /* handle: what follows authentication: the Idempotency-Key, the JSON
- * body, the handler. */
+ * body, the handler (through api_idempotency_run when a key was sent). */
 static enum tg_err handle(struct http_request *req, const struct route *route)
 {
     const struct config *cfg = req->ctx->svc->cfg;
-    if (route->idempotency_key &&
-        (req->idempotency_key == NULL || !idempotency_key_valid(req->idempotency_key)))
-        return http_fail(req, TG_EIDEMPOTENCYKEY,
-                         "send an Idempotency-Key header of 1 to 255 visible ASCII characters");
+    enum tg_err e = idempotency_key(req, route);
+    if (e != TG_OK)
+        return e;
     if (route->body_max > 0 && !route->raw_body) {
         /* An empty body is an empty object, whatever its Content-Type
          * (curl -X POST sends none, curl -d '' a form type): the fields'
          * defaults apply, and required fields are reported missing. */
-        enum tg_err e;
         if (req->body_len == 0)
             req->json = empty_object(req);
         else if ((e = http_parse_json(req, (size_t)cfg->json_max_depth)) != TG_OK)
@@ -159,6 +161,8 @@ static enum tg_err handle(struct http_request *req, const struct route *route)
         if (req->json == NULL)
             return http_fail(req, TG_ENOMEM, "out of memory");
     }
+    if (req->idempotency_key != NULL && !route->idempotency_key)
+        return api_idempotency_run(req, route);
     return route->handler(req);
 }
 

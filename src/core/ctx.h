@@ -49,6 +49,10 @@ struct tg_ctx {
     const char *actor;         /* audit actor, once set (domain/audit.h) */
     time_t now;                /* the clock of this unit of work, unix seconds */
     struct tg_error error;     /* the last failure; code TG_OK when none */
+    const char *idempotency_ref; /* NULL, or while a request with an Idempotency-Key
+                                  * runs, its record's id: Stripe calls begun for it
+                                  * take keys derived from it, so that its retry
+                                  * repeats none (store/stripe_requests.h) */
 };
 
 /* ctx_init: a context for one unit of work over arena a (borrowed) and

@@ -36,6 +36,8 @@ static const char *const descriptions[TG_ERR_COUNT] = {
     [TG_ESIGNUPCLOSED] = "Signup is closed",
     [TG_EBILLINGDISABLED] = "Billing is switched off",
     [TG_ENOTOKENS] = "Credentials tokens are not configured",
+    [TG_EIDEMPOTENCYBUSY] = "A request with this Idempotency-Key is still being processed",
+    [TG_EIDEMPOTENCYGONE] = "The answer to this Idempotency-Key is no longer kept",
 };
 
 const char *tg_strerror(enum tg_err err)

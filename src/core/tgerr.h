@@ -40,6 +40,8 @@ enum tg_err {
     TG_ESIGNUPCLOSED,     /* automated_customer_onboarding is off for this signup */
     TG_EBILLINGDISABLED,  /* billing_enabled is off: nothing that charges may start */
     TG_ENOTOKENS,         /* no token signing key configured */
+    TG_EIDEMPOTENCYBUSY,  /* the first request with this Idempotency-Key still runs */
+    TG_EIDEMPOTENCYGONE,  /* the first answer held a secret, no longer kept */
     TG_ERR_COUNT
 };
 

@@ -35,6 +35,8 @@ static const struct problem_info table[TG_ERR_COUNT] = {
     [TG_ESIGNUPCLOSED] = {503, "signup-closed"},
     [TG_EBILLINGDISABLED] = {503, "billing-disabled"},
     [TG_ENOTOKENS] = {503, "credentials-unavailable"},
+    [TG_EIDEMPOTENCYBUSY] = {409, "idempotency-key-in-progress"},
+    [TG_EIDEMPOTENCYGONE] = {410, "idempotency-answer-expired"},
 };
 
 const struct problem_info *problem_info(enum tg_err err)

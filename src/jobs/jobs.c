@@ -16,6 +16,7 @@
 #include "core/notify.h"
 #include "domain/audit.h"
 #include "domain/health.h"
+#include "domain/idempotency.h"
 #include "domain/mail.h"
 #include "domain/stripe_webhook.h"
 #include "integration/stripe.h"
@@ -26,6 +27,8 @@
 
 #define BATCH 16
 #define SEAL_CHECK_SECONDS 10
+#define IDEMPOTENCY_PURGE_SECONDS 60 /* records are kept a day; a minute's lag is nothing */
+#define IDEMPOTENCY_PURGE_BATCH 1000
 
 static volatile sig_atomic_t stopping;
 
@@ -142,8 +145,25 @@ static void seal_audit_log(struct tg_ctx *ctx)
         ctx_log(ctx, LOG_WARN, json_pack("{s:s}", "msg", "sealing the audit log failed"));
 }
 
+/* purge_idempotency_keys: drop the Idempotency-Key records past their
+ * retention and the secret answers past theirs (domain/idempotency.h),
+ * at most once a minute, a batch at a time. */
+static void purge_idempotency_keys(struct tg_ctx *ctx)
+{
+    static time_t next;
+    if (ctx->now < next)
+        return;
+    next = ctx->now + IDEMPOTENCY_PURGE_SECONDS;
+    long long n;
+    if (idempotency_purge(ctx, IDEMPOTENCY_PURGE_BATCH, &n) != TG_OK)
+        ctx_log(ctx, LOG_WARN, json_pack("{s:s}", "msg", "purging Idempotency-Keys failed"));
+    else if (n >= IDEMPOTENCY_PURGE_BATCH)
+        next = 0; /* more to go: again next pass */
+}
+
 /* pass: apply due webhook events, send due mail, expire grace periods,
- * seal the audit log, resume due Stripe calls; returns how much work it
+ * seal the audit log, purge old Idempotency-Keys, resume due Stripe calls;
+ * returns how much work it
  * claimed, and in *connected whether the database could be reached. */
 static size_t pass(struct service *svc, struct arena *a, bool *connected)
 {
@@ -161,6 +181,7 @@ static size_t pass(struct service *svc, struct arena *a, bool *connected)
     expire_grace_periods(&ctx);
     prune_rate_limits(&ctx);
     seal_audit_log(&ctx);
+    purge_idempotency_keys(&ctx);
     return events + stripe_calls_process_due(&ctx, BATCH, &stopping);
 }
 

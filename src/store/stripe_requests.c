@@ -10,7 +10,7 @@
 
 static const struct db_statement begin_st = {
     "stripe_requests_begin",
-    "SELECT id, idempotency_key FROM stripe_request_begin($1, $2, $3::jsonb)", 3};
+    "SELECT id, idempotency_key FROM stripe_request_begin($1, $2, $3::jsonb, $4)", 4};
 
 static const struct db_statement finish_st = {
     "stripe_requests_finish", "SELECT stripe_request_finish($1, $2, $3::jsonb)", 3};
@@ -63,7 +63,9 @@ enum tg_err stripe_requests_begin(struct tg_ctx *ctx, const char *customer_id,
     const char *text = stripe_requests_json(ctx, params);
     if (text == NULL)
         return ctx_fail(ctx, TG_ENOMEM, NULL);
-    const char *p[3] = {customer_id, operation, text};
+    /* A request with an Idempotency-Key derives the call's key from its
+     * record, so its retry resumes this call (ctx.h: idempotency_ref). */
+    const char *p[4] = {customer_id, operation, text, ctx->idempotency_ref};
     PGresult *r;
     enum tg_err e = db_exec(ctx, &begin_st, p, NULL, NULL, &r);
     if (e != TG_OK)

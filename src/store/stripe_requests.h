@@ -23,8 +23,10 @@ struct stripe_request {
 };
 
 /* stripe_requests_begin: record operation with params (borrowed) for
- * customer_id, with a new idempotency key. *out->params is an arena-owned
- * copy. TG_EDB. */
+ * customer_id, with a new idempotency key -- or, when ctx->idempotency_ref
+ * is set, with the key derived from it, resuming the call begun under that
+ * key before if there is one (sql/functions/stripe_requests.sql).
+ * *out->params is an arena-owned copy. TG_EDB. */
 enum tg_err stripe_requests_begin(struct tg_ctx *ctx, const char *customer_id,
                                   const char *operation, json_t *params,
                                   struct stripe_request *out) __attribute__((warn_unused_result));

@@ -18,8 +18,8 @@
 static const struct db_statement begin_st = {
     "subscriptions_begin",
     "SELECT outcome, subscription_id, request_id, idempotency_key, stripe_customer_id,"
-    " payment_method FROM subscription_begin($1, $2, $3)",
-    3};
+    " payment_method FROM subscription_begin($1, $2, $3, $4)",
+    4};
 
 static const struct db_statement apply_st = {
     "subscriptions_apply",
@@ -88,7 +88,9 @@ enum tg_err subscriptions_begin(struct tg_ctx *ctx, const char *customer_id, con
                                 const char *price, enum subscriptions_begin_outcome *outcome,
                                 const char **subscription_id, struct stripe_request *call)
 {
-    const char *p[3] = {customer_id, plan, price};
+    /* ctx->idempotency_ref: a retry of a request that died resumes its
+     * call (sql/functions/subscriptions.sql). */
+    const char *p[4] = {customer_id, plan, price, ctx->idempotency_ref};
     PGresult *r;
     enum tg_err e = db_exec(ctx, &begin_st, p, NULL, NULL, &r);
     if (e != TG_OK)

@@ -48,7 +48,9 @@ enum subscriptions_begin_outcome {
 /* subscriptions_begin: phase 1 of subscribing customer_id to plan at
  * Stripe price: the call (*call: id, key, params {customer, price,
  * default_payment_method}) and a 'creating' subscription (*subscription_id)
- * are recorded when BEGUN. TG_EDB. */
+ * are recorded when BEGUN -- or, when ctx->idempotency_ref is set and a
+ * call was begun with it before, that call and its subscription are
+ * BEGUN again, to be resumed with the same Stripe key. TG_EDB. */
 enum tg_err subscriptions_begin(struct tg_ctx *ctx, const char *customer_id, const char *plan,
                                 const char *price, enum subscriptions_begin_outcome *outcome,
                                 const char **subscription_id, struct stripe_request *call)

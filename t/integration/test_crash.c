@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness_stripe.h"
 
@@ -322,6 +323,66 @@ Test(crash, payment_before_apply)
     card_crash("payment.before_apply", 1);
 }
 
+/* expire_claim: the lease of c's claim of Idempotency-Key key is over, as
+ * it is two minutes after its request died. */
+static void expire_claim(const struct it_customer *c, const char *key)
+{
+    char scope[96], state[6];
+    snprintf(scope, sizeof(scope), "customer:%s", c->id);
+    const char *p[2] = {scope, key};
+    PGconn *db = it_db();
+    it_db_exec(db, "UPDATE idempotency_keys SET locked_until = now() "
+                   "WHERE scope = $1 AND idempotency_key = $2 AND status = 'running'",
+               2, p, state);
+    PQfinish(db);
+    cr_assert_str_eq(state, "", "SQLSTATE %s", state);
+}
+
+/* A card attached at Stripe by a request that died before answering: its
+ * retry with the same Idempotency-Key resumes the same call (the Stripe
+ * keys derive from the request's key), so Stripe attaches nothing more,
+ * and the answer is then kept for the next retry. While the dead
+ * request's lease runs, a retry is told to wait. */
+Test(crash, payment_with_idempotency_key_retried_after_a_crash)
+{
+    need_failpoints();
+    static const char body[] = "{\"payment_method\":\"pm_card_visa\",\"billing_consent\":true}";
+    char key[96], auth[160], idem[128];
+    struct it_customer c;
+    struct it_response r, again;
+    onboard(&c);
+    snprintf(key, sizeof(key), "crash-card-%d-%ld", (int)getpid(), random());
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c.api_key);
+    snprintf(idem, sizeof(idem), "Idempotency-Key: %s", key);
+    const char *headers[] = {"Content-Type: application/json", auth, idem, NULL};
+    it_webhooks_hold();
+    arm("payment.before_apply");
+    it_send("POST", "/api/v1/customers/me/payment_method", headers, body, strlen(body), &r);
+    assert_crashed(&r, "payment.before_apply");
+    disarm();
+    cr_assert_eq(cards(&c), 1, "the card was attached before the crash");
+    it_send("POST", "/api/v1/customers/me/payment_method", headers, body, strlen(body), &r);
+    it_assert_problem(&r, 409, "idempotency-key-in-progress", NULL);
+    cr_assert_not_null(it_header(&r, "Retry-After"));
+    it_response_free(&r);
+    expire_claim(&c, key);
+    it_send("POST", "/api/v1/customers/me/payment_method", headers, body, strlen(body), &r);
+    json_t *j = it_assert_json(&r, 200);
+    cr_assert_eq(it_jint(j, "credit_balance"), 10, "the bonus, once");
+    json_decref(j);
+    cr_assert_eq(cards(&c), 1, "the retry attached no second card");
+    cr_assert_eq(count(&c, "SELECT count(*) FROM stripe_requests WHERE customer_id = $1 "
+                           "AND operation = 'attach_payment_method'"),
+                 1, "one recorded call, resumed");
+    it_send("POST", "/api/v1/customers/me/payment_method", headers, body, strlen(body), &again);
+    cr_assert_eq(again.status, 200);
+    cr_assert_str_eq(again.body, r.body);
+    cr_assert_str_eq(it_header(&again, "Idempotent-Replayed"), "true");
+    it_response_free(&r);
+    it_response_free(&again);
+    it_webhooks_release();
+}
+
 /* ---- subscriptions ------------------------------------------------------- */
 
 static size_t subscriptions(const struct it_customer *c)
@@ -391,3 +452,44 @@ Test(crash, subscription_after_send)
 
 /* One test at a time: the workers are restarted with failpoints. */
 IT_SERIAL_MAIN()
+
+/* A subscription created at Stripe by a request that died before
+ * answering: its retry with the same Idempotency-Key, once the dead
+ * request's lease is over, resumes the same call (same Stripe key) and
+ * answers 201 with that subscription, instead of 409 "already subscribed";
+ * Stripe has one subscription, tollgate one, +60 once. */
+Test(crash, subscription_with_idempotency_key_retried_after_a_crash)
+{
+    need_failpoints();
+    static const char body[] = "{\"plan\":\"pro\"}";
+    char key[96], auth[160], idem[128];
+    struct it_customer c;
+    struct it_response r, again;
+    it_customer_with_card(&c, "pm_card_visa");
+    snprintf(key, sizeof(key), "crash-sub-%d-%ld", (int)getpid(), random());
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c.api_key);
+    snprintf(idem, sizeof(idem), "Idempotency-Key: %s", key);
+    const char *headers[] = {"Content-Type: application/json", auth, idem, NULL};
+    it_webhooks_hold();
+    arm("subscription.after_send");
+    it_send("POST", "/api/v1/subscriptions", headers, body, strlen(body), &r);
+    assert_crashed(&r, "subscription.after_send");
+    disarm();
+    cr_assert_eq(subscriptions(&c), 1, "created at Stripe before the crash");
+    expire_claim(&c, key);
+    it_send("POST", "/api/v1/subscriptions", headers, body, strlen(body), &r);
+    json_t *j = it_assert_json(&r, 201);
+    cr_assert_str_eq(it_jstr(j, "status"), "active", "%s", r.body);
+    json_decref(j);
+    it_send("POST", "/api/v1/subscriptions", headers, body, strlen(body), &again);
+    cr_assert_eq(again.status, 201);
+    cr_assert_str_eq(again.body, r.body);
+    cr_assert_str_eq(it_header(&again, "Idempotent-Replayed"), "true");
+    it_response_free(&r);
+    it_response_free(&again);
+    cr_assert_eq(count(&c, "SELECT count(*) FROM stripe_requests WHERE customer_id = $1 "
+                           "AND operation = 'create_subscription'"),
+                 1, "one recorded call, resumed");
+    it_webhooks_release();
+    assert_subscribed(&c);
+}

@@ -2,8 +2,9 @@
  * Unit tests for src/api/dispatch.c: api_bearer_key reads the API key of
  * "Authorization: Bearer <key>" (the scheme in any case), answers "" for
  * another scheme or a header without one, so that the domain refuses its
- * shape, and NULL when there is no header; and the route table declares
- * what the pipeline relies on.
+ * shape, and NULL when there is no header; the route table declares
+ * what the pipeline relies on; and an Idempotency-Key is read as the draft
+ * reads it (api/idempotency.c): an sf-string and the bare key alike.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -77,4 +78,48 @@ Test(dispatch, route_table)
             cr_assert_neq(r->auth, ROUTE_PUBLIC, "%s %s", r->method, r->path);
     }
     cr_assert_eq(in_handler, 1);
+}
+
+/* An sf-string ("abc", with \" and \\ escapes) and the bare abc are the
+ * same key; after unquoting a key is 1..255 visible ASCII. */
+Test(dispatch, idempotency_key_syntax)
+{
+    static const char *const same[][2] = {
+        {"abc", "abc"},       {"\"abc\"", "abc"},     {"\"a\\\"b\"", "a\"b"},
+        {"\"a\\\\b\"", "a\\b"}, {"a\"b", "a\"b"}, {"\"", "\""},
+    };
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        const char *k = api_idempotency_key_parse(arena, same[i][0]);
+        cr_assert_not_null(k, "%s refused", same[i][0]);
+        cr_assert_str_eq(k, same[i][1], "%s", same[i][0]);
+    }
+    static const char *const bad[] = {"",        "\"\"",      "a b",      "\"a b\"", "\"abc",
+                                      "\"a\\x\"", "\"a\"b\"", "\"a\\\"", "k\x7f", "\t"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_null(api_idempotency_key_parse(arena, bad[i]), "[%s] accepted", bad[i]);
+    cr_assert_null(api_idempotency_key_parse(arena, NULL));
+    char big[300];
+    memset(big, 'k', 255);
+    big[255] = '\0';
+    cr_assert_not_null(api_idempotency_key_parse(arena, big));
+    big[255] = 'k';
+    big[256] = '\0';
+    cr_assert_null(api_idempotency_key_parse(arena, big));
+    /* 255 characters inside the quotes are fine. */
+    big[0] = '"';
+    memset(big + 1, 'k', 255);
+    big[256] = '"';
+    big[257] = '\0';
+    cr_assert_not_null(api_idempotency_key_parse(arena, big));
+}
+
+/* Every state-changing route but usage (its own record) keeps answers;
+ * no GET does. */
+Test(dispatch, idempotent_routes)
+{
+    for (const struct route *r = api_routes; r->method != NULL; r++) {
+        bool changes = strcmp(r->method, "GET") != 0 && strncmp(r->path, "/api/v1/", 8) == 0 &&
+                       strcmp(r->path, "/api/v1/usage") != 0;
+        cr_assert_eq(api_idempotency_route(r), changes, "%s %s", r->method, r->path);
+    }
 }
