@@ -16,6 +16,7 @@
 #include "core/failpoint.h"
 #include "domain/customer.h"
 #include "domain/flag.h"
+#include "domain/invoice.h"
 #include "domain/outbox.h"
 #include "domain/stripe_customer.h"
 #include "integration/stripe.h"
@@ -36,7 +37,6 @@ enum tg_err subscription_apply_stripe(struct tg_ctx *ctx, const char *id, json_t
     json_t *period = obj;
     if (json_object_get(obj, "current_period_end") == NULL)
         period = json_array_get(json_object_get(json_object_get(obj, "items"), "data"), 0);
-    const char *inv_status = json_string_value(json_object_get(invoice, "status"));
     struct subscription_state st = {
         .stripe_id = json_string_value(json_object_get(obj, "id")),
         .status = json_string_value(json_object_get(obj, "status")),
@@ -44,13 +44,15 @@ enum tg_err subscription_apply_stripe(struct tg_ctx *ctx, const char *id, json_t
         .period_end = epoch(period, "current_period_end"),
         .cancel_at_period_end = json_is_true(json_object_get(obj, "cancel_at_period_end")),
         .canceled_at = epoch(obj, "canceled_at"),
-        .invoice_id = json_string_value(json_object_get(invoice, "id")),
-        .invoice_paid = json_is_true(json_object_get(invoice, "paid")) ||
-                        (inv_status != NULL && strcmp(inv_status, "paid") == 0),
+        /* The invoice grants through invoice_apply, by its rules; never
+         * through subscriptions_apply's bare "paid" test (0.2.0's). */
+        .invoice_id = NULL,
+        .invoice_paid = false,
     };
     if (st.status == NULL)
         return ctx_fail(ctx, TG_EUPSTREAM, "Stripe answered a subscription without a status");
-    return subscriptions_apply(ctx, id, &st, out);
+    enum tg_err e = subscriptions_apply(ctx, id, &st, out);
+    return e == TG_OK && invoice != NULL ? invoice_apply(ctx, id, invoice) : e;
 }
 
 /* expire: a subscription Stripe refused to create is not live. */

@@ -1,0 +1,191 @@
+/*
+ * test_webhook_trust: a Stripe webhook payload is never trusted with money
+ * (issue 13). A correctly signed invoice.paid or invoice.payment_succeeded
+ * names an invoice; what it grants is decided by the invoice Stripe answers
+ * for that id, not by the payload: an invented id grants nothing (recorded
+ * as rejected, not retried), a payload claiming an open invoice is paid
+ * grants nothing, a real paid Pro renewal grants +60 once however many
+ * event types name it and whatever amounts its payload claims, and a paid
+ * invoice that is not a Pro subscription payment (a proration, a one-off
+ * item, another product's price, a $0 invoice) is recorded and grants
+ * nothing. Every invoice seen is recorded in stripe_invoices with Stripe's
+ * amount_paid and currency. One test at a time (the emulator is shared).
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness_webhooks.h"
+
+TestSuite(webhook_trust, .init = wh_init, .fini = wh_fini, .timeout = 240);
+
+#define PRO_START 70 /* 5 trial + 5 card + 60 first invoice */
+#define PRO_GRANT 60
+
+/* forge: deliver, correctly signed, an event of type about object and
+ * wait until the inbox is done with it; its final status in status. */
+static void forge(const char *type, json_t *object, char *status, size_t len)
+{
+    char id[64];
+    wh_event_id(id, sizeof(id));
+    char *body = wh_event(id, type, object);
+    cr_assert_not(wh_deliver(body, strlen(body)), "a fresh event was a duplicate");
+    free(body);
+    wh_wait_final(id, 20, status, len);
+}
+
+/* invoice_row: outcome, amount_paid and currency stripe_invoices holds for
+ * invoice id ("" when there is no row). */
+static void invoice_row(const struct it_customer *c, const char *id, char *out, size_t len)
+{
+    PGconn *db = it_db();
+    const char *p[1] = {id};
+    PGresult *r = PQexecParams(db,
+                               "SELECT outcome || ' ' || coalesce(amount_paid::text, '-') || ' '"
+                               "       || coalesce(currency, '-')"
+                               "  FROM stripe_invoices WHERE id = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(db));
+    snprintf(out, len, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(db);
+    (void)c;
+}
+
+/* latest_invoice: Stripe's latest invoice of subscription sub (caller owns). */
+static json_t *latest_invoice(const char *sub)
+{
+    char query[128];
+    snprintf(query, sizeof(query), "subscription=%s&limit=1", sub);
+    json_t *list = it_stripe_get("/v1/invoices", query);
+    json_t *inv = json_incref(json_array_get(it_jget(list, "data"), 0));
+    cr_assert_not_null(inv, "subscription %s has no invoice", sub);
+    json_decref(list);
+    return inv;
+}
+
+Test(webhook_trust, an_invented_invoice_grants_nothing_and_is_recorded_rejected)
+{
+    struct it_customer c;
+    char cus[64], sub[64], status[32], row[128];
+    wh_pro_customer(&c, "pm_card_visa", cus, sub);
+    wh_settle(cus, 20);
+    cr_assert_eq(it_balance(&c), PRO_START);
+
+    /* A real invoice of a real subscription, with an id Stripe never made. */
+    json_t *inv = latest_invoice(sub);
+    json_object_set_new(inv, "id", json_string("in_1InventedByAnAttacker0000"));
+    json_object_set_new(inv, "paid", json_true());
+    json_object_set_new(inv, "status", json_string("paid"));
+    forge("invoice.paid", inv, status, sizeof(status));
+    cr_expect_str_eq(status, "ignored", "invoice.paid of an invented invoice");
+    forge("invoice.payment_succeeded", inv, status, sizeof(status));
+    cr_expect_str_eq(status, "ignored", "invoice.payment_succeeded of an invented invoice");
+    json_decref(inv);
+
+    cr_assert_eq(it_balance(&c), PRO_START, "an invented invoice granted credits");
+    cr_assert_eq(wh_entries(&c, "pro_subscription_payment"), 1);
+    invoice_row(&c, "in_1InventedByAnAttacker0000", row, sizeof(row));
+    cr_assert_str_eq(row, "rejected - -");
+}
+
+Test(webhook_trust, a_payload_claiming_an_open_invoice_is_paid_grants_nothing)
+{
+    struct it_customer c;
+    char cus[64], sub[64], status[32], row[128], form[256];
+    wh_pro_customer(&c, "pm_card_visa", cus, sub);
+    wh_settle(cus, 20);
+
+    /* An open renewal-like invoice of the Pro price, not paid at Stripe. */
+    snprintf(form, sizeof(form),
+             "customer=%s&subscription=%s&billing_reason=subscription_cycle&paid=false", cus, sub);
+    json_t *inv = it_stripe_post("/_emulator/invoices", form);
+    cr_assert_str_eq(it_jstr(inv, "status"), "open");
+    wh_settle(cus, 20);
+    json_object_set_new(inv, "paid", json_true());
+    json_object_set_new(inv, "status", json_string("paid"));
+    json_object_set_new(inv, "amount_paid", json_integer(59900));
+    forge("invoice.paid", inv, status, sizeof(status));
+    cr_expect_str_neq(status, "pending");
+    invoice_row(&c, it_jstr(inv, "id"), row, sizeof(row));
+    cr_expect_str_eq(row, "not_qualifying 0 usd", "recorded as Stripe has it");
+    json_decref(inv);
+    cr_assert_eq(it_balance(&c), PRO_START, "an unpaid invoice granted credits");
+}
+
+Test(webhook_trust, a_paid_renewal_grants_once_whatever_the_event_type_or_payload)
+{
+    struct it_customer c;
+    char cus[64], sub[64], status[32], row[128];
+    wh_pro_customer(&c, "pm_card_visa", cus, sub);
+    wh_settle(cus, 20);
+
+    /* The renewal happens at Stripe while nothing reaches tollgate. */
+    wh_endpoint(false);
+    json_decref(wh_advance(31));
+    wh_endpoint(true);
+    json_t *inv = latest_invoice(sub);
+    cr_assert_str_eq(it_jstr(inv, "billing_reason"), "subscription_cycle");
+    cr_assert_str_eq(it_jstr(inv, "status"), "paid");
+    cr_assert_eq(it_balance(&c), PRO_START);
+
+    /* The payload lies about the amount; Stripe's answer is what counts. */
+    json_object_set_new(inv, "amount_paid", json_integer(1));
+    json_object_set_new(inv, "currency", json_string("eur"));
+    forge("invoice.paid", inv, status, sizeof(status));
+    cr_expect_str_eq(status, "processed");
+    forge("invoice.payment_succeeded", inv, status, sizeof(status));
+    forge("invoice.paid", inv, status, sizeof(status));
+    cr_assert_eq(it_balance(&c), PRO_START + PRO_GRANT);
+    cr_assert_eq(wh_entries(&c, "pro_subscription_payment"), 2);
+    invoice_row(&c, it_jstr(inv, "id"), row, sizeof(row));
+    cr_assert_str_eq(row, "granted 59900 usd");
+    json_decref(inv);
+}
+
+Test(webhook_trust, paid_invoices_that_are_not_pro_payments_are_recorded_and_grant_nothing)
+{
+    struct it_customer c;
+    char cus[64], sub[64], form[320], row[128];
+    wh_pro_customer(&c, "pm_card_visa", cus, sub);
+    wh_settle(cus, 20);
+    static const struct {
+        const char *form; /* what the emulator makes */
+        bool on_subscription;
+    } kinds[] = {
+        /* a proration of the subscription */
+        {"billing_reason=subscription_update&proration=true&amount=1234", true},
+        /* a one-off item, no subscription at all */
+        {"billing_reason=manual&price=price_one_off_setup&amount=5000", false},
+        /* another product's price on the subscription, billed as a cycle */
+        {"billing_reason=subscription_cycle&price=price_other_product&amount=900", true},
+        /* a $0 renewal of the Pro price (a coupon, a credit balance) */
+        {"billing_reason=subscription_cycle&amount=0", true},
+    };
+    const char *ids[4];
+    json_t *made[4];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(form, sizeof(form), "customer=%s&%s%s%s", cus, kinds[i].form,
+                 kinds[i].on_subscription ? "&subscription=" : "",
+                 kinds[i].on_subscription ? sub : "");
+        made[i] = it_stripe_post("/_emulator/invoices", form);
+        ids[i] = it_jstr(made[i], "id");
+        cr_assert_str_eq(it_jstr(made[i], "status"), "paid", "%s", form);
+    }
+    wh_settle(cus, 30);
+    it_pause_ms(1500);
+    cr_assert_eq(it_balance(&c), PRO_START, "a paid invoice that is not Pro's granted credits");
+    cr_assert_eq(wh_entries(&c, "pro_subscription_payment"), 1);
+    static const char *const want[] = {"not_qualifying 1234 usd", "not_qualifying 5000 usd",
+                                       "not_qualifying 900 usd", "not_qualifying 0 usd"};
+    for (size_t i = 0; i < 4; i++) {
+        invoice_row(&c, ids[i], row, sizeof(row));
+        cr_expect_str_eq(row, want[i], "invoice %zu (%s)", i, kinds[i].form);
+        json_decref(made[i]);
+    }
+}
+
+/* One test at a time: the emulator's queue, clock and faults are shared. */
+IT_SERIAL_MAIN()
