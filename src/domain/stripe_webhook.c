@@ -1,9 +1,11 @@
 /*
  * stripe_webhook: see stripe_webhook.h. Stripe calls made while applying:
  * GET /v1/subscriptions/{id}, GET /v1/invoices/{id},
- * GET /v1/payment_intents/{id} (re-fetching current state; GETs carry no
- * idempotency key). An invoice's credits are decided by the invoice Stripe
- * answers, never by the payload (invoice.h).
+ * GET /v1/payment_intents/{id}, GET /v1/charges/{id},
+ * GET /v1/payment_methods/{id} (re-fetching current state; GETs carry no
+ * idempotency key). Of a payload only the type and the object's id are
+ * used; everything that moves credits, tiers or statuses comes from
+ * Stripe's answer (issue 13).
  */
 #include "domain/stripe_webhook.h"
 
@@ -171,15 +173,74 @@ static enum tg_err on_payment_intent(struct tg_ctx *ctx, json_t *pi, bool *ignor
     }
     if (e != TG_OK)
         return e;
-    return charge_apply_intent(ctx, charge_id, now);
+    /* Whose charge it is, as Stripe has it: a payload may pair a real
+     * PaymentIntent with another charge's id. */
+    meta = json_string_value(
+        json_object_get(json_object_get(now, "metadata"), "tollgate_charge_id"));
+    long long owner;
+    e = charges_by_intent(ctx, id_of(now), meta, &owner);
+    if (e == TG_ENOTFOUND || (e == TG_OK && owner != charge_id)) {
+        *ignored = true;
+        return TG_OK;
+    }
+    return e != TG_OK ? e : charge_apply_intent(ctx, charge_id, now);
+}
+
+/* on_charge_refunded: the refunded amount of Stripe's charge (re-fetched),
+ * on the charge of ours its PaymentIntent settled. */
+static enum tg_err on_charge_refunded(struct tg_ctx *ctx, json_t *payload, bool *ignored)
+{
+    const char *id = id_of(payload);
+    json_t *ch;
+    bool found = false;
+    *ignored = true;
+    if (!stripe_id_valid(id, "ch_") && !stripe_id_valid(id, "py_"))
+        return TG_OK;
+    enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/charges/%s", id), &ch);
+    if (e == TG_ENOTFOUND) {
+        ctx_clear_error(ctx);
+        return TG_OK;
+    }
+    if (e != TG_OK)
+        return e;
+    const char *pi = id_of(json_object_get(ch, "payment_intent"));
+    json_t *refunded = json_object_get(ch, "amount_refunded");
+    if (pi == NULL || !json_is_integer(refunded) || json_integer_value(refunded) < 0)
+        return TG_OK;
+    e = charges_record_refund(ctx, pi, (long long)json_integer_value(refunded), &found);
+    *ignored = !found;
+    return e;
+}
+
+/* on_payment_method_detached: clear a default payment method that Stripe
+ * (re-fetched) says is attached to no customer any more. */
+static enum tg_err on_payment_method_detached(struct tg_ctx *ctx, json_t *payload, bool *ignored)
+{
+    const char *id = id_of(payload);
+    json_t *pm;
+    bool found = false;
+    *ignored = true;
+    if (!stripe_id_valid(id, "pm_"))
+        return TG_OK;
+    enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/payment_methods/%s", id), &pm);
+    if (e == TG_ENOTFOUND) {
+        ctx_clear_error(ctx);
+        return TG_OK;
+    }
+    if (e != TG_OK)
+        return e;
+    json_t *cus = json_object_get(pm, "customer");
+    if (cus != NULL && !json_is_null(cus))
+        return TG_OK; /* attached (again): nothing was detached */
+    e = payment_methods_detached(ctx, id, &found);
+    *ignored = !found;
+    return e;
 }
 
 enum tg_err stripe_webhook_apply(struct tg_ctx *ctx, json_t *event, bool *ignored)
 {
     const char *type = json_string_value(json_object_get(event, "type"));
     json_t *obj = json_object_get(json_object_get(event, "data"), "object");
-    bool found = true;
-    enum tg_err e;
     *ignored = false;
     if (type == NULL || !json_is_object(obj))
         return ctx_fail(ctx, TG_EINVALID, "not a Stripe event");
@@ -192,19 +253,10 @@ enum tg_err stripe_webhook_apply(struct tg_ctx *ctx, json_t *event, bool *ignore
     if (strcmp(type, "payment_intent.succeeded") == 0 ||
         strcmp(type, "payment_intent.payment_failed") == 0)
         return on_payment_intent(ctx, obj, ignored);
-    if (strcmp(type, "charge.refunded") == 0) {
-        const char *pi = id_of(json_object_get(obj, "payment_intent"));
-        long long refunded = (long long)json_integer_value(json_object_get(obj, "amount_refunded"));
-        e = pi != NULL ? charges_record_refund(ctx, pi, refunded, &found) : TG_OK;
-        *ignored = pi == NULL || !found;
-        return e;
-    }
-    if (strcmp(type, "payment_method.detached") == 0) {
-        const char *pm = id_of(obj);
-        e = pm != NULL ? payment_methods_detached(ctx, pm, &found) : TG_OK;
-        *ignored = pm == NULL || !found;
-        return e;
-    }
+    if (strcmp(type, "charge.refunded") == 0)
+        return on_charge_refunded(ctx, obj, ignored);
+    if (strcmp(type, "payment_method.detached") == 0)
+        return on_payment_method_detached(ctx, obj, ignored);
     *ignored = true; /* payment_method.attached and the rest: nothing to do */
     return TG_OK;
 }

@@ -9,7 +9,10 @@
  * invoice that is not a Pro subscription payment (a proration, a one-off
  * item, another product's price, a $0 invoice) is recorded and grants
  * nothing. Every invoice seen is recorded in stripe_invoices with Stripe's
- * amount_paid and currency. One test at a time (the emulator is shared).
+ * amount_paid and currency. The other events are judged by Stripe's
+ * object too: a forged charge.refunded amount is not recorded (a real
+ * refund is), and a payment_method.detached for a card Stripe still has
+ * attached clears nothing. One test at a time (the emulator is shared).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -185,6 +188,74 @@ Test(webhook_trust, paid_invoices_that_are_not_pro_payments_are_recorded_and_gra
         cr_expect_str_eq(row, want[i], "invoice %zu (%s)", i, kinds[i].form);
         json_decref(made[i]);
     }
+}
+
+/* charged_customer: a payg customer at balance 0 whose fix was charged;
+ * the PaymentIntent's id into pi. */
+static void charged_customer(struct it_customer *c, char *pi, size_t len)
+{
+    struct it_response r;
+    it_customer_with_card(c, "pm_card_visa");
+    it_zero_balance(c);
+    it_post_usage(c, "trust-charge", "fix-trust", &r);
+    json_decref(it_assert_json(&r, 201));
+    it_response_free(&r);
+    it_db_str(c, "SELECT stripe_payment_intent_id FROM charges WHERE customer_id = $1"
+                 "   AND status = 'succeeded'",
+              pi, len);
+    cr_assert_eq(strncmp(pi, "pi_", 3), 0, "no succeeded charge: \"%s\"", pi);
+}
+
+static long long refunded(const struct it_customer *c)
+{
+    return it_db_count(c, "SELECT amount_refunded_cents FROM charges WHERE customer_id = $1");
+}
+
+Test(webhook_trust, a_refund_is_recorded_as_stripe_has_it_not_as_the_payload_says)
+{
+    struct it_customer c;
+    char pi[64], path[128], status[32], form[128];
+    charged_customer(&c, pi, sizeof(pi));
+    snprintf(path, sizeof(path), "/v1/payment_intents/%s", pi);
+    json_t *intent = it_stripe_get(path, NULL);
+    snprintf(path, sizeof(path), "/v1/charges/%s", it_jstr(intent, "latest_charge"));
+    json_decref(intent);
+    json_t *ch = it_stripe_get(path, NULL);
+
+    /* Nothing was refunded at Stripe; the payload says everything was. */
+    json_object_set_new(ch, "amount_refunded", json_integer(2900));
+    json_object_set_new(ch, "refunded", json_true());
+    forge("charge.refunded", ch, status, sizeof(status));
+    cr_expect_str_neq(status, "pending");
+    cr_assert_eq(refunded(&c), 0, "a forged refund amount was recorded");
+    json_decref(ch);
+
+    /* A real partial refund is recorded as Stripe reports it. */
+    snprintf(form, sizeof(form), "payment_intent=%s&amount=500", pi);
+    json_decref(it_stripe_post("/v1/refunds", form));
+    wh_flush();
+    for (int i = 0; i < 200 && refunded(&c) != 500; i++)
+        it_pause_ms(100);
+    cr_assert_eq(refunded(&c), 500);
+}
+
+Test(webhook_trust, a_forged_detach_of_a_card_still_attached_changes_nothing)
+{
+    struct it_customer c;
+    char pm[64], path[128], status[32], after[64];
+    it_customer_with_card(&c, "pm_card_visa");
+    it_db_str(&c, "SELECT default_payment_method FROM customers WHERE id = $1", pm, sizeof(pm));
+    cr_assert_eq(strncmp(pm, "pm_", 3), 0);
+    snprintf(path, sizeof(path), "/v1/payment_methods/%s", pm);
+    json_t *obj = it_stripe_get(path, NULL);
+    cr_assert(json_is_string(it_jget(obj, "customer")), "the card is attached at Stripe");
+    json_object_set_new(obj, "customer", json_null());
+    forge("payment_method.detached", obj, status, sizeof(status));
+    json_decref(obj);
+    cr_expect_str_eq(status, "ignored");
+    it_db_str(&c, "SELECT coalesce(default_payment_method, '') FROM customers WHERE id = $1",
+              after, sizeof(after));
+    cr_assert_str_eq(after, pm, "a forged detach cleared the default payment method");
 }
 
 /* One test at a time: the emulator's queue, clock and faults are shared. */
