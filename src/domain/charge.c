@@ -3,8 +3,8 @@
  * confirm=true and off_session=true, Idempotency-Key = the recorded key
  * (tgch_<uuid>), metadata tollgate_charge_id and tollgate_request_id (the
  * call's stripe_requests id). Stripe forgets an idempotency key after 24
- * hours ("Idempotent requests"), so a call older than KEY_FORGOTTEN_AFTER
- * is not sent again blindly: GET /v1/payment_intents?customer= (its
+ * hours ("Idempotent requests"), so a call older than that
+ * (outbox_key_forgotten) is not sent again blindly: GET /v1/payment_intents?customer= (its
  * created[gte] bounded by the call's age) is searched first for the
  * PaymentIntent the call may have made, and that one is adopted.
  */
@@ -18,9 +18,6 @@
 #include "integration/stripe.h"
 #include "store/charges.h"
 
-/* Stripe keeps idempotency keys for 24 hours; an hour of margin for clocks
- * and for a call that takes the lease just before the limit. */
-#define KEY_FORGOTTEN_AFTER (23 * 3600)
 /* How far before its call a PaymentIntent may have been created (clocks). */
 #define CREATED_SLACK 300
 /* Pages of 100 PaymentIntents searched for a call's own. */
@@ -167,7 +164,7 @@ static enum tg_err find_made(struct tg_ctx *ctx, long long charge_id,
 static enum tg_err adopt_or_send(struct tg_ctx *ctx, long long charge_id,
                                  const struct stripe_request *call, struct stripe_result *r)
 {
-    if (call->created_at <= 0 || (long long)ctx->now - call->created_at <= KEY_FORGOTTEN_AFTER)
+    if (!outbox_key_forgotten(ctx, call))
         return send(ctx, charge_id, call, r);
     json_t *pi;
     enum tg_err e = find_made(ctx, charge_id, call, &pi);
