@@ -32,9 +32,12 @@ DECLARE
     entry    bigint;
     grant_n  integer;
 BEGIN
-    IF p_verdict NOT IN ('qualifies', 'not_qualifying', 'rejected') THEN
-        RAISE EXCEPTION 'invoice_record: verdict %', p_verdict USING ERRCODE = 'check_violation';
+    IF p_verdict NOT IN ('qualifies', 'not_qualifying', 'rejected')
+       OR (p_verdict = 'qualifies' AND p_subscription IS NULL) THEN
+        RAISE EXCEPTION 'invoice_record: verdict % for subscription %', p_verdict, p_subscription
+            USING ERRCODE = 'check_violation';
     END IF;
+    p_currency := lower(p_currency); -- ISO 4217 as Stripe writes it
     IF p_subscription IS NOT NULL THEN
         SELECT * INTO STRICT s FROM subscriptions WHERE id = p_subscription;
         cust := s.customer_id;

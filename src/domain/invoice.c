@@ -26,6 +26,17 @@ const char *invoice_subscription_id(json_t *inv)
     return sub;
 }
 
+/* currency_valid: three ASCII letters (ISO 4217, any case). */
+static bool currency_valid(const char *c)
+{
+    if (c == NULL || strlen(c) != 3)
+        return false;
+    for (size_t i = 0; i < 3; i++)
+        if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= 'A' && c[i] <= 'Z')))
+            return false;
+    return true;
+}
+
 /* line_price: the price id of invoice line ln: price (2023-08-16), or
  * pricing.price_details.price (2025-03-31 on). */
 static const char *line_price(json_t *ln)
@@ -66,7 +77,7 @@ static const char *why_not(const struct invoices_record *rec, json_t *inv, const
         return "no line of the Pro price";
     if (rec->amount_paid <= 0)
         return "nothing was paid";
-    if (rec->currency == NULL || strlen(rec->currency) != 3)
+    if (rec->currency == NULL)
         return "no currency";
     return NULL;
 }
@@ -91,7 +102,7 @@ enum invoices_verdict invoice_judge(json_t *inv, const char *subscription_id,
         rec->stripe_customer_id = NULL;
     if (rec->stripe_subscription_id != NULL && !stripe_id_valid(rec->stripe_subscription_id, "sub_"))
         rec->stripe_subscription_id = NULL;
-    if (rec->currency != NULL && strlen(rec->currency) != 3)
+    if (!currency_valid(rec->currency))
         rec->currency = NULL;
     rec->reason = why_not(rec, inv, pro_price);
     rec->verdict = rec->reason == NULL ? INVOICES_QUALIFIES : INVOICES_NOT_QUALIFYING;
