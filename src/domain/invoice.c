@@ -20,9 +20,9 @@ const char *invoice_subscription_id(json_t *inv)
 {
     const char *sub = id_of(json_object_get(inv, "subscription"));
     if (sub == NULL)
-        sub = id_of(json_object_get(json_object_get(json_object_get(inv, "parent"),
-                                                    "subscription_details"),
-                                    "subscription"));
+        sub = id_of(
+            json_object_get(json_object_get(json_object_get(inv, "parent"), "subscription_details"),
+                            "subscription"));
     return sub;
 }
 
@@ -43,8 +43,8 @@ static const char *line_price(json_t *ln)
 {
     const char *p = id_of(json_object_get(ln, "price"));
     if (p == NULL)
-        p = id_of(json_object_get(
-            json_object_get(json_object_get(ln, "pricing"), "price_details"), "price"));
+        p = id_of(json_object_get(json_object_get(json_object_get(ln, "pricing"), "price_details"),
+                                  "price"));
     return p;
 }
 
@@ -56,7 +56,8 @@ static bool has_pro_line(json_t *inv, const char *pro_price)
     json_array_foreach(json_object_get(json_object_get(inv, "lines"), "data"), i, ln)
     {
         const char *p = line_price(ln);
-        if (p != NULL && strcmp(p, pro_price) == 0 && !json_is_true(json_object_get(ln, "proration")))
+        if (p != NULL && strcmp(p, pro_price) == 0 &&
+            !json_is_true(json_object_get(ln, "proration")))
             return true;
     }
     return false;
@@ -82,8 +83,8 @@ static const char *why_not(const struct invoices_record *rec, json_t *inv, const
     return NULL;
 }
 
-enum invoices_verdict invoice_judge(json_t *inv, const char *subscription_id,
-                                    const char *pro_price, struct invoices_record *rec)
+enum invoices_verdict invoice_judge(json_t *inv, const char *subscription_id, const char *pro_price,
+                                    struct invoices_record *rec)
 {
     json_t *paid = json_object_get(inv, "amount_paid");
     *rec = (struct invoices_record){
@@ -100,7 +101,8 @@ enum invoices_verdict invoice_judge(json_t *inv, const char *subscription_id,
     };
     if (rec->stripe_customer_id != NULL && !stripe_id_valid(rec->stripe_customer_id, "cus_"))
         rec->stripe_customer_id = NULL;
-    if (rec->stripe_subscription_id != NULL && !stripe_id_valid(rec->stripe_subscription_id, "sub_"))
+    if (rec->stripe_subscription_id != NULL &&
+        !stripe_id_valid(rec->stripe_subscription_id, "sub_"))
         rec->stripe_subscription_id = NULL;
     if (!currency_valid(rec->currency))
         rec->currency = NULL;
@@ -122,9 +124,9 @@ enum tg_err invoice_apply(struct tg_ctx *ctx, const char *subscription_id, json_
                 json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:s?, s:b}", "msg", "stripe invoice",
                           "invoice", rec.id, "verdict",
                           rec.verdict == INVOICES_QUALIFIES ? "qualifies" : "not_qualifying",
-                          "reason", rec.reason, "billing_reason", rec.billing_reason,
-                          "amount_paid", (json_int_t)rec.amount_paid, "currency", rec.currency,
-                          "granted", granted));
+                          "reason", rec.reason, "billing_reason", rec.billing_reason, "amount_paid",
+                          (json_int_t)rec.amount_paid, "currency", rec.currency, "granted",
+                          granted));
     return e;
 }
 

@@ -29,8 +29,8 @@ const char *invoice_subscription_id(json_t *inv);
  * ours, or it has none), with Pro price pro_price (NULL or "": nothing
  * qualifies). Fills *rec (strings borrowed from inv; reason static) and
  * returns rec->verdict: INVOICES_QUALIFIES or INVOICES_NOT_QUALIFYING. */
-enum invoices_verdict invoice_judge(json_t *inv, const char *subscription_id,
-                                    const char *pro_price, struct invoices_record *rec);
+enum invoices_verdict invoice_judge(json_t *inv, const char *subscription_id, const char *pro_price,
+                                    struct invoices_record *rec);
 
 /* invoice_apply: judge Stripe's invoice inv (borrowed; a re-fetched object
  * or Stripe's answer to a call, never a webhook payload) for our

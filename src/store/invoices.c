@@ -16,10 +16,9 @@ const struct db_statement *const invoices_statements[] = {&record_st, NULL};
 
 enum tg_err invoices_record(struct tg_ctx *ctx, const struct invoices_record *rec, bool *granted)
 {
-    static const char *const verdicts[] = {
-        [INVOICES_QUALIFIES] = "qualifies",
-        [INVOICES_NOT_QUALIFYING] = "not_qualifying",
-        [INVOICES_REJECTED] = "rejected"};
+    static const char *const verdicts[] = {[INVOICES_QUALIFIES] = "qualifies",
+                                           [INVOICES_NOT_QUALIFYING] = "not_qualifying",
+                                           [INVOICES_REJECTED] = "rejected"};
     const char *p[10] = {
         rec->id,
         rec->subscription_id,

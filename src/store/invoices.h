@@ -26,10 +26,10 @@ struct invoices_record {
     const char *stripe_subscription_id; /* sub_... */
     const char *status;                 /* Stripe's status */
     const char *billing_reason;
-    long long amount_paid;              /* cents of currency; -1: unknown */
-    const char *currency;               /* ISO 4217, lower case */
+    long long amount_paid; /* cents of currency; -1: unknown */
+    const char *currency;  /* ISO 4217, lower case */
     enum invoices_verdict verdict;
-    const char *reason;                 /* why not (not for INVOICES_QUALIFIES) */
+    const char *reason; /* why not (not for INVOICES_QUALIFIES) */
 };
 
 /* invoices_record: record rec in stripe_invoices (one row per invoice id,

@@ -200,8 +200,9 @@ static void charged_customer(struct it_customer *c, char *pi, size_t len)
     it_post_usage(c, "trust-charge", "fix-trust", &r);
     json_decref(it_assert_json(&r, 201));
     it_response_free(&r);
-    it_db_str(c, "SELECT stripe_payment_intent_id FROM charges WHERE customer_id = $1"
-                 "   AND status = 'succeeded'",
+    it_db_str(c,
+              "SELECT stripe_payment_intent_id FROM charges WHERE customer_id = $1"
+              "   AND status = 'succeeded'",
               pi, len);
     cr_assert_eq(strncmp(pi, "pi_", 3), 0, "no succeeded charge: \"%s\"", pi);
 }
@@ -253,8 +254,8 @@ Test(webhook_trust, a_forged_detach_of_a_card_still_attached_changes_nothing)
     forge("payment_method.detached", obj, status, sizeof(status));
     json_decref(obj);
     cr_expect_str_eq(status, "ignored");
-    it_db_str(&c, "SELECT coalesce(default_payment_method, '') FROM customers WHERE id = $1",
-              after, sizeof(after));
+    it_db_str(&c, "SELECT coalesce(default_payment_method, '') FROM customers WHERE id = $1", after,
+              sizeof(after));
     cr_assert_str_eq(after, pm, "a forged detach cleared the default payment method");
 }
 

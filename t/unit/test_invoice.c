@@ -36,8 +36,8 @@ Test(invoice, verdicts)
         const char *want = json_string_value(json_object_get(c, "reason"));
         json_t *inv = json_object_get(c, "invoice");
         struct invoices_record rec;
-        enum invoices_verdict v = invoice_judge(
-            inv, json_string_value(json_object_get(c, "ours")), "price_pro", &rec);
+        enum invoices_verdict v =
+            invoice_judge(inv, json_string_value(json_object_get(c, "ours")), "price_pro", &rec);
         cr_expect_eq(v, want == NULL ? INVOICES_QUALIFIES : INVOICES_NOT_QUALIFYING, "%s", name);
         cr_expect_eq(rec.verdict, v, "%s", name);
         if (want == NULL)
@@ -46,8 +46,8 @@ Test(invoice, verdicts)
             cr_expect(rec.reason != NULL && strcmp(rec.reason, want) == 0, "%s: \"%s\"", name,
                       rec.reason != NULL ? rec.reason : "(none)");
         cr_expect_str_eq(rec.id, json_string_value(json_object_get(inv, "id")), "%s", name);
-        cr_expect_eq(rec.amount_paid, json_integer_value(json_object_get(inv, "amount_paid")),
-                     "%s", name);
+        cr_expect_eq(rec.amount_paid, json_integer_value(json_object_get(inv, "amount_paid")), "%s",
+                     name);
     }
     cr_assert_geq(i, 10);
     json_decref(doc);
