@@ -12,7 +12,9 @@
  * amount_paid and currency. The other events are judged by Stripe's
  * object too: a forged charge.refunded amount is not recorded (a real
  * refund is), and a payment_method.detached for a card Stripe still has
- * attached clears nothing. One test at a time (the emulator is shared).
+ * attached clears nothing, and a payment_intent.* event naming a real
+ * PaymentIntent with another charge's id in its payload settles nothing.
+ * One test at a time (the emulator is shared).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -257,6 +259,41 @@ Test(webhook_trust, a_forged_detach_of_a_card_still_attached_changes_nothing)
     it_db_str(&c, "SELECT coalesce(default_payment_method, '') FROM customers WHERE id = $1", after,
               sizeof(after));
     cr_assert_str_eq(after, pm, "a forged detach cleared the default payment method");
+}
+
+Test(webhook_trust, a_payment_intent_event_applies_only_to_the_charge_stripe_says_it_is_for)
+{
+    struct it_customer c;
+    struct it_response r;
+    char cus[64], form[256], charge[32], status[32], now[64];
+    it_customer_with_card(&c, "pm_card_visa");
+    it_zero_balance(&c);
+    it_stripe_customer(&c, cus, sizeof(cus));
+    /* A PaymentIntent of the customer that is no charge of tollgate's
+     * (never confirmed: not paid). */
+    snprintf(form, sizeof(form), "amount=100&currency=usd&customer=%s", cus);
+    json_t *other = it_stripe_post("/v1/payment_intents", form);
+
+    /* A fix whose charge stays pending: Stripe unreachable for now. */
+    it_stripe_fault("mode=error&status=500&method=POST&path=/v1/payment_intents&count=100000");
+    it_post_usage(&c, "trust-pending", "fix-pending", &r);
+    json_decref(it_assert_json(&r, 201));
+    it_response_free(&r);
+    it_db_str(&c, "SELECT id::text FROM charges WHERE customer_id = $1 AND status = 'pending'",
+              charge, sizeof(charge));
+    cr_assert_neq(charge[0], '\0', "no pending charge");
+
+    /* The payload pairs that PaymentIntent with the pending charge. */
+    json_object_set_new(it_jget(other, "metadata"), "tollgate_charge_id", json_string(charge));
+    forge("payment_intent.payment_failed", other, status, sizeof(status));
+    json_decref(other);
+    it_db_str(&c,
+              "SELECT ch.status || ' ' || cu.billing_status FROM charges ch"
+              "  JOIN customers cu ON cu.id = ch.customer_id WHERE ch.customer_id = $1",
+              now, sizeof(now));
+    it_stripe_clear_faults();
+    cr_expect_str_eq(status, "ignored");
+    cr_assert_str_eq(now, "pending active", "another PaymentIntent settled the charge");
 }
 
 /* One test at a time: the emulator's queue, clock and faults are shared. */
