@@ -72,7 +72,8 @@ const struct config_key config_keys[] = {
         "file holding the webhook endpoint's signing secret (whsec_...); empty: refuse webhooks"),
     KEY("webhook_tolerance_seconds", "TOLLGATE_WEBHOOK_TOLERANCE_SECONDS", CONFIG_LONG,
         webhook_tolerance_seconds, "300", 10, 3600,
-        "oldest webhook signature timestamp accepted, in seconds (Stripe's default: 300)"),
+        "webhook signature timestamps further than this from now (past or future) are refused, "
+        "in seconds (Stripe's default: 300)"),
     KEY("webhook_max_attempts", "TOLLGATE_WEBHOOK_MAX_ATTEMPTS", CONFIG_LONG, webhook_max_attempts,
         "5", 1, 100, "attempts at applying a webhook event before it becomes a dead letter"),
     KEY("grace_period_days", "TOLLGATE_GRACE_PERIOD_DAYS", CONFIG_LONG, grace_period_days, "7",

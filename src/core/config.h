@@ -37,7 +37,7 @@ struct config {
     long grace_period_days;       /* after a failed payment, before delinquent */
     long stripe_call_grace_seconds; /* before tollgate-worker takes an unsent call */
     char *stripe_webhook_secret_file; /* file holding whsec_...; "" = refuse webhooks */
-    long webhook_tolerance_seconds; /* oldest acceptable signature timestamp */
+    long webhook_tolerance_seconds; /* max |now - signature timestamp| */
     long webhook_max_attempts;    /* handler attempts before a dead letter */
     char *github_webhook_secret_file; /* file holding the GitHub App's webhook secret */
     char *smtp_url;               /* smtp://host:port or smtps://...; "" = no e-mail sent */

@@ -9,6 +9,14 @@ const char *outbox_step_key(struct tg_ctx *ctx, const struct stripe_request *cal
     return arena_printf(ctx->arena, "%s:%s", call->key, step);
 }
 
+/* Stripe keeps keys 24 hours; an hour of margin for clocks and leases. */
+#define KEY_FORGOTTEN_AFTER (23 * 3600)
+
+bool outbox_key_forgotten(const struct tg_ctx *ctx, const struct stripe_request *call)
+{
+    return call->created_at > 0 && (long long)ctx->now - call->created_at > KEY_FORGOTTEN_AFTER;
+}
+
 enum tg_err outbox_fail(struct tg_ctx *ctx, const struct stripe_result *r, const char *param)
 {
     switch (r->outcome) {

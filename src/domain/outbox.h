@@ -22,6 +22,13 @@
 const char *outbox_step_key(struct tg_ctx *ctx, const struct stripe_request *call,
                             const char *step);
 
+/* outbox_key_forgotten: Stripe may have forgotten call's idempotency key:
+ * it was recorded more than 23 hours ago (Stripe keeps keys 24 hours,
+ * "Idempotent requests"; an hour of margin). Such a call must look for
+ * what it may already have made before it is sent again. False for a
+ * call just begun (created_at 0). */
+bool outbox_key_forgotten(const struct tg_ctx *ctx, const struct stripe_request *call);
+
 /* outbox_fail: record in ctx the failure a Stripe answer that is not
  * STRIPE_OK means, and return it: a card error is TG_EPAYMENTFAILED with
  * Stripe's message and its code and decline_code as problem members; an

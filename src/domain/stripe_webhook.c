@@ -1,8 +1,11 @@
 /*
  * stripe_webhook: see stripe_webhook.h. Stripe calls made while applying:
  * GET /v1/subscriptions/{id}, GET /v1/invoices/{id},
- * GET /v1/payment_intents/{id} (re-fetching current state; GETs carry no
- * idempotency key).
+ * GET /v1/payment_intents/{id}, GET /v1/charges/{id},
+ * GET /v1/payment_methods/{id} (re-fetching current state; GETs carry no
+ * idempotency key). Of a payload only the type and the object's id are
+ * used; everything that moves credits, tiers or statuses comes from
+ * Stripe's answer (issue 13).
  */
 #include "domain/stripe_webhook.h"
 
@@ -11,6 +14,7 @@
 #include "core/config.h"
 #include "domain/audit.h"
 #include "domain/charge.h"
+#include "domain/invoice.h"
 #include "domain/subscription.h"
 #include "integration/stripe.h"
 #include "integration/webhook_sig.h"
@@ -48,20 +52,9 @@ static enum tg_err fetch(struct tg_ctx *ctx, const char *path, json_t **obj)
     return TG_OK;
 }
 
-/* invoice_subscription: the subscription of an invoice, in either shape
- * (2025-03-31 moved it to parent.subscription_details.subscription). */
-static const char *invoice_subscription(json_t *inv)
-{
-    const char *sub = id_of(json_object_get(inv, "subscription"));
-    if (sub == NULL)
-        sub = id_of(json_object_get(json_object_get(json_object_get(inv, "parent"),
-                                                    "subscription_details"),
-                                    "subscription"));
-    return sub;
-}
-
 /* apply_subscription: re-fetch Stripe's subscription sub_id and apply it,
- * with invoice (paid or not; may be NULL). *ignored when it is not ours. */
+ * with invoice (Stripe's, re-fetched; may be NULL). *ignored when it is not
+ * ours (the invoice is then not recorded here). */
 static enum tg_err apply_subscription(struct tg_ctx *ctx, const char *sub_id, json_t *invoice,
                                       bool *ignored)
 {
@@ -88,34 +81,63 @@ static enum tg_err apply_subscription(struct tg_ctx *ctx, const char *sub_id, js
     return subscription_apply_stripe(ctx, local, sub, invoice, NULL);
 }
 
-static enum tg_err on_invoice_paid(struct tg_ctx *ctx, json_t *inv, bool *ignored)
+/* fetch_invoice: Stripe's invoice named by payload; TG_ENOTFOUND (an id
+ * Stripe does not know: recorded as rejected, *ignored) is answered TG_OK
+ * with *inv NULL. */
+static enum tg_err fetch_invoice(struct tg_ctx *ctx, json_t *payload, json_t **inv,
+                                 bool *ignored)
 {
-    const char *sub = invoice_subscription(inv), *cus = id_of(json_object_get(inv, "customer"));
-    enum tg_err e = TG_OK;
+    const char *id = id_of(payload);
+    *inv = NULL;
+    *ignored = true;
+    if (!stripe_id_valid(id, "in_"))
+        return TG_OK; /* nothing Stripe could answer for: ignored */
+    enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/invoices/%s", id), inv);
+    if (e == TG_ENOTFOUND) {
+        ctx_clear_error(ctx);
+        return invoice_reject(ctx, id, "Stripe has no such invoice");
+    }
+    *ignored = false;
+    return e;
+}
+
+/* on_invoice_paid: invoice.paid and invoice.payment_succeeded. The invoice
+ * is re-fetched: its subscription re-applied, the invoice judged and
+ * recorded (invoice_apply: a paid Pro payment grants once per invoice id),
+ * and, when Stripe says it is paid, its customer settled if nothing else
+ * is owed. */
+static enum tg_err on_invoice_paid(struct tg_ctx *ctx, json_t *payload, bool *ignored)
+{
+    json_t *inv;
+    enum tg_err e = fetch_invoice(ctx, payload, &inv, ignored);
+    if (e != TG_OK || inv == NULL)
+        return e;
+    const char *sub = invoice_subscription_id(inv), *cus = id_of(json_object_get(inv, "customer"));
+    const char *status = json_string_value(json_object_get(inv, "status"));
     bool settled = false;
-    *ignored = sub == NULL;
+    *ignored = true;
     if (sub != NULL)
         e = apply_subscription(ctx, sub, inv, ignored);
-    if (e == TG_OK && cus != NULL)
+    if (e == TG_OK && *ignored) /* no subscription of ours: recorded, grants nothing */
+        e = invoice_apply(ctx, NULL, inv);
+    if (e == TG_OK && cus != NULL && status != NULL && strcmp(status, "paid") == 0)
         e = customers_payment_succeeded(ctx, cus, &settled);
     if (settled)
         *ignored = false;
     return e;
 }
 
-static enum tg_err on_invoice_failed(struct tg_ctx *ctx, json_t *inv, bool *ignored)
+static enum tg_err on_invoice_failed(struct tg_ctx *ctx, json_t *payload, bool *ignored)
 {
-    const char *id = id_of(inv), *cus = id_of(json_object_get(inv, "customer"));
     json_t *now;
-    if (!stripe_id_valid(id, "in_") || cus == NULL)
-        return ctx_fail(ctx, TG_EINVALID, "invoice without id or customer");
-    enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/invoices/%s", id), &now);
-    if (e == TG_ENOTFOUND) {
+    enum tg_err e = fetch_invoice(ctx, payload, &now, ignored);
+    if (e != TG_OK || now == NULL)
+        return e;
+    const char *cus = id_of(json_object_get(now, "customer")); /* Stripe's, not the payload's */
+    if (cus == NULL) {
         *ignored = true;
         return TG_OK;
     }
-    if (e != TG_OK)
-        return e;
     const char *status = json_string_value(json_object_get(now, "status"));
     if (status != NULL && (strcmp(status, "paid") == 0 || strcmp(status, "void") == 0)) {
         *ignored = true; /* settled since: a later success already counted */
@@ -126,7 +148,7 @@ static enum tg_err on_invoice_failed(struct tg_ctx *ctx, json_t *inv, bool *igno
         TG_OK)
         return e;
     *ignored = !ours;
-    const char *sub = invoice_subscription(now);
+    const char *sub = invoice_subscription_id(now);
     return sub != NULL ? apply_subscription(ctx, sub, NULL, ignored) : TG_OK;
 }
 
@@ -151,15 +173,74 @@ static enum tg_err on_payment_intent(struct tg_ctx *ctx, json_t *pi, bool *ignor
     }
     if (e != TG_OK)
         return e;
-    return charge_apply_intent(ctx, charge_id, now);
+    /* Whose charge it is, as Stripe has it: a payload may pair a real
+     * PaymentIntent with another charge's id. */
+    meta = json_string_value(
+        json_object_get(json_object_get(now, "metadata"), "tollgate_charge_id"));
+    long long owner;
+    e = charges_by_intent(ctx, id_of(now), meta, &owner);
+    if (e == TG_ENOTFOUND || (e == TG_OK && owner != charge_id)) {
+        *ignored = true;
+        return TG_OK;
+    }
+    return e != TG_OK ? e : charge_apply_intent(ctx, charge_id, now);
+}
+
+/* on_charge_refunded: the refunded amount of Stripe's charge (re-fetched),
+ * on the charge of ours its PaymentIntent settled. */
+static enum tg_err on_charge_refunded(struct tg_ctx *ctx, json_t *payload, bool *ignored)
+{
+    const char *id = id_of(payload);
+    json_t *ch;
+    bool found = false;
+    *ignored = true;
+    if (!stripe_id_valid(id, "ch_") && !stripe_id_valid(id, "py_"))
+        return TG_OK;
+    enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/charges/%s", id), &ch);
+    if (e == TG_ENOTFOUND) {
+        ctx_clear_error(ctx);
+        return TG_OK;
+    }
+    if (e != TG_OK)
+        return e;
+    const char *pi = id_of(json_object_get(ch, "payment_intent"));
+    json_t *refunded = json_object_get(ch, "amount_refunded");
+    if (pi == NULL || !json_is_integer(refunded) || json_integer_value(refunded) < 0)
+        return TG_OK;
+    e = charges_record_refund(ctx, pi, (long long)json_integer_value(refunded), &found);
+    *ignored = !found;
+    return e;
+}
+
+/* on_payment_method_detached: clear a default payment method that Stripe
+ * (re-fetched) says is attached to no customer any more. */
+static enum tg_err on_payment_method_detached(struct tg_ctx *ctx, json_t *payload, bool *ignored)
+{
+    const char *id = id_of(payload);
+    json_t *pm;
+    bool found = false;
+    *ignored = true;
+    if (!stripe_id_valid(id, "pm_"))
+        return TG_OK;
+    enum tg_err e = fetch(ctx, arena_printf(ctx->arena, "/v1/payment_methods/%s", id), &pm);
+    if (e == TG_ENOTFOUND) {
+        ctx_clear_error(ctx);
+        return TG_OK;
+    }
+    if (e != TG_OK)
+        return e;
+    json_t *cus = json_object_get(pm, "customer");
+    if (cus != NULL && !json_is_null(cus))
+        return TG_OK; /* attached (again): nothing was detached */
+    e = payment_methods_detached(ctx, id, &found);
+    *ignored = !found;
+    return e;
 }
 
 enum tg_err stripe_webhook_apply(struct tg_ctx *ctx, json_t *event, bool *ignored)
 {
     const char *type = json_string_value(json_object_get(event, "type"));
     json_t *obj = json_object_get(json_object_get(event, "data"), "object");
-    bool found = true;
-    enum tg_err e;
     *ignored = false;
     if (type == NULL || !json_is_object(obj))
         return ctx_fail(ctx, TG_EINVALID, "not a Stripe event");
@@ -172,19 +253,10 @@ enum tg_err stripe_webhook_apply(struct tg_ctx *ctx, json_t *event, bool *ignore
     if (strcmp(type, "payment_intent.succeeded") == 0 ||
         strcmp(type, "payment_intent.payment_failed") == 0)
         return on_payment_intent(ctx, obj, ignored);
-    if (strcmp(type, "charge.refunded") == 0) {
-        const char *pi = id_of(json_object_get(obj, "payment_intent"));
-        long long refunded = (long long)json_integer_value(json_object_get(obj, "amount_refunded"));
-        e = pi != NULL ? charges_record_refund(ctx, pi, refunded, &found) : TG_OK;
-        *ignored = pi == NULL || !found;
-        return e;
-    }
-    if (strcmp(type, "payment_method.detached") == 0) {
-        const char *pm = id_of(obj);
-        e = pm != NULL ? payment_methods_detached(ctx, pm, &found) : TG_OK;
-        *ignored = pm == NULL || !found;
-        return e;
-    }
+    if (strcmp(type, "charge.refunded") == 0)
+        return on_charge_refunded(ctx, obj, ignored);
+    if (strcmp(type, "payment_method.detached") == 0)
+        return on_payment_method_detached(ctx, obj, ignored);
     *ignored = true; /* payment_method.attached and the rest: nothing to do */
     return TG_OK;
 }

@@ -6,7 +6,10 @@
  * new card replaces); cancel at period end:
  * POST /v1/subscriptions/{id} cancel_at_period_end=true (key tgcan_<uuid>);
  * cancel now: DELETE /v1/subscriptions/{id} (idempotent by itself);
- * preview: GET /v1/invoices/upcoming.
+ * preview: GET /v1/invoices/upcoming. A create call older than Stripe's
+ * 24-hour memory of keys first looks for the subscription it may have
+ * made: GET /v1/subscriptions?customer=&status=all, by
+ * metadata[tollgate_subscription_id].
  */
 #include "domain/subscription.h"
 
@@ -16,6 +19,7 @@
 #include "core/failpoint.h"
 #include "domain/customer.h"
 #include "domain/flag.h"
+#include "domain/invoice.h"
 #include "domain/outbox.h"
 #include "domain/stripe_customer.h"
 #include "integration/stripe.h"
@@ -36,7 +40,6 @@ enum tg_err subscription_apply_stripe(struct tg_ctx *ctx, const char *id, json_t
     json_t *period = obj;
     if (json_object_get(obj, "current_period_end") == NULL)
         period = json_array_get(json_object_get(json_object_get(obj, "items"), "data"), 0);
-    const char *inv_status = json_string_value(json_object_get(invoice, "status"));
     struct subscription_state st = {
         .stripe_id = json_string_value(json_object_get(obj, "id")),
         .status = json_string_value(json_object_get(obj, "status")),
@@ -44,13 +47,15 @@ enum tg_err subscription_apply_stripe(struct tg_ctx *ctx, const char *id, json_t
         .period_end = epoch(period, "current_period_end"),
         .cancel_at_period_end = json_is_true(json_object_get(obj, "cancel_at_period_end")),
         .canceled_at = epoch(obj, "canceled_at"),
-        .invoice_id = json_string_value(json_object_get(invoice, "id")),
-        .invoice_paid = json_is_true(json_object_get(invoice, "paid")) ||
-                        (inv_status != NULL && strcmp(inv_status, "paid") == 0),
+        /* The invoice grants through invoice_apply, by its rules; never
+         * through subscriptions_apply's bare "paid" test (0.2.0's). */
+        .invoice_id = NULL,
+        .invoice_paid = false,
     };
     if (st.status == NULL)
         return ctx_fail(ctx, TG_EUPSTREAM, "Stripe answered a subscription without a status");
-    return subscriptions_apply(ctx, id, &st, out);
+    enum tg_err e = subscriptions_apply(ctx, id, &st, out);
+    return e == TG_OK && invoice != NULL ? invoice_apply(ctx, id, invoice) : e;
 }
 
 /* expire: a subscription Stripe refused to create is not live. */
@@ -58,6 +63,64 @@ static enum tg_err expire(struct tg_ctx *ctx, const char *id)
 {
     const struct subscription_state st = {.status = "incomplete_expired"};
     return subscriptions_apply(ctx, id, &st, NULL);
+}
+
+/* find_created: the Stripe subscription (latest_invoice expanded) whose
+ * metadata names our subscription sid, of Stripe customer cus, into *sub;
+ * NULL when there is none. A customer has a handful of subscriptions: one
+ * page of 100 is searched. TG_EUPSTREAM when Stripe cannot say. */
+static enum tg_err find_created(struct tg_ctx *ctx, const char *cus, const char *sid,
+                                json_t **sub)
+{
+    const struct stripe_param q[] = {{"customer", cus},
+                                     {"status", "all"},
+                                     {"limit", "100"},
+                                     {"expand[0]", "data.latest_invoice"}};
+    struct stripe_result r;
+    *sub = NULL;
+    enum tg_err e = stripe_call(ctx, "GET", "/v1/subscriptions", q, 4, NULL, &r);
+    if (e == TG_ENOMEM)
+        return ctx_fail(ctx, e, NULL);
+    if (e != TG_OK || r.outcome != STRIPE_OK)
+        return ctx_fail(ctx, TG_EUPSTREAM, "listing subscriptions: %d", r.status);
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(r.body, "data"), i, it)
+    {
+        const char *m = json_string_value(
+            json_object_get(json_object_get(it, "metadata"), "tollgate_subscription_id"));
+        if (m != NULL && strcmp(m, sid) == 0) {
+            *sub = it;
+            return TG_OK;
+        }
+    }
+    return TG_OK;
+}
+
+/* send_create: phase 2 of creating subscription sid: POST params (n), or,
+ * for a call whose key Stripe may have forgotten, the subscription it
+ * already made (adopted as the answer; Stripe unable to say: *r
+ * unreachable, nothing sent). */
+static enum tg_err send_create(struct tg_ctx *ctx, const struct stripe_request *call,
+                               const char *sid, const struct stripe_param *params, size_t n,
+                               struct stripe_result *r)
+{
+    if (outbox_key_forgotten(ctx, call)) {
+        json_t *made;
+        enum tg_err e = find_created(ctx, params[0].value, sid, &made);
+        if (e == TG_ENOMEM)
+            return e;
+        if (e != TG_OK || made != NULL) {
+            *r = (struct stripe_result){.outcome = e == TG_OK ? STRIPE_OK : STRIPE_UNREACHABLE,
+                                        .status = e == TG_OK ? 200 : 0,
+                                        .body = made};
+            return TG_OK;
+        }
+    }
+    failpoint("subscription.before_send");
+    enum tg_err e = stripe_call(ctx, "POST", "/v1/subscriptions", params, n, call->key, r);
+    failpoint("subscription.after_send");
+    return e;
 }
 
 static enum tg_err run_create(struct tg_ctx *ctx, const struct stripe_request *call,
@@ -80,9 +143,7 @@ static enum tg_err run_create(struct tg_ctx *ctx, const struct stripe_request *c
     if (params[0].value == NULL || params[1].value == NULL)
         return ctx_fail(ctx, TG_EINTERNAL, "call %lld lacks parameters", call->id);
     struct stripe_result r;
-    failpoint("subscription.before_send");
-    e = stripe_call(ctx, "POST", "/v1/subscriptions", params, 5, call->key, &r);
-    failpoint("subscription.after_send");
+    e = send_create(ctx, call, s.id, params, 5, &r);
     if (e == TG_ENOMEM)
         return ctx_fail(ctx, e, NULL);
     if (r.outcome == STRIPE_UNREACHABLE)

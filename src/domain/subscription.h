@@ -48,10 +48,12 @@ enum tg_err subscription_preview(struct tg_ctx *ctx, const char *customer_id, co
 enum tg_err subscription_run(struct tg_ctx *ctx, const struct stripe_request *call,
                              struct subscription *out) __attribute__((warn_unused_result));
 
-/* subscription_apply_stripe: record Stripe's subscription object obj (and
- * its latest invoice, may be NULL) for our subscription id; both API
- * 2023-08-16 and later shapes (periods on the items). *out may be NULL.
- * TG_EUPSTREAM for an object without a status, TG_EDB. */
+/* subscription_apply_stripe: record Stripe's subscription object obj for
+ * our subscription id, then its invoice (may be NULL; Stripe's answer,
+ * never a webhook payload) by invoice_apply's rules (invoice.h: only a
+ * paid Pro subscription payment grants); both API 2023-08-16 and later
+ * shapes (periods on the items). *out may be NULL. TG_EUPSTREAM for an
+ * object without a status, TG_EDB. */
 enum tg_err subscription_apply_stripe(struct tg_ctx *ctx, const char *id, json_t *obj,
                                       json_t *invoice, struct subscription *out)
     __attribute__((warn_unused_result));

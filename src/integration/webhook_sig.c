@@ -87,6 +87,8 @@ enum webhook_sig webhook_sig_stripe(const char *secret, const char *header, cons
         return WEBHOOK_SIG_NO_V1;
     if (now - t > tolerance)
         return WEBHOOK_SIG_TOO_OLD;
+    if (t - now > tolerance) /* stricter than Stripe's libraries: see webhook_sig.h */
+        return WEBHOOK_SIG_TOO_NEW;
     char prefix[32], expected[HEX_LEN + 1];
     snprintf(prefix, sizeof(prefix), "%lld.", t);
     if (hmac_hex(secret, prefix, body, len, expected) != 0)
@@ -129,6 +131,7 @@ const char *webhook_sig_str(enum webhook_sig r)
     case WEBHOOK_SIG_NO_V1: return "no v1 signature in the header";
     case WEBHOOK_SIG_TOO_OLD: return "signature timestamp outside the tolerance";
     case WEBHOOK_SIG_MISMATCH: return "no signature matches the payload";
+    case WEBHOOK_SIG_TOO_NEW: return "signature timestamp is in the future beyond the tolerance";
     }
     return "unknown";
 }

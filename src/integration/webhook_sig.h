@@ -5,9 +5,11 @@
  * verifyHeader): Stripe-Signature is "t=<unix>,v1=<hex>[,v1=<hex>...]
  * [,v0=...]"; the signed string is "<t>.<raw body>", HMAC-SHA256 keyed with
  * the whole whsec_... secret; any v1 may match (secret rotation); v0 is
- * never checked; a timestamp older than the tolerance is refused (one in
- * the future is not, as the official libraries do); hex is compared as
- * lower-case text, in constant time.
+ * never checked; a timestamp older than the tolerance is refused, and so,
+ * unlike the official libraries (which accept any future t), is one more
+ * than the tolerance ahead of our clock: a delivery dated in the future
+ * would otherwise stay replayable until long after it was captured. Hex is
+ * compared as lower-case text, in constant time.
  *
  * GitHub ("Validating webhook deliveries"): X-Hub-Signature-256 is
  * "sha256=<hex HMAC-SHA256 of the raw body>".
@@ -23,11 +25,13 @@ enum webhook_sig {
     WEBHOOK_SIG_NO_V1,       /* no v1 signature in the header */
     WEBHOOK_SIG_TOO_OLD,     /* timestamp older than the tolerance */
     WEBHOOK_SIG_MISMATCH,    /* no signature matches */
+    WEBHOOK_SIG_TOO_NEW,     /* timestamp ahead of now by more than the tolerance */
 };
 
 /* webhook_sig_stripe: verify header for body (len bytes) with secret at
- * time now (unix seconds), refusing timestamps older than tolerance
- * seconds. */
+ * time now (unix seconds), refusing timestamps more than tolerance seconds
+ * away from now in either direction (WEBHOOK_SIG_TOO_OLD, _TOO_NEW; a
+ * difference of exactly tolerance is accepted). */
 enum webhook_sig webhook_sig_stripe(const char *secret, const char *header, const char *body,
                                     size_t len, long long now, long long tolerance);
 

@@ -18,7 +18,8 @@ static const struct db_statement settle_st = {
 
 static const struct db_statement call_st = {
     "charges_call",
-    "SELECT r.id, r.idempotency_key, r.customer_id, r.params::text"
+    "SELECT r.id, r.idempotency_key, r.customer_id, r.params::text,"
+    " extract(epoch FROM r.created_at)::bigint"
     " FROM charges c JOIN stripe_requests r ON r.id = c.stripe_request_id"
     " WHERE c.id = $1",
     1};
@@ -83,6 +84,7 @@ enum tg_err charges_call(struct tg_ctx *ctx, long long charge_id, struct stripe_
     out->customer_id = db_str(r, 0, 2);
     out->operation = "charge";
     out->attempts = 0;
+    out->created_at = db_ll(r, 0, 4);
     return stripe_requests_params(ctx, db_str(r, 0, 3), &out->params);
 }
 

@@ -28,7 +28,7 @@ static const struct db_statement claim_st = {
     "                 ORDER BY next_attempt_at LIMIT $1"
     "                 FOR UPDATE SKIP LOCKED)"
     " RETURNING r.id, r.idempotency_key, r.customer_id, r.operation,"
-    "           r.params::text, r.attempts",
+    "           r.params::text, r.attempts, extract(epoch FROM r.created_at)::bigint",
     2};
 
 const struct db_statement *const stripe_requests_statements[] = {&begin_st, &finish_st,
@@ -77,6 +77,7 @@ enum tg_err stripe_requests_begin(struct tg_ctx *ctx, const char *customer_id,
     out->customer_id = customer_id;
     out->operation = operation;
     out->attempts = 0;
+    out->created_at = 0;
     /* The params as recorded: the caller's object, one more reference. */
     out->params = json_incref(params);
     if (arena_defer(ctx->arena, arena_json_decref, out->params) != 0) {
@@ -114,6 +115,7 @@ enum tg_err stripe_requests_claim(struct tg_ctx *ctx, int limit, long grace_seco
         c->customer_id = db_str(r, (int)i, 2);
         c->operation = db_str(r, (int)i, 3);
         c->attempts = (int)db_ll(r, (int)i, 5);
+        c->created_at = db_ll(r, (int)i, 6);
         if ((e = stripe_requests_params(ctx, db_str(r, (int)i, 4), &c->params)) != TG_OK)
             return e;
     }

@@ -20,6 +20,7 @@ struct stripe_request {
     const char *operation;   /* attach_payment_method, create_subscription, charge, ... */
     json_t *params;          /* what the call sends, as recorded */
     int attempts;
+    long long created_at;    /* when phase 1 committed it, unix seconds; 0: just now */
 };
 
 /* stripe_requests_begin: record operation with params (borrowed) for

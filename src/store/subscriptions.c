@@ -111,6 +111,7 @@ enum tg_err subscriptions_begin(struct tg_ctx *ctx, const char *customer_id, con
     call->customer_id = customer_id;
     call->operation = "create_subscription";
     call->attempts = 0;
+    call->created_at = 0;
     /* What subscription_begin() recorded as the call's params. */
     call->params = json_pack("{s:s, s:s, s:s}", "customer", db_str(r, 0, 4), "price", price,
                              "default_payment_method", db_str(r, 0, 5));

@@ -74,6 +74,8 @@ enum tg_err usage_events_record(struct tg_ctx *ctx, const uint8_t key_hash[HASH_
         out->call.key = db_str(r, 0, c + 1);
         out->call.customer_id = out->key.customer_id;
         out->call.operation = "charge";
+        out->call.attempts = 0;
+        out->call.created_at = 0; /* just begun */
         return stripe_requests_params(ctx, db_str(r, 0, c + 2), &out->call.params);
     }
     return TG_OK;

@@ -20,12 +20,18 @@
  * between phase 1 and the call (failpoint charge.before_send; skipped
  * without --enable-failpoints) leaves the event in progress -- its retry
  * is TG_ECONFLICT with a retry-after, nothing consumed -- until
- * charge_resume charges it once.
+ * charge_resume charges it once. A call whose PaymentIntent Stripe made but
+ * whose answer was lost, resumed after Stripe forgot its idempotency key
+ * (24 hours: the row backdated, the emulator told to forget), adopts that
+ * PaymentIntent -- found by the call id tollgate puts in its metadata --
+ * instead of making a second one.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/failpoint.h"
@@ -424,4 +430,63 @@ Test(charge, crash_before_send_is_in_progress_until_resumed)
     cr_assert(r.event.replayed);
     cr_assert_str_eq(r.event.outcome, "charged");
     cr_assert_eq(r.event.amount_cents, 2900);
+}
+
+/* emulator: a control request to the Stripe emulator (its /_emulator
+ * endpoints), through libtollgate's own client; asserted to succeed. */
+static void emulator(const char *method, const char *path, const struct stripe_param *p,
+                     size_t n)
+{
+    struct tg_ctx *ctx = fixture_ctx();
+    struct stripe_result r;
+    char key[64];
+    snprintf(key, sizeof(key), "control-%ld-%d", (long)time(NULL), rand());
+    cr_assert_eq(stripe_call(ctx, method, path, p, n, strcmp(method, "POST") == 0 ? key : NULL,
+                             &r),
+                 TG_OK);
+    cr_assert_eq(r.outcome, STRIPE_OK, "%s %s: %d", method, path, r.status);
+}
+
+Test(charge, a_call_resumed_after_stripe_forgot_its_key_adopts_its_payment_intent)
+{
+    struct fixture_customer c;
+    with_card(&c, "pm_card_visa");
+    /* Stripe makes the PaymentIntent, but every answer is lost. */
+    const struct stripe_param fault[] = {{"mode", "error"},       {"status", "500"},
+                                         {"phase", "after"},      {"method", "POST"},
+                                         {"path", "/v1/payment_intents"}, {"count", "50"}};
+    emulator("POST", "/_emulator/faults", fault, 6);
+    struct tg_ctx *ctx;
+    struct usage_result r;
+    enum tg_err e = fix(&c, "k-lost", "fix-lost", &ctx, &r);
+    emulator("DELETE", "/_emulator/faults", NULL, 0);
+    cr_assert_eq(e, TG_OK, "%s (%s)", tg_strerror(e), ctx->error.detail ? ctx->error.detail : "");
+    cr_assert_str_eq(r.event.outcome, "charged");
+    cr_assert_eq(rows_where(&c, "SELECT count(*) FROM charges WHERE customer_id = $1"
+                                "   AND status = 'pending'"),
+                 1);
+    cr_assert_eq(stripe_intents(&c), 1, "Stripe made the PaymentIntent");
+
+    /* A day and more later (the worker was down): Stripe has forgotten the
+     * key, so sending the call again would charge a second time. */
+    fixture_exec("UPDATE stripe_requests SET created_at = now() - interval '25 hours'"
+                 " WHERE customer_id = $1 AND status = 'pending'",
+                 c.id, NULL);
+    emulator("DELETE", "/_emulator/idempotency_keys", NULL, 0);
+    const struct stripe_request *call;
+    resume(&c, &call);
+    assert_charged_once(&c, 2900, "payg");
+
+    /* The PaymentIntent names its call. */
+    char cus[64], want[32];
+    fixture_text(cus, sizeof(cus), "SELECT stripe_customer_id FROM customers WHERE id = $1", c.id,
+                 NULL);
+    ctx = fixture_ctx();
+    const struct stripe_param q[] = {{"customer", cus}};
+    struct stripe_result list;
+    cr_assert_eq(stripe_call(ctx, "GET", "/v1/payment_intents", q, 1, NULL, &list), TG_OK);
+    json_t *meta = json_object_get(json_array_get(json_object_get(list.body, "data"), 0),
+                                   "metadata");
+    snprintf(want, sizeof(want), "%lld", call->id);
+    cr_assert_str_eq(json_string_value(json_object_get(meta, "tollgate_request_id")), want);
 }

@@ -9,15 +9,23 @@
  * none of them recording anything; a declined first invoice is
  * TG_EPAYMENTFAILED, leaves no live subscription and grants nothing.
  * Cancelling now makes the customer payg and keeps the credits;
- * cancelling at period end keeps Pro with cancel_at_period_end set.
+ * cancelling at period end keeps Pro with cancel_at_period_end set. A
+ * create call whose answer was lost, resumed after Stripe forgot its
+ * idempotency key (the row backdated 25 hours, the emulator's keys
+ * forgotten), adopts the subscription it made instead of making another.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "domain/flag.h"
 #include "domain/payment.h"
 #include "domain/subscription.h"
 #include "fixture.h"
+#include "integration/stripe.h"
+#include "store/stripe_requests.h"
 
 TestSuite(subscription, .init = fixture_init, .fini = fixture_fini, .timeout = 60);
 FIXTURE_SERIAL_MAIN()
@@ -163,4 +171,75 @@ Test(subscription, cancel_at_period_end_keeps_pro)
     ctx = fixture_ctx();
     cr_assert_eq(subscription_current(ctx, c.id, &out), TG_OK);
     cr_assert(out.cancel_at_period_end);
+}
+
+/* stripe: a request to the Stripe emulator (a control endpoint or the API)
+ * through libtollgate's client, asserted to succeed; the body. */
+static json_t *stripe(const char *method, const char *path, const struct stripe_param *p,
+                      size_t n)
+{
+    struct tg_ctx *ctx = fixture_ctx();
+    struct stripe_result r;
+    char key[64];
+    snprintf(key, sizeof(key), "control-%ld-%d", (long)time(NULL), rand());
+    cr_assert_eq(stripe_call(ctx, method, path, p, n, strcmp(method, "POST") == 0 ? key : NULL,
+                             &r),
+                 TG_OK);
+    cr_assert_eq(r.outcome, STRIPE_OK, "%s %s: %d", method, path, r.status);
+    return r.body;
+}
+
+static size_t stripe_subscriptions(const struct fixture_customer *c)
+{
+    char cus[64];
+    fixture_text(cus, sizeof(cus), "SELECT stripe_customer_id FROM customers WHERE id = $1", c->id,
+                 NULL);
+    const struct stripe_param q[] = {{"customer", cus}, {"status", "all"}};
+    return json_array_size(json_object_get(stripe("GET", "/v1/subscriptions", q, 2), "data"));
+}
+
+Test(subscription, a_create_resumed_after_stripe_forgot_its_key_adopts_its_subscription)
+{
+    struct fixture_customer c;
+    with_card(&c, "pm_card_visa");
+    /* Stripe makes the subscription, but every answer is lost. */
+    const struct stripe_param fault[] = {{"mode", "error"},  {"status", "500"},
+                                         {"phase", "after"}, {"method", "POST"},
+                                         {"path", "/v1/subscriptions"}, {"count", "50"}};
+    stripe("POST", "/_emulator/faults", fault, 6);
+    struct tg_ctx *ctx;
+    struct subscription s;
+    enum tg_err e = subscribe(&c, "pro", &ctx, &s);
+    stripe("DELETE", "/_emulator/faults", NULL, 0);
+    cr_assert_eq(e, TG_EUPSTREAM, "%s", tg_strerror(e));
+    cr_assert_eq(stripe_subscriptions(&c), 1, "Stripe made the subscription");
+    cr_assert_eq(fixture_balance(&c), 10);
+
+    /* More than a day later Stripe has forgotten the key. */
+    fixture_exec("UPDATE stripe_requests SET created_at = now() - interval '25 hours',"
+                 "       next_attempt_at = now()"
+                 " WHERE customer_id = $1 AND status = 'pending'",
+                 c.id, NULL);
+    stripe("DELETE", "/_emulator/idempotency_keys", NULL, 0);
+    ctx = fixture_ctx();
+    struct stripe_request *calls;
+    size_t n, ours = 0;
+    cr_assert_eq(stripe_requests_claim(ctx, 100, 0, &calls, &n), TG_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(calls[i].customer_id, c.id) != 0)
+            continue;
+        cr_assert_str_eq(calls[i].operation, "create_subscription");
+        e = subscription_run(ctx, &calls[i], NULL);
+        cr_assert_eq(e, TG_OK, "%s (%s)", tg_strerror(e),
+                     ctx->error.detail ? ctx->error.detail : "");
+        ours++;
+    }
+    cr_assert_eq(ours, 1);
+    cr_assert_eq(stripe_subscriptions(&c), 1, "a second subscription was made");
+    assert_tier(&c, "pro");
+    cr_assert_eq(fixture_balance(&c), 70, "the adopted subscription's invoice grants once");
+    cr_assert_eq(rows_where(&c, "SELECT count(*) FROM subscriptions WHERE customer_id = $1"
+                                "   AND status = 'active'"
+                                "   AND stripe_subscription_id LIKE 'sub\\_%'"),
+                 1);
 }

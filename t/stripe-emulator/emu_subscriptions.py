@@ -98,6 +98,36 @@ class Stripe(Payments):
         self.emit("invoice.created", inv)
         return inv
 
+    def invoice_adhoc(self, p):
+        """POST /_emulator/invoices: an invoice of CUSTOMER (and SUBSCRIPTION) with
+        one line of PRICE (default: the subscription's; an unknown id makes a
+        one-time price of another product) for AMOUNT (default: the price's),
+        with BILLING_REASON (default manual), finalized and, unless paid=false,
+        paid out of band: what a proration, a one-off item or a $0 invoice
+        looks like, with its invoice.* events, for tests of what grants what."""
+        cus = self.get("customer", p.get("customer"), "customer")
+        sub = self.get("subscription", p["subscription"], "subscription") \
+            if p.get("subscription") else None
+        pid = p.get("price") or (sub["items"]["data"][0]["price"]["id"] if sub else None)
+        if not pid:
+            raise E.missing_param("price")
+        price = self.objs.get(pid) if self.kind.get(pid) == "price" else None
+        if price is None:
+            price = self.fixture("price")
+            price.update(id=pid, object="price", active=True, currency="usd", type="one_time",
+                         recurring=None, product="prod_emulator_other", unit_amount=1000,
+                         unit_amount_decimal="1000", metadata={}, livemode=False)
+        amount = int(p["amount"]) if p.get("amount") not in (None, "") else None
+        now = self.now()
+        line = self.line(price, 1, (now, now), sub, amount=amount,
+                         proration=as_bool(p.get("proration"), "proration"))
+        inv = self.invoice_new(cus, sub, p.get("billing_reason") or "manual", [line], now, now)
+        self.finalize(inv)
+        if inv["status"] == "open" and as_bool(p.get("paid"), "paid", True):
+            inv["paid_out_of_band"] = True
+            self.invoice_paid(inv, None)
+        return inv
+
     def finalize(self, inv):
         cus = self.objs[inv["customer"]]
         now = self.now()

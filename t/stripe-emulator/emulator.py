@@ -551,6 +551,17 @@ class Handler(BaseHTTPRequestHandler):
             return em.faults.add(p)
         if key == ("DELETE", "faults"):
             return {"cleared": em.faults.clear()}
+        if key == ("DELETE", "idempotency_keys"):
+            # What 24 hours do at Stripe: every key is forgotten, so a
+            # repeated request with one acts anew.
+            with em.lock:
+                n = len(em.idem)
+                em.idem.clear()
+            return {"forgotten": n}
+        if key == ("POST", "invoices"):
+            with st.lock:
+                st.ctx.request = None
+                return ordered(st.render(st.invoice_adhoc(p)))
         if method == "POST" and len(parts) == 3 and parts[0] == "payment_intents" \
                 and parts[2] == "authenticate":
             outcome = p.get("outcome", "succeed")

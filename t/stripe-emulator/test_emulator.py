@@ -388,6 +388,15 @@ class Idempotency(Base):
                       {"customer": cus["id"]}, headers=h2, expect=402)
         self.assertEqual((e1.raw, e2.headers["Idempotent-Replayed"]), (e2.raw, "true"))
 
+    def test_forgotten_keys_act_anew(self):
+        h = {"Idempotency-Key": "idem-forget"}
+        a = self.ok("POST", "/v1/customers", {"email": "f@example.com"}, headers=h)
+        self.assertEqual(self.ctl("DELETE", "/_emulator/idempotency_keys")["forgotten"], 1)
+        b = self.api("POST", "/v1/customers", {"email": "f@example.com"}, headers=h, expect=200)
+        self.assertIsNone(b.headers.get("Idempotent-Replayed"))
+        self.assertNotEqual(a["id"], b.body["id"])
+        self.assertEqual(len(self.ok("GET", "/v1/customers")["data"]), 2)
+
     def test_concurrent_same_key(self):
         self.ctl("POST", "/_emulator/faults", {"mode": "latency", "delay_ms": 700,
                                                "path": "/v1/customers", "method": "POST",
@@ -532,6 +541,32 @@ class Cards(Base):
 
 
 class Subscriptions(Base):
+    def test_adhoc_invoices(self):
+        cus, _ = self.customer()
+        sub = self.subscribe(cus, expect=200).body
+        pro = self.ctl("POST", "/_emulator/invoices", {
+            "customer": cus["id"], "subscription": sub["id"],
+            "billing_reason": "subscription_update", "proration": "true", "amount": 1234})
+        self.assertEqual((pro["status"], pro["paid"], pro["billing_reason"], pro["amount_paid"],
+                          pro["subscription"], pro["lines"]["data"][0]["proration"],
+                          pro["lines"]["data"][0]["price"]["id"]),
+                         ("paid", True, "subscription_update", 1234, sub["id"], True, PRO))
+        one = self.ctl("POST", "/_emulator/invoices", {
+            "customer": cus["id"], "price": "price_setup_fee", "amount": 5000})
+        self.assertEqual((one["billing_reason"], one["subscription"], one["amount_paid"],
+                          one["lines"]["data"][0]["price"]["id"]),
+                         ("manual", None, 5000, "price_setup_fee"))
+        zero = self.ctl("POST", "/_emulator/invoices", {
+            "customer": cus["id"], "subscription": sub["id"],
+            "billing_reason": "subscription_cycle", "amount": 0})
+        self.assertEqual((zero["status"], zero["amount_paid"]), ("paid", 0))
+        open_ = self.ctl("POST", "/_emulator/invoices", {
+            "customer": cus["id"], "subscription": sub["id"],
+            "billing_reason": "subscription_cycle", "paid": "false"})
+        self.assertEqual((open_["status"], open_["amount_due"]), ("open", 59900))
+        self.assertEqual(self.ok("GET", "/v1/invoices/%s" % pro["id"])["status"], "paid")
+        self.assertEqual(self.event_types().count("invoice.paid"), 4)
+
     def test_create_paid(self):
         cus, pm = self.customer()
         sub = self.subscribe(cus, expand=["latest_invoice.payment_intent"],

@@ -60,6 +60,12 @@ Test(webhook_sig, stripe_vectors)
             json_integer_value(json_object_get(v, "now")),
             json_integer_value(json_object_get(v, "tolerance")));
         bool want = json_is_true(json_object_get(v, "expect_valid"));
+        /* Deliberate difference: Stripe's libraries accept a timestamp from
+         * any time in the future; tollgate refuses one beyond the tolerance
+         * (a captured, future-dated delivery would otherwise stay valid
+         * for as long as its t lies ahead). */
+        if (strcmp(name, "future_timestamp") == 0)
+            want = false;
         cr_expect_eq(r == WEBHOOK_SIG_OK, want, "vector %s: got \"%s\"", name,
                      webhook_sig_str(r));
         free(owned);
@@ -87,6 +93,25 @@ Test(webhook_sig, own_header_round_trips_and_detects_changes)
     cr_assert_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body), 1300, 300),
                  WEBHOOK_SIG_OK, "age equal to the tolerance is accepted");
     cr_assert_eq(webhook_sig_stripe_header("whsec_abc", body, strlen(body), 1000, h, 20), -1);
+}
+
+/* A timestamp ahead of our clock is refused beyond the tolerance too:
+ * t = now + 400 s with a 300 s tolerance was accepted before 0.2.1. */
+Test(webhook_sig, future_timestamps_beyond_tolerance_are_refused)
+{
+    const char *body = "{\"id\":\"evt_1\",\"object\":\"event\"}";
+    char h[160];
+    cr_assert_eq(webhook_sig_stripe_header("whsec_abc", body, strlen(body), 1400, h, sizeof(h)), 0);
+    cr_expect_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body), 1000, 300),
+                 WEBHOOK_SIG_TOO_NEW, "now + 400 s");
+    cr_expect_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body), 1099, 300),
+                 WEBHOOK_SIG_TOO_NEW, "now + 301 s");
+    cr_expect_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body), 1100, 300),
+                 WEBHOOK_SIG_OK, "now + 300 s, at the tolerance, is accepted (clock skew)");
+    cr_expect_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body), 1399, 300),
+                 WEBHOOK_SIG_OK, "a second ahead");
+    cr_expect_str_eq(webhook_sig_str(WEBHOOK_SIG_TOO_NEW),
+                     "signature timestamp is in the future beyond the tolerance");
 }
 
 Test(webhook_sig, malformed_headers)

@@ -1,0 +1,46 @@
+/*
+ * invoices (store): see invoices.h.
+ */
+#include "store/invoices.h"
+
+#include "store/db.h"
+#include "store/registry.h"
+
+static const struct db_statement record_st = {
+    "invoices_record",
+    "SELECT outcome, entry_id FROM invoice_record($1, $2, $3, $4, $5, $6, $7::bigint, $8, $9,"
+    " $10)",
+    10};
+
+const struct db_statement *const invoices_statements[] = {&record_st, NULL};
+
+enum tg_err invoices_record(struct tg_ctx *ctx, const struct invoices_record *rec, bool *granted)
+{
+    static const char *const verdicts[] = {[INVOICES_QUALIFIES] = "qualifies",
+                                           [INVOICES_NOT_QUALIFYING] = "not_qualifying",
+                                           [INVOICES_REJECTED] = "rejected"};
+    const char *p[10] = {
+        rec->id,
+        rec->subscription_id,
+        rec->stripe_customer_id,
+        rec->stripe_subscription_id,
+        rec->status,
+        rec->billing_reason,
+        rec->amount_paid >= 0 ? db_text_ll(ctx, rec->amount_paid) : NULL,
+        rec->currency,
+        verdicts[rec->verdict],
+        rec->verdict == INVOICES_QUALIFIES ? NULL : rec->reason,
+    };
+    static const char *const outcomes[] = {"granted", "already_granted", "not_qualifying",
+                                           "rejected"};
+    PGresult *r;
+    int o;
+    enum tg_err e = db_exec_one(ctx, &record_st, p, &r);
+    if (e == TG_ENOTFOUND)
+        return ctx_fail(ctx, TG_EINTERNAL, "invoice_record answered no row");
+    if (e == TG_OK)
+        e = db_outcome(ctx, r, 0, outcomes, 4, &o);
+    if (e == TG_OK)
+        *granted = o == 0;
+    return e;
+}
