@@ -168,9 +168,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     return len;
 }
 
-/* attempt: one HTTP exchange; returns the curl code, *status the HTTP one. */
+/* attempt: one HTTP exchange of at most timeout_ms; returns the curl
+ * code, *status the HTTP one. */
 static CURLcode attempt(struct stripe *s, const char *method, const char *url, const char *form,
-                        struct curl_slist *headers, struct exchange *x, long *status)
+                        struct curl_slist *headers, long timeout_ms, struct exchange *x,
+                        long *status)
 {
     CURL *c = s->curl;
     curl_easy_reset(c);
@@ -179,8 +181,9 @@ static CURLcode attempt(struct stripe *s, const char *method, const char *url, c
     curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, s->secret_key);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/" PACKAGE_VERSION);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     s->connect_timeout_ms < timeout_ms ? s->connect_timeout_ms : timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -240,6 +243,18 @@ static enum tg_err classify(struct arena *a, CURLcode rc, long status, struct ex
     return TG_OK;
 }
 
+/* attempt_ms: the time-out of the next attempt, which starts after
+ * pause_ms: stripe_timeout_ms cut to what is left of the request's budget
+ * (ctx_set_budget), so that the request answers before nginx gives up on
+ * it; 0 when too little is left for an attempt (STRIPE_MIN_ATTEMPT_MS). */
+static long attempt_ms(const struct stripe *s, const struct tg_ctx *ctx, long pause_ms)
+{
+    long long left = ctx_budget_left_ms(ctx) - pause_ms;
+    if (left < STRIPE_MIN_ATTEMPT_MS)
+        return 0;
+    return left < s->timeout_ms ? (long)left : s->timeout_ms;
+}
+
 static void log_call(const struct tg_ctx *ctx, const char *method, const char *path,
                      const char *key, const struct stripe_result *out, CURLcode rc)
 {
@@ -290,16 +305,31 @@ enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path
         return TG_ENOMEM;
 
     CURLcode rc = CURLE_OK;
-    long status = 0;
+    long status = 0, limit = attempt_ms(s, ctx, 0);
     struct exchange x = {.should_retry = -1};
+    if (limit == 0) {
+        /* The request's budget is spent: certainly not sent, no final
+         * answer, as when Stripe is not configured: tollgate-worker sends
+         * a recorded call with its key. */
+        curl_slist_free_all(h);
+        out->outcome = STRIPE_UNREACHABLE;
+        out->message = "no time left in the request to call Stripe";
+        ctx_log(ctx, LOG_WARN,
+                json_pack("{s:s, s:s, s:s, s:s?, s:s}", "msg", "stripe call not sent", "method",
+                          method, "path", path, "idempotency_key", idempotency_key, "error",
+                          "request_timeout_ms spent"));
+        return TG_EUPSTREAM;
+    }
     for (out->attempts = 1;; out->attempts++) {
         free(x.body);
         x = (struct exchange){.should_retry = -1};
-        rc = attempt(s, method, url, form, h, &x, &status);
+        rc = attempt(s, method, url, form, h, limit, &x, &status);
         ctx_progress(ctx); /* an attempt takes at most timeout_ms */
         if (!retryable(rc, status, x.should_retry) || out->attempts > s->max_retries)
             break;
         long pause = stripe_backoff_ms(out->attempts);
+        if ((limit = attempt_ms(s, ctx, pause)) == 0)
+            break; /* no time for another attempt: the last one's answer stands */
         nanosleep(&(struct timespec){pause / 1000, (pause % 1000) * 1000000L}, NULL);
     }
     curl_slist_free_all(h);
