@@ -34,7 +34,10 @@ static int connect_stack(const char *src)
     const char *url = it_env("TOLLGATE_URL");
     const char *colon = strrchr(url, ':');
     cr_assert_not_null(colon, "TOLLGATE_URL %s has no port", url);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    cr_assert(port > 0 && port < 65536 && (*end == '\0' || *end == '/'), "TOLLGATE_URL %s", url);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     cr_assert(fd >= 0, "socket: %s", strerror(errno));

@@ -75,7 +75,7 @@ Test(edge, nul_bytes_and_bad_framing_are_400_problems)
     it_response_free(&r);
 }
 
-/* big: "GET path HTTP/1.1" with the given extra header block. */
+/* request_with: "GET path HTTP/1.1" with the extra header lines; free it. */
 static char *request_with(const char *path, const char *extra)
 {
     char *s = NULL;
@@ -97,10 +97,11 @@ Test(edge, oversized_headers_and_uri_are_problems)
     free(req);
     free(value);
 
-    char *many = malloc(1000 * 48 + 1), *p = many;
+    size_t size = 1000 * 48 + 1, used = 0;
+    char *many = malloc(size);
     cr_assert_not_null(many);
     for (int i = 0; i < 1000; i++)
-        p += sprintf(p, "X-H%04d: %036d\r\n", i, i);
+        used += (size_t)snprintf(many + used, size - used, "X-H%04d: %036d\r\n", i, i);
     req = request_with("/health", many);
     raw_problem_s("1000 headers", req, 431, "headers-too-large");
     free(req);
@@ -167,7 +168,7 @@ Test(edge, every_answer_says_nosniff)
     free(big);
 }
 
-/* header_ends: the header is there, once, and ends with suffix. */
+/* location_is: one Location header, ending with suffix. */
 static void location_is(const struct it_response *r, const char *suffix, const char *what)
 {
     cr_assert_eq(it_header_count(r, "Location"), 1, "%s: one Location", what);
