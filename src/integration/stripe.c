@@ -255,6 +255,25 @@ static long attempt_ms(const struct stripe *s, const struct tg_ctx *ctx, long pa
     return left < s->timeout_ms ? (long)left : s->timeout_ms;
 }
 
+/* not_sent: the answer to a call certainly not sent (Stripe not
+ * configured, or no time left in the request), yet with no final answer,
+ * on purpose: a recorded call stays pending and tollgate-worker sends it,
+ * with its key, later. A final one would settle a charge as failed (the
+ * customer past_due, the money never asked for). The line makes each such
+ * call seen, in the log of the process. message: for the customer; why:
+ * for the log. */
+static enum tg_err not_sent(struct tg_ctx *ctx, const char *method, const char *path,
+                            const char *key, const char *message, const char *why,
+                            struct stripe_result *out)
+{
+    out->outcome = STRIPE_UNREACHABLE;
+    out->message = message;
+    ctx_log(ctx, LOG_WARN,
+            json_pack("{s:s, s:s, s:s, s:s?, s:s}", "msg", "stripe call not sent", "method", method,
+                      "path", path, "idempotency_key", key, "error", why));
+    return TG_EUPSTREAM;
+}
+
 static void log_call(const struct tg_ctx *ctx, const char *method, const char *path,
                      const char *key, const struct stripe_result *out, CURLcode rc)
 {
@@ -274,23 +293,18 @@ enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path
     struct stripe *s = ctx->svc->stripe;
     struct arena *a = ctx->arena;
     memset(out, 0, sizeof(*out));
-    if (s == NULL) {
-        /* Certainly not sent, yet no final answer, on purpose: a recorded
-         * call stays pending and tollgate-worker sends it, with its key,
-         * once Stripe is configured. A final one would settle a charge as
-         * failed (the customer past_due, the money never asked for). The
-         * line makes each refused call seen, in the log of the process. */
-        out->outcome = STRIPE_UNREACHABLE;
-        out->message = "Stripe is not configured on this server";
-        ctx_log(ctx, LOG_WARN,
-                json_pack("{s:s, s:s, s:s, s:s?, s:s}", "msg", "stripe call not sent", "method",
-                          method, "path", path, "idempotency_key", idempotency_key, "error",
-                          "Stripe is not configured (stripe_secret_key_file)"));
-        return TG_EUPSTREAM;
-    }
+    if (s == NULL)
+        return not_sent(ctx, method, path, idempotency_key,
+                        "Stripe is not configured on this server",
+                        "Stripe is not configured (stripe_secret_key_file)", out);
     bool post = strcmp(method, "POST") == 0;
     if (post && idempotency_key == NULL)
         return TG_EINTERNAL; /* every POST carries a key: DESIGN.md section 4 */
+    long limit = attempt_ms(s, ctx, 0);
+    if (limit == 0)
+        return not_sent(ctx, method, path, idempotency_key,
+                        "no time left in the request to call Stripe", "request_timeout_ms spent",
+                        out);
     char *form = stripe_form_encode(a, params, nparams);
     const char *url = post || nparams == 0
                           ? arena_printf(a, "%s%s", s->api_base, path)
@@ -305,21 +319,8 @@ enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path
         return TG_ENOMEM;
 
     CURLcode rc = CURLE_OK;
-    long status = 0, limit = attempt_ms(s, ctx, 0);
+    long status = 0;
     struct exchange x = {.should_retry = -1};
-    if (limit == 0) {
-        /* The request's budget is spent: certainly not sent, no final
-         * answer, as when Stripe is not configured: tollgate-worker sends
-         * a recorded call with its key. */
-        curl_slist_free_all(h);
-        out->outcome = STRIPE_UNREACHABLE;
-        out->message = "no time left in the request to call Stripe";
-        ctx_log(ctx, LOG_WARN,
-                json_pack("{s:s, s:s, s:s, s:s?, s:s}", "msg", "stripe call not sent", "method",
-                          method, "path", path, "idempotency_key", idempotency_key, "error",
-                          "request_timeout_ms spent"));
-        return TG_EUPSTREAM;
-    }
     for (out->attempts = 1;; out->attempts++) {
         free(x.body);
         x = (struct exchange){.should_retry = -1};

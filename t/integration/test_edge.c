@@ -31,8 +31,8 @@ static void assert_nosniff(const struct it_response *r, const char *what)
 
 /* raw_problem: send req raw (from src, or NULL) and check the answer is
  * the problem status/slug with nosniff. */
-static void raw_problem(const char *what, const char *req, size_t len, const char *src,
-                        long status, const char *slug)
+static void raw_problem(const char *what, const char *req, size_t len, const char *src, long status,
+                        const char *slug)
 {
     struct it_response r;
     cr_assert_eq(it_raw(req, len, src, &r), 0, "%s: no answer", what);
@@ -79,8 +79,8 @@ Test(edge, nul_bytes_and_bad_framing_are_400_problems)
 static char *request_with(const char *path, const char *extra)
 {
     char *s = NULL;
-    cr_assert(asprintf(&s, "GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n", path,
-                       extra) > 0);
+    cr_assert(
+        asprintf(&s, "GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n", path, extra) > 0);
     return s;
 }
 
@@ -127,9 +127,10 @@ Test(edge, nginx_refusals_are_problems)
                 "forbidden");
     raw_problem_s("an unknown path", "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                   404, "not-found");
-    raw_problem_s("an error page itself",
-                  "GET /_tollgate/errors/forbidden HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                  404, "not-found");
+    raw_problem_s(
+        "an error page itself",
+        "GET /_tollgate/errors/forbidden HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404,
+        "not-found");
     struct it_response r;
     cr_assert_eq(it_raw(metrics, sizeof(metrics) - 1, NULL, &r), 0);
     cr_assert_eq(r.status, 200, "/metrics from loopback: %ld", r.status);
@@ -152,8 +153,10 @@ Test(edge, every_answer_says_nosniff)
     it_assert_problem(&r, 401, "unauthorized", NULL);
     assert_nosniff(&r, "tollgate's 401");
     it_response_free(&r);
-    it_post_json("/api/v1/usage", c.api_key, "edge-nosniff", "{\"kind\":\"fix_deployed\","
-                 "\"fix_id\":\"f\"}", &r);
+    it_post_json("/api/v1/usage", c.api_key, "edge-nosniff",
+                 "{\"kind\":\"fix_deployed\","
+                 "\"fix_id\":\"f\"}",
+                 &r);
     cr_assert_eq(r.status, 201);
     assert_nosniff(&r, "POST /api/v1/usage 201");
     it_response_free(&r);
@@ -174,8 +177,8 @@ static void location_is(const struct it_response *r, const char *suffix, const c
     cr_assert_eq(it_header_count(r, "Location"), 1, "%s: one Location", what);
     const char *loc = it_header(r, "Location");
     size_t n = strlen(loc), s = strlen(suffix);
-    cr_assert(n >= s && strcmp(loc + n - s, suffix) == 0, "%s: Location %s, want ...%s", what,
-              loc, suffix);
+    cr_assert(n >= s && strcmp(loc + n - s, suffix) == 0, "%s: Location %s, want ...%s", what, loc,
+              suffix);
 }
 
 Test(edge, created_answers_say_where)

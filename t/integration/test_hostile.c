@@ -98,17 +98,16 @@ static const struct hostile cases[] = {
     {"two Idempotency-Keys", HEADERS, S("Idempotency-Key: hostile-2\r\n"), 400},
     {"two Hosts", HEADERS, S("Host: y\r\n"), 400},
     {"two Content-Types", HEADERS_BODY,
-     S("Content-Length: 2\r\nContent-Type: application/json\r\nContent-Type: text/plain\r\n"),
-     400},
+     S("Content-Length: 2\r\nContent-Type: application/json\r\nContent-Type: text/plain\r\n"), 400},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
 /* The tables a request can write; none may grow or shrink. */
 static const char *const tables[] = {
-    "customers",    "api_keys",     "credit_transactions", "usage_events",
-    "charges",      "subscriptions", "stripe_requests",    "stripe_events",
-    "audit_log",    "email_outbox", "github_deliveries",
+    "customers", "api_keys",      "credit_transactions", "usage_events",
+    "charges",   "subscriptions", "stripe_requests",     "stripe_events",
+    "audit_log", "email_outbox",  "github_deliveries",
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
@@ -181,14 +180,14 @@ static void judge(const struct route *r, const struct hostile *k, const struct t
     struct it_response a;
     int rc = it_raw(t->p, t->len, NULL, &a);
     cr_assert_eq(rc, 0, "%s %s, %s: no answer in time", r->method, r->path, k->name);
-    cr_assert(a.status >= 400 && a.status < 500, "%s %s, %s -> %ld %s", r->method, r->path,
-              k->name, a.status, a.body);
+    cr_assert(a.status >= 400 && a.status < 500, "%s %s, %s -> %ld %s", r->method, r->path, k->name,
+              a.status, a.body);
     if (k->expect != 0)
         cr_assert_eq(a.status, k->expect, "%s %s, %s -> %ld, want %ld: %s", r->method, r->path,
                      k->name, a.status, k->expect, a.body);
     else
-        cr_assert(a.status == 400 || a.status == 413 || a.status == 415,
-                  "%s %s, %s -> %ld: %s", r->method, r->path, k->name, a.status, a.body);
+        cr_assert(a.status == 400 || a.status == 413 || a.status == 415, "%s %s, %s -> %ld: %s",
+                  r->method, r->path, k->name, a.status, a.body);
     const char *ct = it_header(&a, "Content-Type");
     cr_assert(ct != NULL && strncmp(ct, "application/problem+json", 24) == 0,
               "%s %s, %s: Content-Type %s", r->method, r->path, k->name, ct ? ct : "(none)");
