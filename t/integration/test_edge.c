@@ -7,13 +7,17 @@
  * nor a 500/501. Every answer, tollgate's and nginx's, carries
  * X-Content-Type-Options: nosniff. A 201 says in Location what it created.
  * nginx's access log holds no credential: an API key sent as the user name
- * of HTTP Basic is not written out.
+ * of HTTP Basic is not written out. A request waiting on a hanging Stripe
+ * answers within its budget (request_timeout_ms), not after every retry.
+ * One test restarts the FastCGI workers, so the program runs its tests one
+ * at a time.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "harness_raw.h"
@@ -256,3 +260,36 @@ Test(edge, access_log_holds_no_credential)
     fclose(f);
     cr_assert_gt(lines, 0, "the access log is written");
 }
+
+static void budget_fini(void)
+{
+    unsetenv("TOLLGATE_REQUEST_TIMEOUT_MS");
+    it_stripe_clear_faults();
+    it_fcgi_restart(NULL);
+}
+
+/* Stripe hangs: each attempt times out after 1.5 s (t/integration/run),
+ * and a retry follows. With a budget of 1 s the first attempt is cut to
+ * what is left of it and no retry starts: the request answers 503 within
+ * its budget, and its call is left to tollgate-worker. */
+Test(edge, a_request_answers_within_its_budget, .fini = budget_fini)
+{
+    setenv("TOLLGATE_REQUEST_TIMEOUT_MS", "1000", 1);
+    it_fcgi_restart(NULL);
+    struct it_customer c;
+    onboard(&c);
+    it_stripe_fault("mode=hang");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct it_response r;
+    it_add_card(&c, "pm_card_visa", true, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    it_assert_problem(&r, 503, "payment-provider-unavailable", NULL);
+    it_response_free(&r);
+    cr_assert(ms < 1400, "answered after %ld ms, budget 1000 ms (one attempt: 1500 ms)", ms);
+}
+
+/* One test restarts the workers with another budget: nothing may run
+ * meanwhile. */
+IT_SERIAL_MAIN()
