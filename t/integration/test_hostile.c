@@ -2,7 +2,7 @@
  * test_hostile: every route of the route table (src/api/dispatch.c) times
  * every kind of hostile request, sent raw through nginx: malformed JSON,
  * duplicated keys, nesting 2000 deep, a body over every limit, invalid
- * UTF-8, numbers out of range, NUL bytes (in the body, the path, the
+ * UTF-8, numbers out of range or at the edges of 64 bits, NUL bytes (in the body, the path, the
  * request line and a header), the wrong Content-Type, request smuggling
  * pairs (Content-Length with Transfer-Encoding, two Content-Lengths, an
  * unsupported Transfer-Encoding) and duplicated headers (Authorization,
@@ -80,6 +80,10 @@ static const struct hostile cases[] = {
     {"invalid UTF-8", BODY, S("{\"name\":\"\xff\xfe\xc0\xaf\"}"), 0},
     {"numbers out of range", BODY, S("{\"limit\":1e999999,\"n\":123456789012345678901234567890}"),
      0},
+    {"an integer past 64 bits", BODY, S("{\"ttl_seconds\":99999999999999999999}"), 0},
+    {"the largest integer", BODY, S("{\"ttl_seconds\":9223372036854775807}"), 0},
+    {"the smallest integer", BODY, S("{\"ttl_seconds\":-9223372036854775808}"), 0},
+    {"a fraction for an integer", BODY, S("{\"ttl_seconds\":1.5}"), 0},
     {"a NUL byte in the body", BODY, S("{\"name\":\"a\0b\"}"), 0},
     {"an escaped NUL", BODY, S("{\"name\":\"a\\u0000b\"}"), 0},
     {"a JSON array", BODY, S("[1,2,3]"), 0},
