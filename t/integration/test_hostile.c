@@ -2,8 +2,9 @@
  * test_hostile: every route of the route table (src/api/dispatch.c) times
  * every kind of hostile request, sent raw through nginx: malformed JSON,
  * duplicated keys, nesting 2000 deep, a body over every limit, invalid
- * UTF-8, numbers out of range or at the edges of 64 bits, NUL bytes (in the body, the path, the
- * request line and a header), the wrong Content-Type, request smuggling
+ * UTF-8, numbers out of range or at the edges of 64 bits, NUL bytes (in
+ * the body, the path, the request line and a header), the wrong
+ * Content-Type, request smuggling
  * pairs (Content-Length with Transfer-Encoding, two Content-Lengths, an
  * unsupported Transfer-Encoding) and duplicated headers (Authorization,
  * Idempotency-Key, Content-Type), headers over nginx's buffers. Each must
