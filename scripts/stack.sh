@@ -194,7 +194,7 @@ stack_fcgi_stop() {
 stack_nginx_start() {
     local dir=$1 port=$2 user_line=
     mkdir -p "$dir/nginx/snippets" "$dir/nginx/tmp"
-    cp "$STACK_SRC/nginx/tollgate-fastcgi.conf" "$STACK_SRC/nginx/tollgate-locations.conf" \
+    cp "$STACK_SRC"/nginx/tollgate-*.conf \
         "$dir/nginx/snippets/"
     [ "$(id -u)" -eq 0 ] && user_line="user root;"
     sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@USER_LINE@|$user_line|" \

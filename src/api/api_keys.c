@@ -40,8 +40,13 @@ enum tg_err api_api_keys_create(struct http_request *req)
     if (body != NULL)
         json_object_set_new(body, "key", json_string(key.key));
     apikey_cleanse(&key);
-    /* The key is in the body: make sure no cache keeps it. */
-    if ((e = http_add_header(req, "Cache-Control", "no-store")) != TG_OK) {
+    /* The key is in the body: make sure no cache keeps it. Location: the
+     * key's own URL, the one that revokes it (RFC 9110 15.3.2). */
+    const char *location = arena_printf(req->arena, "/api/v1/api_keys/%s", info.id);
+    if (location == NULL)
+        e = TG_ENOMEM;
+    if (e != TG_OK || (e = http_add_header(req, "Cache-Control", "no-store")) != TG_OK ||
+        (e = http_add_header(req, "Location", location)) != TG_OK) {
         json_decref(body);
         return e;
     }

@@ -50,6 +50,9 @@ enum tg_err api_subscriptions_create(struct http_request *req)
         e = subscription_create(req->ctx, req->auth.customer_id, json_string_value(f[0]), &s);
     if (e != TG_OK)
         return e;
+    /* RFC 9110 15.3.2: a 201 names what it created. */
+    if ((e = http_add_header(req, "Location", "/api/v1/subscriptions/current")) != TG_OK)
+        return e;
     return http_reply_json(req, 201, render_subscription(&s));
 }
 

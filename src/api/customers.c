@@ -28,9 +28,14 @@ enum tg_err api_customers_create(struct http_request *req)
     json_t *body = json_pack("{s:o, s:s, s:s}", "customer", render_customer(&c), "api_key",
                              key.key, "api_key_prefix", key.prefix);
     apikey_cleanse(&key);
-    /* The key is in the body: make sure no cache keeps it. */
-    if ((e = http_add_header(req, "Cache-Control", "no-store")) != TG_OK)
+    /* The key is in the body: make sure no cache keeps it. The new
+     * customer is /customers/me to its key (RFC 9110 15.3.2: a 201 names
+     * what it created in Location). */
+    if ((e = http_add_header(req, "Cache-Control", "no-store")) != TG_OK ||
+        (e = http_add_header(req, "Location", "/api/v1/customers/me")) != TG_OK) {
+        json_decref(body);
         return e;
+    }
     return http_reply_json(req, 201, body);
 }
 

@@ -49,6 +49,10 @@ const struct config_key config_keys[] = {
     KEY("statement_timeout_ms", "TOLLGATE_STATEMENT_TIMEOUT_MS", CONFIG_LONG,
         statement_timeout_ms, "5000", 100, 600000,
         "longest a request's SQL statement may run before PostgreSQL cancels it (503)"),
+    KEY("request_timeout_ms", "TOLLGATE_REQUEST_TIMEOUT_MS", CONFIG_LONG, request_timeout_ms,
+        "20000", 1000, 600000,
+        "budget of one request: Stripe attempts are cut to it; above stripe_timeout_ms and "
+        "below nginx's fastcgi_read_timeout"),
     KEY("stripe_api_base", "TOLLGATE_STRIPE_API_BASE", CONFIG_STRING, stripe_api_base,
         "https://api.stripe.com", 0, 0,
         "base URL of the Stripe API (the emulator's URL in development and tests)"),

@@ -16,6 +16,13 @@
 
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/tollgate/tollgate.conf"
 
+/* The fastcgi_read_timeout of the shipped nginx snippet
+ * (nginx/tollgate-locations.conf; keep the two in step): how long nginx
+ * waits for tollgate's answer before it answers 503 itself. A request must
+ * answer before it: request_timeout_ms plus the statements that record a
+ * Stripe call's result stay below it (tollgatectl check-config). */
+#define CONFIG_NGINX_READ_TIMEOUT_MS 40000
+
 struct config {
     char *environment;            /* production | staging | development */
     char *database;               /* libpq conninfo string */
@@ -28,6 +35,7 @@ struct config {
     long low_balance_threshold;   /* warn at or below this many credits */
     long ledger_page_size;        /* default page of /credits/transactions */
     long statement_timeout_ms;    /* PostgreSQL statement_timeout per statement */
+    long request_timeout_ms;      /* a request's budget; Stripe waits are cut to it */
     char *stripe_api_base;        /* https://api.stripe.com, or the emulator */
     char *stripe_secret_key_file; /* file holding sk_...; "" = Stripe not configured */
     char *stripe_price_pro;       /* Stripe price id of the Pro plan */

@@ -3,6 +3,7 @@
  */
 #include "core/ctx.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,25 @@ void ctx_init(struct tg_ctx *ctx, struct arena *a, const struct service *svc,
     ctx->svc = svc;
     ctx->request_id = request_id;
     ctx->now = time(NULL);
+}
+
+static long long monotonic_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void ctx_set_budget(struct tg_ctx *ctx, long ms)
+{
+    ctx->deadline_ms = monotonic_ms() + ms;
+}
+
+long long ctx_budget_left_ms(const struct tg_ctx *ctx)
+{
+    if (ctx->deadline_ms == 0)
+        return LLONG_MAX;
+    return ctx->deadline_ms - monotonic_ms();
 }
 
 void ctx_progress(const struct tg_ctx *ctx)

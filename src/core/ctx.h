@@ -48,6 +48,8 @@ struct tg_ctx {
     const char *customer_id;   /* the customer the work is for, once known; logged */
     const char *actor;         /* audit actor, once set (domain/audit.h) */
     time_t now;                /* the clock of this unit of work, unix seconds */
+    long long deadline_ms;     /* CLOCK_MONOTONIC ms by which the work must be answered
+                                * (ctx_set_budget); 0: none (jobs, tollgatectl) */
     struct tg_error error;     /* the last failure; code TG_OK when none */
     const char *idempotency_ref; /* NULL, or while a request with an Idempotency-Key
                                   * runs, its record's id: Stripe calls begun for it
@@ -84,6 +86,15 @@ void ctx_error_member(struct tg_ctx *ctx, const char *name, json_t *value);
 /* ctx_clear_error: forget the recorded failure (a step that may fail
  * without failing the whole). */
 void ctx_clear_error(struct tg_ctx *ctx);
+
+/* ctx_set_budget: the work must be answered within ms milliseconds from
+ * now (the request budget, config request_timeout_ms); steps that wait on
+ * others (Stripe) cut their time-outs and retries to what is left. */
+void ctx_set_budget(struct tg_ctx *ctx, long ms);
+
+/* ctx_budget_left_ms: milliseconds left of the budget (0 or less when it
+ * is spent), or LLONG_MAX when the work has none. */
+long long ctx_budget_left_ms(const struct tg_ctx *ctx);
 
 /* ctx_progress: a step that may block (bounded by its own time-out) is
  * over: call svc->progress, if any, so a watchdog sees the work moving on

@@ -178,6 +178,37 @@ static void check_smtp(const struct config *cfg, struct ctl_checks *out)
                       "smtp_password_file is set but smtp_username is not: it is not used");
 }
 
+/* check_timeouts: the order a request's outcome depends on (DESIGN.md
+ * section 1: requests never wait on Stripe where they need not): one
+ * Stripe attempt < the request's budget < nginx's fastcgi_read_timeout,
+ * which must also hold the statements that record the result after the
+ * budget's last Stripe attempt. Out of order, nginx answers 503 while
+ * tollgate goes on to charge. nginx's value is the shipped one
+ * (CONFIG_NGINX_READ_TIMEOUT_MS): a warning, as nginx may be set
+ * otherwise. */
+static void check_timeouts(const struct config *cfg, struct ctl_checks *out)
+{
+    long need = cfg->request_timeout_ms + 2 * cfg->statement_timeout_ms;
+    if (cfg->stripe_timeout_ms >= cfg->request_timeout_ms)
+        ctl_check_add(out, CTL_CHECK_ERROR, "request_timeout_ms",
+                      "%ld ms is not above stripe_timeout_ms (%ld ms): a request could not "
+                      "wait out one Stripe attempt",
+                      cfg->request_timeout_ms, cfg->stripe_timeout_ms);
+    else if (need >= CONFIG_NGINX_READ_TIMEOUT_MS)
+        ctl_check_add(out, CTL_CHECK_WARNING, "request_timeout_ms",
+                      "%ld ms plus 2 x statement_timeout_ms (%ld ms) reaches nginx's "
+                      "fastcgi_read_timeout of the shipped snippet (%d ms): nginx may answer "
+                      "503 for a request that still takes effect; raise it in nginx",
+                      cfg->request_timeout_ms, cfg->statement_timeout_ms,
+                      CONFIG_NGINX_READ_TIMEOUT_MS);
+    else
+        ctl_check_add(out, CTL_CHECK_OK, "request_timeout_ms",
+                      "Stripe attempt %ld ms < request %ld ms (+ 2 x %ld ms of statements) < "
+                      "nginx %d ms",
+                      cfg->stripe_timeout_ms, cfg->request_timeout_ms, cfg->statement_timeout_ms,
+                      CONFIG_NGINX_READ_TIMEOUT_MS);
+}
+
 void ctl_check_settings(const struct config *cfg, struct ctl_checks *out)
 {
     const char *env = str(cfg->environment);
@@ -195,6 +226,7 @@ void ctl_check_settings(const struct config *cfg, struct ctl_checks *out)
     else
         ctl_check_add(out, CTL_CHECK_OK, "github_webhook_secret", "%s", "");
     check_smtp(cfg, out);
+    check_timeouts(cfg, out);
 }
 
 /* ---- files and the database --------------------------------------------------- */

@@ -142,6 +142,25 @@ static void signal_all(struct master *m, int sig)
         kill(m->retiring[i], sig);
 }
 
+
+/* warn_timeouts: the timeouts out of order (docs/configuration.md,
+ * request_timeout_ms), logged at start and on each reload. It still runs:
+ * each Stripe attempt is cut to the request's budget; tollgatectl
+ * check-config is where a deploy refuses it. */
+static void warn_timeouts(const struct config *cfg)
+{
+    if (cfg->stripe_timeout_ms >= cfg->request_timeout_ms)
+        log_msg(LOG_WARN,
+                "request_timeout_ms (%ld) is not above stripe_timeout_ms (%ld): Stripe attempts "
+                "are cut to the request's budget (tollgatectl check-config)",
+                cfg->request_timeout_ms, cfg->stripe_timeout_ms);
+    else if (cfg->request_timeout_ms + 2 * cfg->statement_timeout_ms >=
+             CONFIG_NGINX_READ_TIMEOUT_MS)
+        log_msg(LOG_WARN,
+                "request_timeout_ms (%ld) plus 2 x statement_timeout_ms (%ld) reaches the shipped "
+                "nginx fastcgi_read_timeout (%d ms): raise it in nginx",
+                cfg->request_timeout_ms, cfg->statement_timeout_ms, CONFIG_NGINX_READ_TIMEOUT_MS);
+}
 /* reload: re-read the configuration and the blocklist; on success retire
  * every worker and start new ones. A bad file keeps the old configuration. */
 static void reload(struct master *m)
@@ -175,6 +194,7 @@ static void reload(struct master *m)
         }
     }
     log_msg(LOG_INFO, "configuration reloaded; starting %ld workers", m->cfg->workers);
+    warn_timeouts(m->cfg);
     metrics_set_workers(m->cfg->workers);
     fill_slots(m);
     m->reloading = true;
@@ -252,6 +272,7 @@ int master_run(struct config *cfg, struct email_blocklist *bl, const char *confi
     sigprocmask(SIG_BLOCK, &m.sigs, NULL);
 
     log_msg(LOG_INFO, "starting %ld workers", cfg->workers);
+    warn_timeouts(cfg);
     metrics_set_workers(cfg->workers);
     fill_slots(&m);
     notify_ready();

@@ -152,6 +152,7 @@ int worker_run(const struct config *cfg, const struct email_blocklist *bl, int l
         struct tg_ctx ctx;
         struct http_request req;
         ctx_init(&ctx, arena, &svc, NULL);
+        ctx_set_budget(&ctx, cfg->request_timeout_ms); /* below nginx's read timeout */
         http_request_init(&req, &ctx);
         api_serve(&req, fr.envp, (struct http_io){.ctx = &fr, .read = fcgx_read});
         respond(&fr, &req.resp);

@@ -43,6 +43,10 @@ enum param {
     P_HUB_SIGNATURE,
     P_GITHUB_DELIVERY,
     P_GITHUB_EVENT,
+    /* Read only to refuse them twice: nginx passes every request header as
+     * HTTP_*, and CONTENT_TYPE is the first of several Content-Types. */
+    P_HTTP_CONTENT_TYPE,
+    P_HTTP_CONTENT_LENGTH,
     P_COUNT
 };
 
@@ -54,6 +58,7 @@ static const char *param_names[P_COUNT] = {
     [P_REMOTE_ADDR] = "REMOTE_ADDR",        [P_STRIPE_SIGNATURE] = "HTTP_STRIPE_SIGNATURE",
     [P_HUB_SIGNATURE] = "HTTP_X_HUB_SIGNATURE_256",
     [P_GITHUB_DELIVERY] = "HTTP_X_GITHUB_DELIVERY", [P_GITHUB_EVENT] = "HTTP_X_GITHUB_EVENT",
+    [P_HTTP_CONTENT_TYPE] = "HTTP_CONTENT_TYPE",    [P_HTTP_CONTENT_LENGTH] = "HTTP_CONTENT_LENGTH",
 };
 
 static const char *header_names[P_COUNT] = {
@@ -61,6 +66,7 @@ static const char *header_names[P_COUNT] = {
     [P_CONTENT_LENGTH] = "Content-Length", [P_CONTENT_TYPE] = "Content-Type",
     [P_STRIPE_SIGNATURE] = "Stripe-Signature", [P_HUB_SIGNATURE] = "X-Hub-Signature-256",
     [P_GITHUB_DELIVERY] = "X-GitHub-Delivery", [P_GITHUB_EVENT] = "X-GitHub-Event",
+    [P_HTTP_CONTENT_TYPE] = "Content-Type", [P_HTTP_CONTENT_LENGTH] = "Content-Length",
 };
 
 static bool request_id_valid(const char *s)

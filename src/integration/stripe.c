@@ -168,9 +168,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     return len;
 }
 
-/* attempt: one HTTP exchange; returns the curl code, *status the HTTP one. */
+/* attempt: one HTTP exchange of at most timeout_ms; returns the curl
+ * code, *status the HTTP one. */
 static CURLcode attempt(struct stripe *s, const char *method, const char *url, const char *form,
-                        struct curl_slist *headers, struct exchange *x, long *status)
+                        struct curl_slist *headers, long timeout_ms, struct exchange *x,
+                        long *status)
 {
     CURL *c = s->curl;
     curl_easy_reset(c);
@@ -179,8 +181,9 @@ static CURLcode attempt(struct stripe *s, const char *method, const char *url, c
     curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, s->secret_key);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/" PACKAGE_VERSION);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     s->connect_timeout_ms < timeout_ms ? s->connect_timeout_ms : timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -240,6 +243,37 @@ static enum tg_err classify(struct arena *a, CURLcode rc, long status, struct ex
     return TG_OK;
 }
 
+/* attempt_ms: the time-out of the next attempt, which starts after
+ * pause_ms: stripe_timeout_ms cut to what is left of the request's budget
+ * (ctx_set_budget), so that the request answers before nginx gives up on
+ * it; 0 when too little is left for an attempt (STRIPE_MIN_ATTEMPT_MS). */
+static long attempt_ms(const struct stripe *s, const struct tg_ctx *ctx, long pause_ms)
+{
+    long long left = ctx_budget_left_ms(ctx) - pause_ms;
+    if (left < STRIPE_MIN_ATTEMPT_MS)
+        return 0;
+    return left < s->timeout_ms ? (long)left : s->timeout_ms;
+}
+
+/* not_sent: the answer to a call certainly not sent (Stripe not
+ * configured, or no time left in the request), yet with no final answer,
+ * on purpose: a recorded call stays pending and tollgate-worker sends it,
+ * with its key, later. A final one would settle a charge as failed (the
+ * customer past_due, the money never asked for). The line makes each such
+ * call seen, in the log of the process. message: for the customer; why:
+ * for the log. */
+static enum tg_err not_sent(struct tg_ctx *ctx, const char *method, const char *path,
+                            const char *key, const char *message, const char *why,
+                            struct stripe_result *out)
+{
+    out->outcome = STRIPE_UNREACHABLE;
+    out->message = message;
+    ctx_log(ctx, LOG_WARN,
+            json_pack("{s:s, s:s, s:s, s:s?, s:s}", "msg", "stripe call not sent", "method", method,
+                      "path", path, "idempotency_key", key, "error", why));
+    return TG_EUPSTREAM;
+}
+
 static void log_call(const struct tg_ctx *ctx, const char *method, const char *path,
                      const char *key, const struct stripe_result *out, CURLcode rc)
 {
@@ -259,23 +293,18 @@ enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path
     struct stripe *s = ctx->svc->stripe;
     struct arena *a = ctx->arena;
     memset(out, 0, sizeof(*out));
-    if (s == NULL) {
-        /* Certainly not sent, yet no final answer, on purpose: a recorded
-         * call stays pending and tollgate-worker sends it, with its key,
-         * once Stripe is configured. A final one would settle a charge as
-         * failed (the customer past_due, the money never asked for). The
-         * line makes each refused call seen, in the log of the process. */
-        out->outcome = STRIPE_UNREACHABLE;
-        out->message = "Stripe is not configured on this server";
-        ctx_log(ctx, LOG_WARN,
-                json_pack("{s:s, s:s, s:s, s:s?, s:s}", "msg", "stripe call not sent", "method",
-                          method, "path", path, "idempotency_key", idempotency_key, "error",
-                          "Stripe is not configured (stripe_secret_key_file)"));
-        return TG_EUPSTREAM;
-    }
+    if (s == NULL)
+        return not_sent(ctx, method, path, idempotency_key,
+                        "Stripe is not configured on this server",
+                        "Stripe is not configured (stripe_secret_key_file)", out);
     bool post = strcmp(method, "POST") == 0;
     if (post && idempotency_key == NULL)
         return TG_EINTERNAL; /* every POST carries a key: DESIGN.md section 4 */
+    long limit = attempt_ms(s, ctx, 0);
+    if (limit == 0)
+        return not_sent(ctx, method, path, idempotency_key,
+                        "no time left in the request to call Stripe", "request_timeout_ms spent",
+                        out);
     char *form = stripe_form_encode(a, params, nparams);
     const char *url = post || nparams == 0
                           ? arena_printf(a, "%s%s", s->api_base, path)
@@ -295,11 +324,13 @@ enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path
     for (out->attempts = 1;; out->attempts++) {
         free(x.body);
         x = (struct exchange){.should_retry = -1};
-        rc = attempt(s, method, url, form, h, &x, &status);
+        rc = attempt(s, method, url, form, h, limit, &x, &status);
         ctx_progress(ctx); /* an attempt takes at most timeout_ms */
         if (!retryable(rc, status, x.should_retry) || out->attempts > s->max_retries)
             break;
         long pause = stripe_backoff_ms(out->attempts);
+        if ((limit = attempt_ms(s, ctx, pause)) == 0)
+            break; /* no time for another attempt: the last one's answer stands */
         nanosleep(&(struct timespec){pause / 1000, (pause % 1000) * 1000000L}, NULL);
     }
     curl_slist_free_all(h);

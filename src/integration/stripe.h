@@ -20,6 +20,7 @@
 
 #define STRIPE_API_VERSION "2023-08-16"
 #define STRIPE_MAX_RESPONSE (1 << 20)
+#define STRIPE_MIN_ATTEMPT_MS 500 /* an attempt with less time than this is not made */
 
 struct stripe_config {
     const char *api_base;    /* "https://api.stripe.com" or the emulator */
@@ -79,10 +80,12 @@ bool stripe_id_valid(const char *id, const char *prefix);
  * arena; the call is logged with ctx's request and customer ids. Returns
  * TG_OK whenever Stripe gave a definite answer (check out->outcome),
  * TG_EUPSTREAM when it could not be reached after the retries, or is not
- * configured (out->outcome STRIPE_UNREACHABLE: a POST may or may not have
+ * configured, or ctx's budget (ctx_set_budget) left no time for an attempt
+ * (out->outcome STRIPE_UNREACHABLE: a POST may or may not have
  * happened; repeat it with the same key), TG_ENOMEM. ctx->error is not
  * touched: the caller judges the answer. ctx_progress() is called after
- * each attempt. */
+ * each attempt. Each attempt lasts at most stripe_timeout_ms and what is
+ * left of ctx's budget; no retry starts that the budget cannot hold. */
 enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path,
                         const struct stripe_param *params, size_t nparams,
                         const char *idempotency_key, struct stripe_result *out)

@@ -120,6 +120,9 @@ static struct config good(const char *env)
     c.smtp_from = (char *)"tollgate <billing@example.net>";
     c.smtp_username = (char *)"tollgate";
     c.smtp_password = (char *)"SMTPSECRET3456";
+    c.stripe_timeout_ms = 10000;
+    c.request_timeout_ms = 20000;
+    c.statement_timeout_ms = 5000;
     return c;
 }
 
@@ -314,4 +317,34 @@ Test(check_config, findings_beyond_the_maximum_are_counted)
     cr_expect_eq(c.n, CTL_CHECKS_MAX);
     cr_expect_eq(c.errors, CTL_CHECKS_MAX + 5);
     cr_expect_str_eq(c.items[1].detail, "finding 1");
+}
+
+/* Timeouts: a Stripe attempt < the request's budget < nginx's read timeout
+ * (with the statements that record the result), by default and in
+ * check-config. */
+Test(check_config, timeouts_are_ordered)
+{
+    static struct ctl_checks c;
+    struct config d;
+    char err[256];
+    cr_assert_eq(config_load_buffer(&d, "empty", "", 0, err, sizeof(err)), TG_OK, "%s", err);
+    cr_expect_lt(d.stripe_timeout_ms, d.request_timeout_ms, "defaults: Stripe < request");
+    cr_expect_lt(d.request_timeout_ms + 2 * d.statement_timeout_ms, CONFIG_NGINX_READ_TIMEOUT_MS,
+                 "defaults: request and its statements < nginx");
+    config_free(&d);
+
+    struct config cfg = good("production");
+    run(&cfg, &c);
+    cr_expect_not_null(finding(&c, "request_timeout_ms", CTL_CHECK_OK));
+
+    cfg.stripe_timeout_ms = 20000;
+    run(&cfg, &c);
+    cr_expect_not_null(finding(&c, "request_timeout_ms", CTL_CHECK_ERROR), "Stripe = request");
+    cr_expect_eq(c.errors, 1);
+
+    cfg = good("production");
+    cfg.request_timeout_ms = 35000;
+    run(&cfg, &c);
+    cr_expect_not_null(finding(&c, "request_timeout_ms", CTL_CHECK_WARNING), "request ~ nginx");
+    cr_expect_eq(c.errors, 0);
 }

@@ -116,7 +116,9 @@ Test(http, duplicate_parameters_are_refused)
     static const char *const dup[][2] = {{"HTTP_AUTHORIZATION", "Authorization"},
                                          {"HTTP_IDEMPOTENCY_KEY", "Idempotency-Key"},
                                          {"CONTENT_LENGTH", "Content-Length"},
-                                         {"CONTENT_TYPE", "Content-Type"}};
+                                         {"CONTENT_TYPE", "Content-Type"},
+                                         {"HTTP_CONTENT_TYPE", "Content-Type"},
+                                         {"HTTP_CONTENT_LENGTH", "Content-Length"}};
     for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
         char first[128], second[128];
         snprintf(first, sizeof(first), "%s=1", dup[i][0]);

@@ -4,10 +4,17 @@
  * percent-encoded, order kept); the retry backoff stays within [half, full]
  * of 250 ms doubling, capped at 2 s; a POST without an idempotency key is
  * refused before anything is sent; every attempt reports progress (the
- * worker's watchdog); strict decimal parsing.
+ * worker's watchdog); attempts and retries are cut to the request's
+ * budget; strict decimal parsing.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/num.h"
 #include "integration/stripe.h"
@@ -77,6 +84,62 @@ Test(stripe, unreachable_after_retries)
     cr_assert_eq(progress_calls, 3, "progress after each attempt, not once per call");
     arena_free(a);
     stripe_free(s);
+}
+
+/* hanging_port: a loopback port that accepts connections (the backlog) and
+ * never answers; *fd to close. */
+static int hanging_port(int *fd)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(*fd >= 0);
+    cr_assert_eq(bind(*fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(*fd, 16), 0);
+    cr_assert_eq(getsockname(*fd, (struct sockaddr *)&sa, &len), 0);
+    return ntohs(sa.sin_port);
+}
+
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+Test(stripe, attempts_are_cut_to_the_request_budget)
+{
+    /* Stripe hangs; 5 s per attempt and 3 retries would take 20 s. A
+     * budget of 1.5 s ends the call within it, after one or two attempts,
+     * so the request answers before nginx gives up on it. */
+    int fd, port = hanging_port(&fd);
+    char base[64];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+    struct stripe_config cfg = {base, "sk_test_x", 1000, 5000, 3};
+    struct stripe *s = stripe_new(&cfg);
+    struct arena *a = arena_new(4096);
+    struct service svc = {.stripe = s};
+    struct tg_ctx ctx;
+    ctx_init(&ctx, a, &svc, "test");
+    ctx_set_budget(&ctx, 1500);
+    struct stripe_result r;
+    long long t0 = now_ms();
+    cr_assert_eq(stripe_call(&ctx, "GET", "/v1/customers", NULL, 0, NULL, &r), TG_EUPSTREAM);
+    long long took = now_ms() - t0;
+    cr_expect_eq(r.outcome, STRIPE_UNREACHABLE);
+    cr_expect(took < 1900, "the call took %lld ms of a 1500 ms budget", took);
+    cr_expect(r.attempts >= 1 && r.attempts <= 2, "%d attempts", r.attempts);
+
+    /* A spent budget sends nothing: tollgate-worker finishes the call. */
+    ctx_set_budget(&ctx, 100);
+    t0 = now_ms();
+    cr_assert_eq(stripe_call(&ctx, "POST", "/v1/customers", NULL, 0, "k", &r), TG_EUPSTREAM);
+    cr_expect_eq(r.outcome, STRIPE_UNREACHABLE);
+    cr_expect_eq(r.attempts, 0, "nothing was sent");
+    cr_expect(now_ms() - t0 < 100);
+    arena_free(a);
+    stripe_free(s);
+    close(fd);
 }
 
 Test(stripe, not_configured_is_unreachable)
