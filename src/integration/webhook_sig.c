@@ -85,8 +85,8 @@ enum webhook_sig webhook_sig_stripe(const char *secret, const char *header, cons
         return WEBHOOK_SIG_MALFORMED;
     if (nv1 == 0)
         return WEBHOOK_SIG_NO_V1;
-    if (now - t > tolerance)
-        return WEBHOOK_SIG_TOO_OLD;
+    if (now - t > tolerance || t - now > tolerance)
+        return WEBHOOK_SIG_SKEWED;
     char prefix[32], expected[HEX_LEN + 1];
     snprintf(prefix, sizeof(prefix), "%lld.", t);
     if (hmac_hex(secret, prefix, body, len, expected) != 0)
@@ -127,7 +127,7 @@ const char *webhook_sig_str(enum webhook_sig r)
     case WEBHOOK_SIG_OK: return "signature valid";
     case WEBHOOK_SIG_MALFORMED: return "signature header missing or malformed";
     case WEBHOOK_SIG_NO_V1: return "no v1 signature in the header";
-    case WEBHOOK_SIG_TOO_OLD: return "signature timestamp outside the tolerance";
+    case WEBHOOK_SIG_SKEWED: return "signature timestamp outside the tolerance";
     case WEBHOOK_SIG_MISMATCH: return "no signature matches the payload";
     }
     return "unknown";

@@ -5,9 +5,11 @@
  * verifyHeader): Stripe-Signature is "t=<unix>,v1=<hex>[,v1=<hex>...]
  * [,v0=...]"; the signed string is "<t>.<raw body>", HMAC-SHA256 keyed with
  * the whole whsec_... secret; any v1 may match (secret rotation); v0 is
- * never checked; a timestamp older than the tolerance is refused (one in
- * the future is not, as the official libraries do); hex is compared as
- * lower-case text, in constant time.
+ * never checked; a timestamp further than the tolerance from now is
+ * refused, in the past and (unlike the official libraries, which only
+ * refuse old ones) in the future too: a sender whose clock runs ahead must
+ * not mint signatures that stay valid for longer (issue 13); hex is
+ * compared as lower-case text, in constant time.
  *
  * GitHub ("Validating webhook deliveries"): X-Hub-Signature-256 is
  * "sha256=<hex HMAC-SHA256 of the raw body>".
@@ -21,13 +23,13 @@ enum webhook_sig {
     WEBHOOK_SIG_OK,
     WEBHOOK_SIG_MALFORMED,   /* header missing or not of the documented form */
     WEBHOOK_SIG_NO_V1,       /* no v1 signature in the header */
-    WEBHOOK_SIG_TOO_OLD,     /* timestamp older than the tolerance */
+    WEBHOOK_SIG_SKEWED,      /* timestamp further from now than the tolerance */
     WEBHOOK_SIG_MISMATCH,    /* no signature matches */
 };
 
 /* webhook_sig_stripe: verify header for body (len bytes) with secret at
- * time now (unix seconds), refusing timestamps older than tolerance
- * seconds. */
+ * time now (unix seconds), refusing timestamps more than tolerance
+ * seconds before or after now. */
 enum webhook_sig webhook_sig_stripe(const char *secret, const char *header, const char *body,
                                     size_t len, long long now, long long tolerance);
 

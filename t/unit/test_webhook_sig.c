@@ -83,9 +83,13 @@ Test(webhook_sig, own_header_round_trips_and_detects_changes)
     cr_assert_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body) - 1, 1000, 300),
                  WEBHOOK_SIG_MISMATCH);
     cr_assert_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body), 1301, 300),
-                 WEBHOOK_SIG_TOO_OLD);
+                 WEBHOOK_SIG_SKEWED);
     cr_assert_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body), 1300, 300),
                  WEBHOOK_SIG_OK, "age equal to the tolerance is accepted");
+    cr_assert_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body), 699, 300),
+                 WEBHOOK_SIG_SKEWED, "a timestamp too far in the future is refused");
+    cr_assert_eq(webhook_sig_stripe("whsec_abc", h, body, strlen(body), 700, 300),
+                 WEBHOOK_SIG_OK, "a future timestamp within the tolerance is accepted");
     cr_assert_eq(webhook_sig_stripe_header("whsec_abc", body, strlen(body), 1000, h, 20), -1);
 }
 
