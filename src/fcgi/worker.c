@@ -1,6 +1,6 @@
 /*
  * worker: the FastCGI accept loop; see worker.h. The worker accepts its
- * connections itself (accept4 on the shared listening socket, which carries
+ * connections itself (accept() on the shared listening socket, which carries
  * a short SO_RCVTIMEO so that a blocked accept wakes up to look at the stop
  * flags) and hands each one to libfcgi through FCGX_Request.ipcFd, so a
  * signal never interrupts libfcgi: the handlers only set a flag and are
