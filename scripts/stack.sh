@@ -68,7 +68,8 @@ stack_pg_run() {
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 
 # stack_pg_start DIR: create (once) and start a cluster with its socket in
-# DIR/pg, listening on no TCP address. Writes DIR/pg.env (PGHOST, PGPORT...).
+# DIR/pg, listening on no TCP address; STACK_PG_OPTIONS ("-c name=value"...)
+# is added to (and overrides) the server's options. Writes DIR/pg.env (PGHOST, PGPORT...).
 stack_pg_start() {
     local dir=$1 data=$1/pg port
     [ -x "$PG_BIN/initdb" ] || stack_die "PostgreSQL server binaries not found (postgresql-15)"
@@ -85,7 +86,7 @@ stack_pg_start() {
     port=$(cat "$dir/pg.port" 2>/dev/null || stack_free_port)
     echo "$port" >"$dir/pg.port"
     stack_pg_run "$PG_BIN/pg_ctl" -D "$data" -w -t 30 -l "$data/postgresql.log" \
-        -o "-p $port -k $data -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        -o "-p $port -k $data -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${STACK_PG_OPTIONS:-}" \
         start >/dev/null || stack_die "PostgreSQL did not start: see $data/postgresql.log"
     cat >"$dir/pg.env" <<ENV
 export PGHOST=$data PGPORT=$port PGUSER=tollgate PGDATABASE=tollgate
@@ -140,15 +141,51 @@ $smtp_lines
 CONF
 }
 
-# stack_worker_start DIR BUILD: start tollgate-worker in the background.
+# stack_worker_start DIR BUILD: start tollgate-worker in the background under
+# a small supervisor that starts it again a second after it dies, as
+# Restart= does for tollgate-worker.service under systemd. The supervisor's
+# pid is in DIR/tollgate-worker.pid (TERM to it stops both), the worker's
+# own in DIR/tollgate-worker.child.pid.
 stack_worker_start() {
-    local dir=$1 build=$2
-    TOLLGATE_CONFIG=$dir/tollgate.conf setsid "$build/tollgate-worker" \
+    local dir=$1 build=$2 i
+    rm -f "$dir/tollgate-worker.child.pid"
+    # shellcheck disable=SC2016 # expanded by the supervisor's bash
+    TOLLGATE_CONFIG=$dir/tollgate.conf setsid bash -c '
+        dir=$1 bin=$2 child=
+        trap "[ -n \"\$child\" ] && kill -TERM \$child 2>/dev/null; wait \$child; exit 0" TERM INT
+        while :; do
+            "$bin" </dev/null &
+            child=$!
+            echo "$child" >"$dir/tollgate-worker.child.pid"
+            wait "$child"
+            echo "dev: tollgate-worker $child exited (status $?); starting it again in 1 s" >&2
+            sleep 1 &
+            wait $!
+        done' stack-supervise "$dir" "$build/tollgate-worker" \
         </dev/null >>"$dir/tollgate-worker.log" 2>&1 &
     echo $! >"$dir/tollgate-worker.pid"
+    for i in $(seq 1 50); do
+        [ -s "$dir/tollgate-worker.child.pid" ] && break
+        sleep 0.02
+    done
     sleep 0.2
-    kill -0 "$(cat "$dir/tollgate-worker.pid")" 2>/dev/null ||
+    if ! kill -0 "$(cat "$dir/tollgate-worker.child.pid" 2>/dev/null)" 2>/dev/null; then
+        stack_stop_pid "$dir/tollgate-worker.pid"
         stack_die "tollgate-worker exited: see $dir/tollgate-worker.log"
+    fi
+}
+
+# stack_alive DIR: true if any process of the stack in DIR still runs
+# (nginx, the FastCGI master, tollgate-worker, the emulator, the SMTP sink,
+# PostgreSQL), by their pid files.
+stack_alive() {
+    local dir=$1 f pid
+    for f in nginx/nginx.pid tollgate-fcgi.pid tollgate-worker.pid stripe-emulator.pid \
+        smtp.pid pg/postmaster.pid; do
+        pid=$(head -n 1 "$dir/$f" 2>/dev/null) || continue
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && return 0
+    done
+    return 1
 }
 
 # stack_stop_pid PIDFILE: TERM, wait up to 10 s, then KILL.
@@ -252,6 +289,7 @@ stack_down() {
     stack_nginx_stop "$1"
     stack_fcgi_stop "$1"
     stack_stop_pid "$1/tollgate-worker.pid"
+    rm -f "$1/tollgate-worker.child.pid"
     stack_stripe_stop "$1"
     stack_smtp_stop "$1"
     stack_pg_stop "$1"

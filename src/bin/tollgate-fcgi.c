@@ -35,9 +35,11 @@ static void usage(FILE *to)
 }
 
 /* open_listener: the socket systemd passed us, or a new unix socket at
- * cfg->fcgi_socket (mode 0660: nginx reaches it through the group). */
-static int open_listener(const struct config *cfg)
+ * cfg->fcgi_socket (mode 0660: nginx reaches it through the group), then
+ * *owned is set. */
+static int open_listener(const struct config *cfg, bool *owned)
 {
+    *owned = false;
     int n = sd_listen_fds(1);
     if (n == 1)
         return SD_LISTEN_FDS_START;
@@ -50,6 +52,7 @@ static int open_listener(const struct config *cfg)
     umask(old);
     if (fd < 0)
         log_msg(LOG_ERROR, "cannot listen on %s", cfg->fcgi_socket);
+    *owned = fd >= 0;
     return fd;
 }
 
@@ -110,8 +113,9 @@ int main(int argc, char **argv)
     }
     if (metrics_init(route_names, nroutes) != 0)
         log_msg(LOG_WARN, "metrics: no shared memory; /metrics shows database gauges only");
-    int fd = open_listener(&cfg);
-    int rc = fd < 0 ? 1 : master_run(&cfg, &bl, config_path, fd);
+    bool owned;
+    int fd = open_listener(&cfg, &owned);
+    int rc = fd < 0 ? 1 : master_run(&cfg, &bl, config_path, fd, owned ? cfg.fcgi_socket : NULL);
     email_blocklist_free(&bl);
     config_free(&cfg);
     return rc;

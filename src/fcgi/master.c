@@ -38,6 +38,7 @@ struct master {
     struct email_blocklist *bl;
     const char *config_path;
     int listen_fd;
+    char socket_path[4096]; /* a copy (reload frees cfg); unlinked on stop; "": systemd's */
     struct slot slots[MAX_WORKERS];
     pid_t retiring[MAX_WORKERS * 4]; /* replaced on reload, draining */
     size_t nretiring;
@@ -232,11 +233,24 @@ static void report(struct master *m)
     notify_watchdog();
 }
 
+/* drain: stop every worker and wait for them, killing stragglers after
+ * DRAIN_SECONDS. A socket of our own is unlinked first, so that nothing new
+ * arrives, and the workers are told to empty its queue (SIGUSR1) before
+ * they leave: the connections nginx already made are served, not reset.
+ * A socket systemd holds keeps its queue for the next master: the workers
+ * only finish the request in progress (SIGTERM). */
 static int drain(struct master *m)
 {
     notify_stopping();
-    log_msg(LOG_INFO, "draining %zu workers", live_children(m));
-    signal_all(m, SIGTERM);
+    int sig = SIGTERM;
+    if (m->socket_path[0] != '\0') {
+        if (unlink(m->socket_path) != 0)
+            log_msg(LOG_WARN, "unlink %s: %s", m->socket_path, strerror(errno));
+        sig = SIGUSR1;
+    }
+    log_msg(LOG_INFO, "draining %zu workers%s", live_children(m),
+            sig == SIGUSR1 ? " and the socket's queue" : "");
+    signal_all(m, sig);
     time_t deadline = time(NULL) + DRAIN_SECONDS;
     while (live_children(m) > 0) {
         if (time(NULL) >= deadline) {
@@ -256,7 +270,7 @@ static int drain(struct master *m)
 }
 
 int master_run(struct config *cfg, struct email_blocklist *bl, const char *config_path,
-               int listen_fd)
+               int listen_fd, const char *socket_path)
 {
     static struct master m; /* large: keep it off the stack */
     memset(&m, 0, sizeof(m));
@@ -264,11 +278,14 @@ int master_run(struct config *cfg, struct email_blocklist *bl, const char *confi
     m.bl = bl;
     m.config_path = config_path;
     m.listen_fd = listen_fd;
+    if (socket_path != NULL)
+        snprintf(m.socket_path, sizeof(m.socket_path), "%s", socket_path);
     sigemptyset(&m.sigs);
     sigaddset(&m.sigs, SIGTERM);
     sigaddset(&m.sigs, SIGINT);
     sigaddset(&m.sigs, SIGHUP);
     sigaddset(&m.sigs, SIGCHLD);
+    sigaddset(&m.sigs, SIGUSR1); /* for the workers; blocked until they handle it */
     sigprocmask(SIG_BLOCK, &m.sigs, NULL);
 
     log_msg(LOG_INFO, "starting %ld workers", cfg->workers);
