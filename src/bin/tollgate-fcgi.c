@@ -80,11 +80,11 @@ int main(int argc, char **argv)
     struct config cfg;
     struct email_blocklist bl;
     if (config_load(&cfg, config_path, err, sizeof(err)) != TG_OK) {
-        fprintf(stderr, "tollgate-fcgi: %s\n", err);
+        log_text(LOG_ERROR, "tollgate-fcgi: %s", err);
         return 1;
     }
     if (email_blocklist_load(&bl, cfg.disposable_domains_file, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tollgate-fcgi: %s\n", err);
+        log_text(LOG_ERROR, "tollgate-fcgi: %s", err);
         config_free(&cfg);
         return 1;
     }
@@ -102,7 +102,7 @@ int main(int argc, char **argv)
     notify_init(); /* the master speaks to systemd; its workers never do */
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before fork: not thread-safe */
     if (FCGX_Init() != 0) {
-        fprintf(stderr, "tollgate-fcgi: FCGX_Init failed\n");
+        log_text(LOG_ERROR, "tollgate-fcgi: FCGX_Init failed");
         return 1;
     }
     static const char *route_names[METRICS_MAX_ROUTES];

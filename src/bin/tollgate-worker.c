@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     char err[512];
     struct config cfg;
     if (config_load(&cfg, config_path, err, sizeof(err)) != TG_OK) {
-        fprintf(stderr, "tollgate-worker: %s\n", err);
+        log_text(LOG_ERROR, "tollgate-worker: %s", err);
         return 1;
     }
     if (!schema_allows_start(cfg.database, "tollgate-worker")) {

@@ -8,18 +8,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *program_name = "tollgate";
 static pid_t program_pid; /* 0: not known yet in this process */
 static const char *level_names[] = {"error", "warn", "info", "debug"};
+static int journal_prefix; /* 1: stderr is journald's stream */
+
+int log_priority(enum log_level level)
+{
+    static const int prio[] = {3, 4, 6, 7};
+    return (unsigned)level < sizeof(prio) / sizeof(prio[0]) ? prio[level] : 6;
+}
+
+/* stderr_is_journal: whether JOURNAL_STREAM names the device and inode of
+ * stderr; a child started by a unit inherits the variable even when its
+ * stderr was redirected elsewhere, hence the comparison. */
+static int stderr_is_journal(void)
+{
+    const char *v = getenv("JOURNAL_STREAM");
+    if (v == NULL || *v == '\0')
+        return 0;
+    char *end;
+    unsigned long long dev = strtoull(v, &end, 10);
+    if (end == v || *end != ':')
+        return 0;
+    const char *ino_text = end + 1;
+    unsigned long long ino = strtoull(ino_text, &end, 10);
+    if (end == ino_text || *end != '\0')
+        return 0;
+    struct stat st;
+    if (fstat(STDERR_FILENO, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *program)
 {
     program_name = program;
     program_pid = 0;
+    journal_prefix = stderr_is_journal();
 }
 
 void log_forked(void)
@@ -55,9 +87,39 @@ void log_json(enum log_level level, json_t *obj)
         return;
     size_t n = strlen(line);
     line[n] = '\n'; /* json_dumps' NUL becomes the newline; write n + 1 */
-    ssize_t w = write(STDERR_FILENO, line, n + 1);
-    (void)w;
+    if (journal_prefix) {
+        /* "<N>" and the line in one write(2), as without the prefix. */
+        struct iovec iov[2];
+        char prefix[4] = {'<', (char)('0' + log_priority(level)), '>', '\0'};
+        iov[0] = (struct iovec){.iov_base = prefix, .iov_len = 3};
+        iov[1] = (struct iovec){.iov_base = line, .iov_len = n + 1};
+        ssize_t w = writev(STDERR_FILENO, iov, 2);
+        (void)w;
+    } else {
+        ssize_t w = write(STDERR_FILENO, line, n + 1);
+        (void)w;
+    }
     free(line);
+}
+
+void log_text(enum log_level level, const char *fmt, ...)
+{
+    char line[1024 + 5];
+    size_t n = 0;
+    if (journal_prefix) {
+        int w = snprintf(line, sizeof(line), "<%d>", log_priority(level));
+        n = w > 0 ? (size_t)w : 0;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+    va_end(ap);
+    if (w < 0)
+        return;
+    n += (size_t)w < sizeof(line) - n - 1 ? (size_t)w : sizeof(line) - n - 2;
+    line[n++] = '\n';
+    ssize_t r = write(STDERR_FILENO, line, n);
+    (void)r;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

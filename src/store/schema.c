@@ -86,7 +86,7 @@ bool schema_allows_start(const char *conninfo, const char *program)
     char why[512];
     switch (schema_require(conninfo, "tollgate " PACKAGE_VERSION, why, sizeof(why))) {
     case SCHEMA_BEHIND:
-        fprintf(stderr, "%s: %s\n", program, why);
+        log_text(LOG_ERROR, "%s: %s", program, why);
         return false;
     case SCHEMA_UNKNOWN:
         log_msg(LOG_WARN, "schema not checked, starting anyway: %s", why);
