@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "integration/stripe.h"
 #include "core/metrics.h"
+#include "http/problem.h"
 #include "store/db.h"
 
 #define ARENA_CHUNK 16384
@@ -183,9 +184,12 @@ static void log_request(const struct http_request *req, long long us)
                              "duration_us", (json_int_t)us, "route", req->route_name);
     if (line != NULL && req->auth.ok)
         json_object_set_new(line, "api_key_prefix", json_string(req->auth.key_prefix));
+    if (line != NULL && req->resp.problem != TG_OK)
+        json_object_set_new(line, "problem",
+                            json_pack("s+", PROBLEM_BASE, problem_info(req->resp.problem)->slug));
     if (line != NULL && req->resp.status >= 400 && req->ctx->error.detail != NULL)
         json_object_set_new(line, "detail", json_string(req->ctx->error.detail));
-    ctx_log(req->ctx, req->resp.status >= 500 ? LOG_ERROR : LOG_INFO, line);
+    ctx_log(req->ctx, http_log_level(&req->resp), line);
 }
 
 /* serve: one accepted request, answered and finished; everything it

@@ -262,6 +262,13 @@ enum tg_err http_reply_json(struct http_request *req, int status, json_t *body)
     return TG_OK;
 }
 
+enum log_level http_log_level(const struct http_response *resp)
+{
+    if (resp->problem != TG_OK)
+        return problem_log_level(resp->problem);
+    return resp->status >= 500 ? LOG_ERROR : LOG_INFO;
+}
+
 void http_reply_problem(struct http_request *req, enum tg_err err)
 {
     static const char fallback[] =
@@ -272,6 +279,7 @@ void http_reply_problem(struct http_request *req, enum tg_err err)
     const struct tg_error *why = req->ctx->error.code == err ? &req->ctx->error : NULL;
     json_t *p = json_pack("{s:s+,s:s,s:i}", "type", PROBLEM_BASE, info->slug, "title",
                           tg_strerror(err), "status", info->status);
+    req->resp.problem = err;
     if (p != NULL && why != NULL && why->detail != NULL)
         json_object_set_new(p, "detail", json_string(why->detail));
     if (p != NULL && req->request_id != NULL)

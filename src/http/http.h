@@ -33,6 +33,7 @@ struct http_response {
     size_t body_len;
     struct http_header headers[HTTP_MAX_HEADERS];
     size_t nheaders;
+    enum tg_err problem;        /* the answer's problem (http_reply_problem), else TG_OK */
 };
 
 /* Who called, once authenticated: for the log line and the RateLimit
@@ -86,6 +87,12 @@ struct http_request {
 
     struct http_response resp;
 };
+
+/* http_log_level: the level of the log line of a request answered with
+ * resp: a problem's (problem_log_level: refusals a client caused or an
+ * operator chose are not errors), otherwise error for a 5xx and info for
+ * anything else. */
+enum log_level http_log_level(const struct http_response *resp);
 
 /* http_request_init: reset req for a new request whose work runs in ctx
  * (borrowed; its arena owns the request). */

@@ -45,3 +45,18 @@ const struct problem_info *problem_info(enum tg_err err)
         err = TG_EINTERNAL;
     return &table[err];
 }
+
+enum log_level problem_log_level(enum tg_err err)
+{
+    switch (err) {
+    case TG_ESIGNUPCLOSED:    /* automated_customer_onboarding off */
+    case TG_EBILLINGDISABLED: /* billing_enabled off: the kill switch */
+        return LOG_INFO;
+    case TG_EUPSTREAM:
+    case TG_EUNAVAILABLE:
+    case TG_ENOTOKENS:
+        return LOG_WARN;
+    default:
+        return problem_info(err)->status >= 500 ? LOG_ERROR : LOG_INFO;
+    }
+}

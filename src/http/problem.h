@@ -7,6 +7,7 @@
 #ifndef TOLLGATE_PROBLEM_H
 #define TOLLGATE_PROBLEM_H
 
+#include "core/log.h"
 #include "core/tgerr.h"
 
 /* The prefix of every problem type URI; the slug follows. */
@@ -20,5 +21,15 @@ struct problem_info {
 /* problem_info: the static description of err (never NULL; unknown values
  * map to TG_EINTERNAL's). Borrowed, lives forever. */
 const struct problem_info *problem_info(enum tg_err err);
+
+/* problem_log_level: the level at which a request answered with err is
+ * logged. A failure of tollgate or what it depends on (database, memory, a
+ * bug, its configuration) is an error; Stripe unreachable, a worker
+ * shutting down and an unconfigured token key are warnings (the operator
+ * should look, nothing is broken); a refusal the client caused (4xx) or an
+ * operator chose (signup closed, billing switched off by a flag: 503 by
+ * design) is info. Issue 11: `journalctl -p err` lists only what needs
+ * fixing. */
+enum log_level problem_log_level(enum tg_err err);
 
 #endif

@@ -653,3 +653,29 @@ Test(http, status_text)
         cr_assert_str_neq(http_status_text(status), "Unknown", "status %d", status);
     }
 }
+
+/* Issue 11: a request's log line has the level its answer deserves, and
+ * knows which problem it answered with. */
+Test(http, log_level_follows_the_problem)
+{
+    http_reply_problem(&req, TG_EINVALID);
+    cr_assert_eq(req.resp.problem, TG_EINVALID, "the answer remembers its problem");
+    cr_assert_eq(http_log_level(&req.resp), LOG_INFO, "a 400 is the client's doing");
+
+    http_request_init(&req, &ctx);
+    http_reply_problem(&req, TG_ESIGNUPCLOSED);
+    cr_assert_eq(req.resp.status, 503);
+    cr_assert_eq(http_log_level(&req.resp), LOG_INFO, "signup closed by a flag is no error");
+
+    http_request_init(&req, &ctx);
+    http_reply_problem(&req, TG_EDB);
+    cr_assert_eq(http_log_level(&req.resp), LOG_ERROR, "the database down is an error");
+
+    http_request_init(&req, &ctx);
+    cr_assert_eq(req.resp.problem, TG_OK);
+    http_reply_raw(&req, 200, "text/plain", "ok", 2);
+    cr_assert_eq(http_log_level(&req.resp), LOG_INFO);
+    http_request_init(&req, &ctx);
+    http_reply_raw(&req, 502, "text/plain", "no", 2);
+    cr_assert_eq(http_log_level(&req.resp), LOG_ERROR, "a 5xx that is no problem is an error");
+}

@@ -91,3 +91,23 @@ Test(problem, out_of_range_maps_to_internal_error)
     cr_assert_eq(internal->status, 500);
     cr_assert_str_eq(tg_strerror((enum tg_err) - 5), tg_strerror(TG_EINTERNAL));
 }
+
+/* Issue 11: `journalctl -p err` lists what needs fixing only. Refusals the
+ * client caused (every 4xx) and those an operator chose (the
+ * automated_customer_onboarding and billing_enabled flags, 503 by design)
+ * are not errors; failures of tollgate or its database are. */
+Test(problem, log_levels)
+{
+    for (int e = 1; e < TG_ERR_COUNT; e++)
+        if (problem_info((enum tg_err)e)->status < 500)
+            cr_assert_eq(problem_log_level((enum tg_err)e), LOG_INFO, "%s",
+                         problem_info((enum tg_err)e)->slug);
+    cr_assert_eq(problem_log_level(TG_ESIGNUPCLOSED), LOG_INFO);
+    cr_assert_eq(problem_log_level(TG_EBILLINGDISABLED), LOG_INFO);
+    cr_assert_eq(problem_log_level(TG_EUPSTREAM), LOG_WARN);
+    cr_assert_eq(problem_log_level(TG_EUNAVAILABLE), LOG_WARN);
+    cr_assert_eq(problem_log_level(TG_EDB), LOG_ERROR);
+    cr_assert_eq(problem_log_level(TG_EINTERNAL), LOG_ERROR);
+    cr_assert_eq(problem_log_level(TG_ENOMEM), LOG_ERROR);
+    cr_assert_eq(problem_log_level(TG_ECONFIG), LOG_ERROR);
+}
