@@ -75,6 +75,9 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("tollgate-fcgi");
+    /* Sessions name their program (pg_stat_activity, tollgatectl status)
+     * unless the environment or the conninfo names another. */
+    setenv("PGAPPNAME", "tollgate-fcgi", 0);
 
     char err[512];
     struct config cfg;

@@ -47,6 +47,9 @@ int main(int argc, char **argv)
         }
     }
     log_init("tollgate-worker");
+    /* Sessions name their program (pg_stat_activity, tollgatectl status)
+     * unless the environment or the conninfo names another. */
+    setenv("PGAPPNAME", "tollgate-worker", 0);
     char err[512];
     struct config cfg;
     if (config_load(&cfg, config_path, err, sizeof(err)) != TG_OK) {

@@ -38,6 +38,9 @@ static int cmd_verify_ledger(struct ctl *ctx, int argc, char **argv)
 }
 
 const struct ctl_command ctl_commands[] = {
+    {"status", "[--json]",
+     "workers, queues, dead letters, webhooks, connections, schema: the first screen", true,
+     ctl_status},
     {"migrate", "[--dry-run]",
      "apply pending migrations from sql_dir (--dry-run: say what, change nothing)", false,
      cmd_migrate},
@@ -118,6 +121,7 @@ int main(int argc, char **argv)
         return cmd->run(&(struct ctl){.out = stdout}, sub_argc, sub_argv);
 
     log_init("tollgatectl");
+    setenv("PGAPPNAME", "tollgatectl", 0); /* pg_stat_activity tells the programs apart */
     char err[512];
     struct config cfg;
     if (config_load(&cfg, config_path, err, sizeof(err)) != TG_OK) {

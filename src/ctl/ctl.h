@@ -238,6 +238,15 @@ int ctl_api_keys(struct ctl *ctx, int argc, char **argv);
  * automated_customer_onboarding, signup) and their rollout percentage. */
 int ctl_flags(struct ctl *ctx, int argc, char **argv);
 
+/* ctl_status: "status [--json]": the first screen of an operator -- the
+ * database sessions of tollgate-fcgi workers and tollgate-worker, queue
+ * depths (Stripe calls, e-mails, webhook events pending), dead letters,
+ * the last webhook received and applied, connections of max_connections
+ * and the schema version, all from one statement (health_overview);
+ * requests and error rate are unknown to it (GET /metrics has them) and
+ * said so. Exit 1 when the database cannot be read. */
+int ctl_status(struct ctl *ctx, int argc, char **argv);
+
 /* The table of every subcommand, terminated by a NULL name (tollgatectl.c). */
 extern const struct ctl_command ctl_commands[];
 

@@ -16,3 +16,9 @@ enum tg_err health_check(struct tg_ctx *ctx, long *version)
     enum tg_err e = db_connect(ctx);
     return e != TG_OK ? e : schema_version(ctx, version);
 }
+
+enum tg_err health_overview(struct tg_ctx *ctx, struct overview *out)
+{
+    enum tg_err e = db_connect(ctx);
+    return e != TG_OK ? e : overview_read(ctx, out);
+}
