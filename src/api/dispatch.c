@@ -63,7 +63,6 @@ void api_set_auth(struct http_request *req, const struct api_key_auth *auth)
 {
     req->auth.ok = true;
     req->auth.customer_id = auth->customer_id;
-    req->ctx->customer_id = auth->customer_id; /* every later line of the request names it */
     req->auth.api_key_id = auth->api_key_id;
     req->auth.key_prefix = auth->key_prefix;
     req->auth.rate_limit = req->ctx->svc->cfg->rate_limit_per_hour;
