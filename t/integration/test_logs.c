@@ -88,8 +88,7 @@ Test(logs, one_request_id_from_the_edge_to_stripe)
     /* nginx's access log: JSON lines, the same id. */
     json_t *edge = find_line("nginx/access.log", "request_id", rid, NULL, true);
     cr_assert_str_eq(it_jstr(edge, "status"), "200");
-    cr_assert_str_eq(it_jstr(edge, "method"), "POST");
-    cr_assert_str_eq(it_jstr(edge, "uri"), "/api/v1/customers/me/payment_method");
+    cr_assert_str_eq(it_jstr(edge, "request"), "POST /api/v1/customers/me/payment_method HTTP/1.1");
     cr_assert_null(json_object_get(edge, "remote_user"), "no credential in the access log");
     json_decref(edge);
 }
@@ -113,4 +112,32 @@ Test(logs, a_refusal_logs_its_problem_at_info)
     cr_assert_str_eq(it_jstr(line, "customer_id"), c.id);
     cr_assert_eq(it_jint(line, "status"), 400);
     json_decref(line);
+}
+
+/* An answer nginx makes itself goes through an internal redirect to its
+ * error page, which turns the method into GET: the access line must still
+ * say what the client sent (its request line). */
+Test(logs, an_edge_error_logs_the_request_as_sent)
+{
+    struct it_customer c;
+    onboard(&c);
+    size_t n = 80 * 1024; /* over the 64 KiB the API locations take */
+    char *body = malloc(n + 1);
+    cr_assert_not_null(body);
+    memset(body, 'x', n);
+    body[n] = '\0';
+    struct it_response r;
+    it_post_json("/api/v1/usage", c.api_key, "edge-log-1", body, &r);
+    free(body);
+    cr_assert_eq(r.status, 413, "%s", r.body);
+    const char *h = it_header(&r, "X-Request-Id");
+    cr_assert_not_null(h, "nginx's own errors carry the request id too");
+    char rid[128];
+    snprintf(rid, sizeof(rid), "%s", h);
+    it_response_free(&r);
+
+    json_t *edge = find_line("nginx/access.log", "request_id", rid, NULL, true);
+    cr_assert_str_eq(it_jstr(edge, "status"), "413");
+    cr_assert_str_eq(it_jstr(edge, "request"), "POST /api/v1/usage HTTP/1.1");
+    json_decref(edge);
 }
