@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "domain/customer.h"
@@ -421,4 +422,27 @@ void fixture_fini(void)
     memset(&fx, 0, sizeof(fx));
     if (bad != 0)
         fixture_abort("%d ledger invariant(s) violated after this test (see above)", bad);
+}
+
+json_t *fixture_stripe(const char *method, const char *path, const struct stripe_param *p,
+                       size_t n)
+{
+    struct tg_ctx *ctx = fixture_ctx();
+    struct stripe_result r;
+    char key[64];
+    snprintf(key, sizeof(key), "control-%ld-%d", (long)time(NULL), rand());
+    cr_assert_eq(stripe_call(ctx, method, path, p, n, strcmp(method, "POST") == 0 ? key : NULL,
+                             &r),
+                 TG_OK);
+    cr_assert_eq(r.outcome, STRIPE_OK, "%s %s: %d", method, path, r.status);
+    return r.body;
+}
+
+void fixture_stripe_forget(const struct fixture_customer *c)
+{
+    fixture_exec("UPDATE stripe_requests SET created_at = now() - interval '25 hours',"
+                 "       next_attempt_at = now()"
+                 " WHERE customer_id = $1 AND status = 'pending'",
+                 c->id, NULL);
+    fixture_stripe("DELETE", "/_emulator/idempotency_keys", NULL, 0);
 }

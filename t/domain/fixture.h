@@ -35,6 +35,7 @@
 #include "core/config.h"
 #include "core/ctx.h"
 #include "domain/apikey.h"
+#include "integration/stripe.h"
 
 /* Suite fixtures: TestSuite(x, .init = fixture_init, .fini = fixture_fini). */
 void fixture_init(void);
@@ -141,6 +142,19 @@ void fixture_set_balance(const struct fixture_customer *c, long long balance);
  * tier and billing_status as given. */
 void fixture_billing(const struct fixture_customer *c, const char *tier,
                      const char *billing_status);
+
+/* fixture_stripe: method on the Stripe emulator's path (a control route such
+ * as /_emulator/faults, or /v1/... to read what Stripe holds) with the n
+ * form parameters p; a POST gets a fresh idempotency key. Asserts a 2xx.
+ * Returns the parsed body, owned by a fixture_ctx() arena. */
+json_t *fixture_stripe(const char *method, const char *path, const struct stripe_param *p,
+                       size_t n);
+
+/* fixture_stripe_forget: make c's pending Stripe calls look 25 hours old
+ * (and due now) and tell the emulator to forget every idempotency key, as
+ * Stripe does after 24 hours (docs: "Idempotent requests"), so a resumed
+ * call must adopt what it made instead of repeating it. */
+void fixture_stripe_forget(const struct fixture_customer *c);
 
 /* fixture_flag: set a feature flag's rollout percentage with SQL (the
  * flags are shared by every test: fixture_fini puts them back to 100). */

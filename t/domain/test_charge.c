@@ -432,21 +432,6 @@ Test(charge, crash_before_send_is_in_progress_until_resumed)
     cr_assert_eq(r.event.amount_cents, 2900);
 }
 
-/* emulator: a control request to the Stripe emulator (its /_emulator
- * endpoints), through libtollgate's own client; asserted to succeed. */
-static void emulator(const char *method, const char *path, const struct stripe_param *p,
-                     size_t n)
-{
-    struct tg_ctx *ctx = fixture_ctx();
-    struct stripe_result r;
-    char key[64];
-    snprintf(key, sizeof(key), "control-%ld-%d", (long)time(NULL), rand());
-    cr_assert_eq(stripe_call(ctx, method, path, p, n, strcmp(method, "POST") == 0 ? key : NULL,
-                             &r),
-                 TG_OK);
-    cr_assert_eq(r.outcome, STRIPE_OK, "%s %s: %d", method, path, r.status);
-}
-
 Test(charge, a_call_resumed_after_stripe_forgot_its_key_adopts_its_payment_intent)
 {
     struct fixture_customer c;
@@ -455,11 +440,11 @@ Test(charge, a_call_resumed_after_stripe_forgot_its_key_adopts_its_payment_inten
     const struct stripe_param fault[] = {{"mode", "error"},       {"status", "500"},
                                          {"phase", "after"},      {"method", "POST"},
                                          {"path", "/v1/payment_intents"}, {"count", "50"}};
-    emulator("POST", "/_emulator/faults", fault, 6);
+    fixture_stripe("POST", "/_emulator/faults", fault, 6);
     struct tg_ctx *ctx;
     struct usage_result r;
     enum tg_err e = fix(&c, "k-lost", "fix-lost", &ctx, &r);
-    emulator("DELETE", "/_emulator/faults", NULL, 0);
+    fixture_stripe("DELETE", "/_emulator/faults", NULL, 0);
     cr_assert_eq(e, TG_OK, "%s (%s)", tg_strerror(e), ctx->error.detail ? ctx->error.detail : "");
     cr_assert_str_eq(r.event.outcome, "charged");
     cr_assert_eq(rows_where(&c, "SELECT count(*) FROM charges WHERE customer_id = $1"
@@ -469,10 +454,7 @@ Test(charge, a_call_resumed_after_stripe_forgot_its_key_adopts_its_payment_inten
 
     /* A day and more later (the worker was down): Stripe has forgotten the
      * key, so sending the call again would charge a second time. */
-    fixture_exec("UPDATE stripe_requests SET created_at = now() - interval '25 hours'"
-                 " WHERE customer_id = $1 AND status = 'pending'",
-                 c.id, NULL);
-    emulator("DELETE", "/_emulator/idempotency_keys", NULL, 0);
+    fixture_stripe_forget(&c);
     const struct stripe_request *call;
     resume(&c, &call);
     assert_charged_once(&c, 2900, "payg");

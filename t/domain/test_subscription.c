@@ -173,29 +173,13 @@ Test(subscription, cancel_at_period_end_keeps_pro)
     cr_assert(out.cancel_at_period_end);
 }
 
-/* stripe: a request to the Stripe emulator (a control endpoint or the API)
- * through libtollgate's client, asserted to succeed; the body. */
-static json_t *stripe(const char *method, const char *path, const struct stripe_param *p,
-                      size_t n)
-{
-    struct tg_ctx *ctx = fixture_ctx();
-    struct stripe_result r;
-    char key[64];
-    snprintf(key, sizeof(key), "control-%ld-%d", (long)time(NULL), rand());
-    cr_assert_eq(stripe_call(ctx, method, path, p, n, strcmp(method, "POST") == 0 ? key : NULL,
-                             &r),
-                 TG_OK);
-    cr_assert_eq(r.outcome, STRIPE_OK, "%s %s: %d", method, path, r.status);
-    return r.body;
-}
-
 static size_t stripe_subscriptions(const struct fixture_customer *c)
 {
     char cus[64];
     fixture_text(cus, sizeof(cus), "SELECT stripe_customer_id FROM customers WHERE id = $1", c->id,
                  NULL);
     const struct stripe_param q[] = {{"customer", cus}, {"status", "all"}};
-    return json_array_size(json_object_get(stripe("GET", "/v1/subscriptions", q, 2), "data"));
+    return json_array_size(json_object_get(fixture_stripe("GET", "/v1/subscriptions", q, 2), "data"));
 }
 
 Test(subscription, a_create_resumed_after_stripe_forgot_its_key_adopts_its_subscription)
@@ -206,21 +190,17 @@ Test(subscription, a_create_resumed_after_stripe_forgot_its_key_adopts_its_subsc
     const struct stripe_param fault[] = {{"mode", "error"},  {"status", "500"},
                                          {"phase", "after"}, {"method", "POST"},
                                          {"path", "/v1/subscriptions"}, {"count", "50"}};
-    stripe("POST", "/_emulator/faults", fault, 6);
+    fixture_stripe("POST", "/_emulator/faults", fault, 6);
     struct tg_ctx *ctx;
     struct subscription s;
     enum tg_err e = subscribe(&c, "pro", &ctx, &s);
-    stripe("DELETE", "/_emulator/faults", NULL, 0);
+    fixture_stripe("DELETE", "/_emulator/faults", NULL, 0);
     cr_assert_eq(e, TG_EUPSTREAM, "%s", tg_strerror(e));
     cr_assert_eq(stripe_subscriptions(&c), 1, "Stripe made the subscription");
     cr_assert_eq(fixture_balance(&c), 10);
 
     /* More than a day later Stripe has forgotten the key. */
-    fixture_exec("UPDATE stripe_requests SET created_at = now() - interval '25 hours',"
-                 "       next_attempt_at = now()"
-                 " WHERE customer_id = $1 AND status = 'pending'",
-                 c.id, NULL);
-    stripe("DELETE", "/_emulator/idempotency_keys", NULL, 0);
+    fixture_stripe_forget(&c);
     ctx = fixture_ctx();
     struct stripe_request *calls;
     size_t n, ours = 0;
