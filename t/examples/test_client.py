@@ -89,6 +89,19 @@ class TestClient(unittest.TestCase):
         self.assertEqual(sum(e["amount"] for e in entries), tg.me()["credit_balance"])
         self.assertEqual(entries[-1]["kind"], "trial_signup")
 
+    def test_lost_answer_retried_with_the_same_key(self):
+        tg, customer = signed_up("lost")
+        fix = "fix-%s-lost" % customer["id"]
+        impatient = Tollgate(URL, tg.api_key, timeout=0.0005, max_attempts=1)
+        try:
+            impatient.record_fix(fix)  # gives up before the answer, most likely
+        except OSError:
+            pass
+        event = tg.record_fix(fix)  # the retry: same fix, same key, same body
+        self.assertEqual((event["outcome"], event["credits_remaining"]), ("credit", 4))
+        self.assertEqual(tg.me()["credit_balance"], 4)
+        self.assertEqual(sum(e["kind"] == "fix_deployed" for e in tg.transactions()), 1)
+
     def test_declined_card(self):
         tg, _ = signed_up("declined")
         with self.assertRaises(Problem) as cm:
