@@ -83,10 +83,11 @@ void it_contract_record(const char *method, size_t method_len, const char *path,
     if (rec != NULL && body == NULL)
         json_object_set_new(rec, "body_utf8", json_false());
     char *line = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
-    char *nl = line != NULL ? malloc(strlen(line) + 2) : NULL;
+    size_t len = line != NULL ? strlen(line) : 0;
+    char *nl = line != NULL ? malloc(len + 2) : NULL;
     if (nl != NULL) {
-        strcpy(nl, line);
-        strcat(nl, "\n");
+        memcpy(nl, line, len);
+        memcpy(nl + len, "\n", 2);
         append_line(file, nl);
     } else {
         fprintf(stderr, "it_contract_record: out of memory\n");
