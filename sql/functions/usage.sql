@@ -2,7 +2,8 @@
 -- one place. POST /api/v1/usage is this one function: one statement from
 -- the worker, one round trip, one transaction.
 --
---   balance > 0                         -1 fix_deployed                  credit
+--   available > 0                       -1 fix_deployed                  credit
+--   (available = balance - credits held by active holds, holds.sql)
 --   balance 0, payg or pro with a       phase 1 of a charge: the Stripe  charge
 --     payment method, not delinquent    call, a pending charge and a
 --                                       'processing' event (charges.sql
@@ -52,6 +53,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     k        record;
     balance  bigint;
+    held     bigint;
     c        customers%ROWTYPE;
     price    pricing_tiers%ROWTYPE;
     ev       usage_events%ROWTYPE;
@@ -70,7 +72,13 @@ BEGIN
                             NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::jsonb;
         RETURN;
     END IF;
-    SELECT cu.credit_balance INTO balance FROM customers cu WHERE cu.id = k.customer_id FOR UPDATE;
+    -- What is available: the balance less the credits held (holds.sql).
+    SELECT cu.credit_balance - cu.credits_held, cu.credits_held INTO balance, held
+      FROM customers cu WHERE cu.id = k.customer_id FOR UPDATE;
+    IF balance <= 0 AND held > 0 AND holds_expire_customer(k.customer_id) > 0 THEN
+        SELECT cu.credit_balance - cu.credits_held INTO balance
+          FROM customers cu WHERE cu.id = k.customer_id;
+    END IF;
 
     -- A credit: the entry and the event, unless the key was used before.
     IF balance > 0 THEN

@@ -10,6 +10,7 @@
 
 #include "domain/apikey.h"
 #include "domain/customer.h"
+#include "domain/hold.h"
 #include "domain/ledger.h"
 #include "domain/subscription.h"
 #include "domain/usage.h"
@@ -19,6 +20,9 @@ json_t *render_customer(const struct customer *c);
 json_t *render_api_key(const struct api_key *k, const char *current_key_id);
 json_t *render_ledger_entry(const struct ledger_entry *e);
 json_t *render_usage_event(const struct usage_event *u);
+/* render_hold: a credit hold (docs/api.md#holds); amount and currency
+ * null for a credit hold, usage_event_id null unless settled. */
+json_t *render_hold(const struct hold *h);
 
 json_t *render_subscription(const struct subscription *s);
 

@@ -28,6 +28,7 @@ struct customer {
     const char *default_payment_method; /* pm_..., NULL before billing */
     const char *grace_period_ends_at;   /* RFC 3339 UTC, NULL unless past_due */
     bool billing_enabled;       /* the billing_enabled flag (kill switch) for this customer */
+    long long credits_held;     /* credits reserved by active credit holds (domain/hold.h) */
 };
 
 /* Everything about a customer an operator sees (tollgatectl customers
