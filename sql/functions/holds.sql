@@ -78,10 +78,11 @@ END $$;
 -- by the caller): a hold of fix p_fix_id for p_ttl seconds under
 -- Idempotency-Key p_key with request hash p_hash. outcome:
 --   credit      a credit is held (available balance > 0)
---   charge      the right to one charge at the tier's price is held
+--   charge      the right to one charge at the tier's price is held (within
+--               the spend limit: it counts against it while active)
 --   replay      the key's hold, made by an earlier request (any status)
 --   key_reused  the key was used with another body (the hold returned)
---   no_credit, delinquent   as usage_record: nothing recorded
+--   no_credit, delinquent, spend_limit   as usage_record: nothing recorded
 -- The hold's columns are filled for all but the refusals.
 CREATE FUNCTION hold_create(p_customer uuid, p_key text, p_hash bytea, p_fix_id text,
                             p_ttl integer)
@@ -92,6 +93,7 @@ DECLARE
     c        customers%ROWTYPE;
     price    pricing_tiers%ROWTYPE;
     h        holds%ROWTYPE;
+    spend    record;
     decision text;
 BEGIN
     SELECT * INTO c FROM customers cu WHERE cu.id = p_customer FOR UPDATE;
@@ -114,7 +116,14 @@ BEGIN
                               OR c.stripe_customer_id IS NULL THEN 'no_credit'
                          ELSE 'charge' END;
     END IF;
-    IF decision IN ('delinquent', 'no_credit') THEN
+    IF decision = 'charge' THEN
+        SELECT * INTO spend FROM spend_limit_check(p_customer, price.unit_price_cents,
+                                                   price.currency::text);
+        IF NOT spend.allowed THEN
+            decision := 'spend_limit';
+        END IF;
+    END IF;
+    IF decision IN ('delinquent', 'no_credit', 'spend_limit') THEN
         RETURN QUERY SELECT decision, NULL::holds;
         RETURN;
     END IF;
@@ -137,7 +146,9 @@ END $$;
 -- can be it). A credit hold takes its credit; a charge hold takes a
 -- credit if one is available now, else is charged (phase 1 here; the
 -- caller runs the charge, charges.sql settles it; a decline makes the
--- hold active again) or recorded unbilled (billing_enabled off).
+-- hold active again) or recorded unbilled (billing_enabled off). A charge
+-- hold was counted against the spend limit when it was taken: its settle
+-- is not checked again.
 -- outcome:
 --   credit, charge, unbilled   settled now (event columns; call columns for charge)
 --   replay        settled before: its event (in_progress while still charged)

@@ -11,6 +11,8 @@
 --   balance 0, as above, but the        a usage event without ledger     unbilled
 --     billing_enabled flag is off       entries or charge
 --   balance 0, delinquent               nothing recorded                 delinquent
+--   balance 0, the charge would exceed  nothing recorded                 spend_limit
+--     the customer's monthly spend limit (spend_limits.sql)
 --   balance 0, no way to charge         nothing recorded                 no_credit
 --
 -- Idempotency (IETF draft "The Idempotency-Key HTTP Header Field"): an
@@ -54,6 +56,7 @@ DECLARE
     k        record;
     balance  bigint;
     held     bigint;
+    spend    record;
     c        customers%ROWTYPE;
     price    pricing_tiers%ROWTYPE;
     ev       usage_events%ROWTYPE;
@@ -131,7 +134,15 @@ BEGIN
                           OR c.stripe_customer_id IS NULL THEN 'no_credit'
                      WHEN NOT feature_enabled('billing_enabled', c.id::text) THEN 'unbilled'
                      ELSE 'charge' END;
-    IF decision IN ('delinquent', 'no_credit') THEN
+    IF decision = 'charge' THEN
+        -- The spend limit, in this transaction (spend_limits.sql).
+        SELECT * INTO spend FROM spend_limit_check(c.id, price.unit_price_cents,
+                                                   price.currency::text);
+        IF NOT spend.allowed THEN
+            decision := 'spend_limit';
+        END IF;
+    END IF;
+    IF decision IN ('delinquent', 'no_credit', 'spend_limit') THEN
         RETURN QUERY SELECT decision, k.api_key_id, k.customer_id, k.key_prefix, k.requests,
                             k.reset_seconds, NULL::bigint, NULL::text, NULL::bigint,
                             NULL::bigint, NULL::text, NULL::timestamptz, NULL::bigint,

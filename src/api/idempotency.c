@@ -34,6 +34,8 @@ static const struct idempotent_route {
     {"credentials_create", IDEMPOTENCY_EXTERNAL, true},
     {"holds_settle", IDEMPOTENCY_EXTERNAL, false},
     {"holds_release", IDEMPOTENCY_ATOMIC, false},
+    {"spend_limit_set", IDEMPOTENCY_ATOMIC, false},
+    {"spend_limit_remove", IDEMPOTENCY_ATOMIC, false},
 };
 
 const char *api_idempotency_key_parse(struct arena *a, const char *value)

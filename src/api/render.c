@@ -14,9 +14,17 @@ static json_t *nullable_string(const char *s)
     return s != NULL ? json_string(s) : json_null();
 }
 
+json_t *render_spend_limit(const struct spend_limit *l)
+{
+    if (!l->set)
+        return json_null();
+    return json_pack("{s:I, s:s, s:I}", "monthly_cents", (json_int_t)l->monthly_cents,
+                     "currency", l->currency, "spent_cents", (json_int_t)l->spent_cents);
+}
+
 json_t *render_customer(const struct customer *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:b, s:s}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:b, s:o, s:s}",
                      "id", c->id, "object", "customer", "email", c->email, "name", c->name,
                      "source", c->source, "tier", c->tier, "billing_status", c->billing_status,
                      "credit_balance", (json_int_t)c->credit_balance, "held",
@@ -24,7 +32,8 @@ json_t *render_customer(const struct customer *c)
                      (json_int_t)(c->credit_balance - c->credits_held), "default_payment_method",
                      nullable_string(c->default_payment_method), "grace_period_ends_at",
                      nullable_string(c->grace_period_ends_at), "billing_enabled",
-                     c->billing_enabled, "created_at", c->created_at);
+                     c->billing_enabled, "spend_limit", render_spend_limit(&c->spend_limit),
+                     "created_at", c->created_at);
 }
 
 json_t *render_api_key(const struct api_key *k, const char *current_key_id)

@@ -16,6 +16,8 @@
 #include "domain/usage.h"
 
 json_t *render_customer(const struct customer *c);
+/* render_spend_limit: {monthly_cents, currency, spent_cents} or null. */
+json_t *render_spend_limit(const struct spend_limit *l);
 /* render_api_key: "current" says whether k is the key of this request. */
 json_t *render_api_key(const struct api_key *k, const char *current_key_id);
 json_t *render_ledger_entry(const struct ledger_entry *e);

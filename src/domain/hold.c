@@ -7,6 +7,7 @@
 
 #include "core/hash.h"
 #include "domain/charge.h"
+#include "domain/usage.h"
 
 #define IN_PROGRESS_RETRY_SECONDS 2
 
@@ -49,6 +50,8 @@ enum tg_err hold_create(struct tg_ctx *ctx, const char *customer_id, const char 
     case HOLD_NO_CREDIT:
     case HOLD_DELINQUENT:
         return refuse(ctx, rec.decision);
+    case HOLD_SPEND_LIMIT:
+        return ctx_fail(ctx, TG_ESPENDLIMIT, SPEND_LIMIT_DETAIL);
     default:
         return ctx_fail(ctx, TG_EINTERNAL, "hold_create: outcome %d", (int)rec.decision);
     }

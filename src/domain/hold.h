@@ -34,7 +34,8 @@ struct hold_result {
  * (1..HOLD_TTL_MAX) under idempotency_key, keyed to the SHA-256 of request
  * (request_len bytes: the body). A retry with the key and body returns
  * the hold (replayed). Errors: TG_EINSUFFICIENT (no credit available and
- * nothing to charge; nothing recorded, the key stays free),
+ * nothing to charge; nothing recorded, the key stays free), TG_ESPENDLIMIT
+ * (a charge hold would exceed the monthly spend limit; nothing recorded),
  * TG_EIDEMPOTENCYREUSE, TG_EDB. */
 enum tg_err hold_create(struct tg_ctx *ctx, const char *customer_id, const char *idempotency_key,
                         const void *request, size_t request_len, const char *fix_id, long ttl,

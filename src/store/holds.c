@@ -65,7 +65,7 @@ static const char *const decisions[] = {
     [HOLD_RELEASED] = "hold_released", [HOLD_EXPIRED] = "hold_expired",
     [HOLD_SETTLED] = "hold_settled",         [HOLD_NOT_FOUND] = "not_found",
     [HOLD_NO_CREDIT] = "no_credit",     [HOLD_DELINQUENT] = "delinquent",
-    [HOLD_RELEASED_NOW] = "released",
+    [HOLD_RELEASED_NOW] = "released",   [HOLD_SPEND_LIMIT] = "spend_limit",
 };
 
 static void hold_from_row(const PGresult *r, int i, int col, struct hold *h)

@@ -46,6 +46,7 @@ enum hold_decision {
     HOLD_NO_CREDIT,   /* no credit and nothing to charge: nothing recorded */
     HOLD_DELINQUENT,  /* no credit, and payment overdue: nothing recorded */
     HOLD_RELEASED_NOW, /* release: released by this request */
+    HOLD_SPEND_LIMIT, /* create: a charge would exceed the monthly spend limit */
 };
 
 /* The answer of holds_create/settle/release. */

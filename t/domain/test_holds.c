@@ -18,7 +18,9 @@
 #include <string.h>
 
 #include "domain/hold.h"
+#include "domain/customer.h"
 #include "domain/payment.h"
+#include "domain/spend_limit.h"
 #include "domain/usage.h"
 #include "fixture.h"
 #include "integration/stripe.h"
@@ -408,4 +410,149 @@ Test(holds, declined_charge_hold_is_active_again)
     cr_assert_eq(fixture_rows("usage_events", &c), 0);
     cr_assert_eq(hold_release(fixture_ctx(), c.id, h.hold.id, &x), TG_OK);
     cr_assert_str_eq(x.hold.status, "released");
+}
+
+/* ---- spend limits (domain/spend_limit.h) ---------------------------------------- */
+
+static void limit(const struct fixture_customer *c, long long cents)
+{
+    struct spend_limit l;
+    struct tg_ctx *ctx = fixture_ctx();
+    cr_assert_eq(spend_limit_set(ctx, c->id, cents, "usd", &l), TG_OK, "%s",
+                 ctx->error.detail ? ctx->error.detail : "");
+    cr_assert_eq(l.monthly_cents, cents);
+}
+
+static long long notices(const struct fixture_customer *c, const char *threshold)
+{
+    return fixture_ll("SELECT count(*) FROM spend_limit_notices WHERE customer_id = $1"
+                      " AND threshold = $2::smallint",
+                      c->id, threshold, NULL);
+}
+
+Test(holds, spend_limit_is_set_checked_and_audited)
+{
+    struct fixture_customer c;
+    fixture_customer(&c);
+    struct spend_limit l;
+    cr_assert_eq(spend_limit_set(fixture_ctx(), c.id, 1000, "eur", &l), TG_EINVALID,
+                 "a currency fixes are not charged in");
+    cr_assert_eq(spend_limit_set(fixture_ctx(), c.id, 1000, "USD", &l), TG_EINVALID);
+    cr_assert_eq(spend_limit_set(fixture_ctx(), c.id, -1, "usd", &l), TG_EINVALID);
+    cr_assert_eq(spend_limit_set(fixture_ctx(), c.id, SPEND_LIMIT_MAX_CENTS + 1, "usd", &l),
+                 TG_EINVALID);
+    limit(&c, 8700);
+    limit(&c, 5800);
+    struct customer cu;
+    cr_assert_eq(customer_get(fixture_ctx(), c.id, &cu), TG_OK);
+    cr_assert(cu.spend_limit.set);
+    cr_assert_eq(cu.spend_limit.monthly_cents, 5800);
+    cr_assert_str_eq(cu.spend_limit.currency, "usd");
+    cr_assert_eq(cu.spend_limit.spent_cents, 0);
+    bool removed;
+    cr_assert_eq(spend_limit_remove(fixture_ctx(), c.id, &removed), TG_OK);
+    cr_assert(removed);
+    cr_assert_eq(spend_limit_remove(fixture_ctx(), c.id, &removed), TG_OK);
+    cr_assert_not(removed);
+    cr_assert_eq(customer_get(fixture_ctx(), c.id, &cu), TG_OK);
+    cr_assert_not(cu.spend_limit.set);
+    cr_assert_eq(fixture_ll("SELECT count(*) FROM audit_log WHERE customer_id = $1"
+                            " AND action = 'spend_limit.set'",
+                            c.id, NULL),
+                 2);
+    cr_assert_eq(fixture_ll("SELECT count(*) FROM audit_log WHERE customer_id = $1"
+                            " AND action = 'spend_limit.removed'"
+                            " AND (before ->> 'monthly_cents')::bigint = 5800",
+                            c.id, NULL),
+                 1);
+}
+
+Test(holds, charge_holds_count_against_the_limit_and_cross_thresholds)
+{
+    struct fixture_customer c;
+    fixture_customer(&c);
+    fixture_set_balance(&c, 0);
+    fixture_billing(&c, "payg", "active");
+    limit(&c, 10000);
+    struct hold_result h[4];
+    cr_assert_eq(take(&c, "h-1", "fix-1", 600, &h[0]), TG_OK); /* 2900: 29 % */
+    cr_assert_eq(take(&c, "h-2", "fix-2", 600, &h[1]), TG_OK); /* 5800: 58 % */
+    cr_assert_eq(notices(&c, "80"), 0);
+    cr_assert_eq(take(&c, "h-3", "fix-3", 600, &h[2]), TG_OK); /* 8700: 87 % */
+    cr_assert_eq(notices(&c, "80"), 1);
+    cr_assert_eq(notices(&c, "90"), 0);
+    cr_assert_eq(take(&c, "h-4", "fix-4", 600, &h[3]), TG_ESPENDLIMIT, "11600 > 10000");
+    cr_assert_eq(notices(&c, "100"), 1, "the refusal reaches the limit");
+    cr_assert_eq(holds_with(&c, "charge", "active"), 3);
+    /* The decision reports what it crosses first this month, once. */
+    char crossed[64];
+    fixture_text(crossed, sizeof(crossed),
+                 "SELECT allowed || ' ' || spent_before || ' ' || spent_after || ' ' || crossed::text"
+                 " FROM spend_limit_check($1, 1000, 'usd')",
+                 c.id, NULL);
+    cr_assert_str_eq(crossed, "true 8700 9700 {90}");
+    fixture_text(crossed, sizeof(crossed),
+                 "SELECT allowed || ' ' || crossed::text FROM spend_limit_check($1, 1400, 'usd')",
+                 c.id, NULL);
+    cr_assert_str_eq(crossed, "false {}", "100 again in the same month");
+    /* A released charge hold no longer counts. */
+    struct hold_result x;
+    cr_assert_eq(hold_release(fixture_ctx(), c.id, h[0].hold.id, &x), TG_OK);
+    cr_assert_eq(take(&c, "h-5", "fix-5", 600, &x), TG_OK);
+    cr_assert_str_eq(x.hold.reserves, "charge");
+    /* Credits are not charges: a credit hold ignores the limit. */
+    limit(&c, 0);
+    fixture_add_credits(&c, 1);
+    cr_assert_eq(take(&c, "h-6", "fix-6", 600, &x), TG_OK);
+    cr_assert_str_eq(x.hold.reserves, "credit");
+}
+
+Test(holds, racing_holds_at_zero_stay_within_the_limit)
+{
+    enum { RACERS = 12, ALLOWED = 3 };
+    struct fixture_customer c;
+    fixture_customer(&c);
+    fixture_set_balance(&c, 0);
+    fixture_billing(&c, "payg", "active");
+    limit(&c, ALLOWED * 2900 + 100);
+    static struct race race;
+    snprintf(race.customer, sizeof(race.customer), "%s", c.id);
+    struct fixture_shot shots[RACERS];
+    fixture_race(RACERS, race_take, &race, shots);
+    int charge = 0, refused = 0;
+    for (size_t i = 0; i < RACERS; i++) {
+        if (shots[i].code == TG_OK && strcmp(shots[i].text, "charge") == 0)
+            charge++;
+        else if (shots[i].code == TG_ESPENDLIMIT)
+            refused++;
+        else
+            cr_assert_fail("racer %zu: %s", i, tg_strerror(shots[i].code));
+    }
+    cr_assert_eq(charge, ALLOWED);
+    cr_assert_eq(refused, RACERS - ALLOWED);
+    cr_assert_eq(holds_with(&c, "charge", "active"), ALLOWED);
+}
+
+Test(holds, usage_charges_stop_at_the_limit)
+{
+    struct fixture_customer c;
+    with_card(&c, "pm_card_visa");
+    limit(&c, 2 * 2900);
+    const char *keys[] = {"u-1", "u-2", "u-3"};
+    for (int i = 0; i < 3; i++) {
+        char body[128];
+        snprintf(body, sizeof(body), "{\"kind\":\"fix_deployed\",\"fix_id\":\"%s\"}", keys[i]);
+        struct usage_result u;
+        struct tg_ctx *ctx = fixture_ctx();
+        enum tg_err e = usage_record_fix(ctx, c.api_key, keys[i], body, strlen(body), keys[i],
+                                         NULL, &u);
+        cr_assert_eq(e, i < 2 ? TG_OK : TG_ESPENDLIMIT, "fix %d: %s", i, tg_strerror(e));
+    }
+    cr_assert_eq(stripe_intents(&c), 2, "PaymentIntents at Stripe");
+    cr_assert_eq(fixture_rows("charges", &c), 2);
+    cr_assert_eq(fixture_rows("usage_events", &c), 2);
+    cr_assert_eq(notices(&c, "80") + notices(&c, "90") + notices(&c, "100"), 3);
+    struct customer cu;
+    cr_assert_eq(customer_get(fixture_ctx(), c.id, &cu), TG_OK);
+    cr_assert_eq(cu.spend_limit.spent_cents, 5800);
 }

@@ -12,6 +12,12 @@
  * over HTTP: exactly one side wins; an expired hold answers 409
  * hold-expired, and a pass of tollgate-worker expires a due one;
  * tollgatectl verify-ledger reports held credits beyond the balance.
+ * Spend limits: PUT/DELETE /api/v1/customers/me/spend_limit and
+ * tollgatectl spend-limit (validated, shown in /customers/me and the
+ * summary, audited with the operator as actor); parallel fixes at balance
+ * 0 with a card charge exactly as many as the limit allows (the
+ * emulator's PaymentIntents equal), the rest 402 spend-limit-reached, and
+ * a hold past the limit too.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -418,4 +424,128 @@ Test(holds, verify_ledger_reports_held_beyond_the_balance)
     cr_assert_eq(rc, 1, "verify-ledger passed: %s", out);
     cr_assert(strstr(out, "held mismatch") != NULL && strstr(out, c.id) != NULL, "%s", out);
     PQfinish(db);
+}
+
+/* ---- spend limits -------------------------------------------------------------- */
+
+/* put_limit: PUT /api/v1/customers/me/spend_limit with body. */
+static void put_limit(const struct it_customer *c, const char *body, struct it_response *r)
+{
+    char auth[160];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->api_key);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    it_send("PUT", "/api/v1/customers/me/spend_limit", headers, body, strlen(body), r);
+}
+
+Test(holds, spend_limit_through_http_and_tollgatectl)
+{
+    struct it_customer c;
+    onboard(&c);
+    struct it_response r;
+    put_limit(&c, "{\"monthly_cents\":5000,\"currency\":\"eur\"}", &r);
+    it_assert_problem(&r, 400, "validation-failed", "currency");
+    it_response_free(&r);
+    put_limit(&c, "{\"monthly_cents\":-5,\"currency\":\"usd\"}", &r);
+    it_assert_problem(&r, 400, "validation-failed", "monthly_cents");
+    it_response_free(&r);
+    put_limit(&c, "{\"monthly_cents\":5000,\"currency\":\"usd\"}", &r);
+    json_t *j = it_assert_json(&r, 200);
+    json_t *l = it_jget(j, "spend_limit");
+    cr_assert_eq(it_jint(l, "monthly_cents"), 5000);
+    cr_assert_str_eq(it_jstr(l, "currency"), "usd");
+    cr_assert_eq(it_jint(l, "spent_cents"), 0);
+    json_decref(j);
+    it_response_free(&r);
+    it_get("/api/v1/usage/summary", c.api_key, &r);
+    j = it_assert_json(&r, 200);
+    cr_assert_eq(it_jint(it_jget(j, "spend_limit"), "monthly_cents"), 5000);
+    json_decref(j);
+    it_response_free(&r);
+
+    char auth[160];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c.api_key);
+    const char *headers[] = {auth, NULL};
+    it_send("DELETE", "/api/v1/customers/me/spend_limit", headers, NULL, 0, &r);
+    j = it_assert_json(&r, 200);
+    cr_assert(json_is_null(it_jget(j, "spend_limit")));
+    json_decref(j);
+    it_response_free(&r);
+
+    char out[1024];
+    const char *set[] = {"spend-limit", "set", c.email, "2900", "usd", NULL};
+    cr_assert_eq(it_ctl(set, true, out, sizeof(out)), 0, "%s", out);
+    cr_assert(strstr(out, "2900 usd") != NULL, "%s", out);
+    it_get("/api/v1/customers/me", c.api_key, &r);
+    j = it_assert_json(&r, 200);
+    cr_assert_eq(it_jint(it_jget(j, "spend_limit"), "monthly_cents"), 2900);
+    json_decref(j);
+    it_response_free(&r);
+    const char *bad[] = {"spend-limit", "set", c.email, "12x", "usd", NULL};
+    cr_assert_eq(it_ctl(bad, true, out, sizeof(out)), 2, "%s", out);
+    const char *rm[] = {"spend-limit", "remove", c.id, NULL};
+    cr_assert_eq(it_ctl(rm, true, out, sizeof(out)), 0, "%s", out);
+    cr_assert_eq(it_db_count(&c, "SELECT count(*) FROM audit_log WHERE customer_id = $1"
+                                 " AND action IN ('spend_limit.set', 'spend_limit.removed')"
+                                 " AND actor LIKE 'operator:%'"),
+                 2, "tollgatectl's changes are audited as the operator's");
+    cr_assert_eq(it_db_count(&c, "SELECT count(*) FROM audit_log WHERE customer_id = $1"
+                                 " AND action IN ('spend_limit.set', 'spend_limit.removed')"),
+                 4);
+}
+
+Test(holds, parallel_charges_at_zero_stay_within_the_limit)
+{
+    enum { N = 8, ALLOWED = 3 };
+    struct it_customer c;
+    it_customer_with_card(&c, "pm_card_visa");
+    it_zero_balance(&c);
+    struct it_response r;
+    char body[96];
+    snprintf(body, sizeof(body), "{\"monthly_cents\":%d,\"currency\":\"usd\"}",
+             ALLOWED * 2900 + 2000);
+    put_limit(&c, body, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    it_response_free(&r);
+
+    struct shot shots[N];
+    memset(shots, 0, sizeof(shots));
+    for (size_t i = 0; i < N; i++) {
+        shots[i].method = "POST";
+        snprintf(shots[i].path, sizeof(shots[i].path), "/api/v1/usage");
+        snprintf(shots[i].auth, sizeof(shots[i].auth), "Authorization: Bearer %s", c.api_key);
+        snprintf(shots[i].idem, sizeof(shots[i].idem), "Idempotency-Key: sl-%zu", i);
+        snprintf(shots[i].body, sizeof(shots[i].body),
+                 "{\"kind\":\"fix_deployed\",\"fix_id\":\"fix-%zu\"}", i);
+    }
+    fire_all(shots, N);
+    int charged = 0, refused = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (shots[i].status == 201) {
+            cr_assert(strstr(shots[i].answer, "\"charged\"") != NULL, "%s", shots[i].answer);
+            charged++;
+        } else {
+            cr_assert_eq(shots[i].status, 402, "%zu: %ld %s", i, shots[i].status,
+                         shots[i].answer);
+            cr_assert(strstr(shots[i].answer, "spend-limit-reached") != NULL, "%s",
+                      shots[i].answer);
+            refused++;
+        }
+        free(shots[i].answer);
+    }
+    cr_assert_eq(charged, ALLOWED);
+    cr_assert_eq(refused, N - ALLOWED);
+    json_t *intents = it_charge_intents(&c);
+    cr_assert_eq(json_array_size(intents), (size_t)ALLOWED, "PaymentIntents at Stripe");
+    json_decref(intents);
+    cr_assert_eq(it_db_count(&c, "SELECT count(*) FROM charges WHERE customer_id = $1"), ALLOWED);
+
+    /* A hold now is refused the same way; nothing is held. */
+    take(&c, "h-over", "fix-over", &r);
+    it_assert_problem(&r, 402, "spend-limit-reached", NULL);
+    it_response_free(&r);
+    it_get("/api/v1/customers/me", c.api_key, &r);
+    json_t *j = it_assert_json(&r, 200);
+    cr_assert_eq(it_jint(it_jget(j, "spend_limit"), "spent_cents"), ALLOWED * 2900);
+    json_decref(j);
+    it_response_free(&r);
 }
