@@ -120,6 +120,21 @@ Test(holds, lifecycle_through_http)
     end(&c, "00000000-0000-0000-0000-000000000000", "settle", &r);
     it_assert_problem(&r, 404, "not-found", NULL);
     it_response_free(&r);
+    end(&c, "not-a-hold", "release", &r);
+    it_assert_problem(&r, 404, "not-found", NULL);
+    it_response_free(&r);
+    /* The key is judged in the statement: another customer's key finds no
+     * such hold, an unknown one is 401. */
+    struct it_customer other;
+    onboard(&other);
+    end(&other, id, "settle", &r);
+    it_assert_problem(&r, 404, "not-found", NULL);
+    it_response_free(&r);
+    snprintf(other.api_key, sizeof(other.api_key), "%s",
+             "tg_test_0000000000000000000000000000000000000000000000000000000000000000");
+    end(&other, id, "release", &r);
+    it_assert_problem(&r, 401, "unauthorized", NULL);
+    it_response_free(&r);
 
     /* Released: the same answer again, and settling it is refused. */
     take(&c, "h-2", "fix-2", &r);
@@ -319,7 +334,9 @@ Test(holds, parallel_holds_with_a_card_charge_the_rest_once_each)
     cr_assert_eq(credit, K);
     cr_assert_eq(charge, N - K);
     cr_assert_eq(refused, 0);
-    cr_assert_eq(json_array_size(it_charge_intents(&c)), 0, "a hold charged");
+    json_t *none = it_charge_intents(&c);
+    cr_assert_eq(json_array_size(none), 0, "a hold charged");
+    json_decref(none);
     for (int i = 0; i < charge; i++) {
         struct it_response r;
         end(&c, ids[i], "settle", &r);
