@@ -46,8 +46,8 @@ static json_t *headers(const struct it_response *r)
         if (colon == NULL)
             continue;
         const char *v = colon + 1 + strspn(colon + 1, " \t");
-        json_array_append_new(a, json_pack("[o,o]", text(h, (size_t)(colon - h)),
-                                           text(v, strlen(v))));
+        json_array_append_new(a,
+                              json_pack("[o,o]", text(h, (size_t)(colon - h)), text(v, strlen(v))));
     }
     return a;
 }
@@ -76,10 +76,9 @@ void it_contract_record(const char *method, size_t method_len, const char *path,
     const char *program = strrchr(exe, '/') != NULL ? strrchr(exe, '/') + 1 : "?";
     json_t *body = json_stringn(r->body != NULL ? r->body : "", r->body_len);
     json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:b, s:I, s:o, s:o}", "source", "integration",
-                            "program", program, "method",
-                            text(method, method_len), "path", text(path, path_len), "raw", raw,
-                            "status", (json_int_t)r->status, "headers", headers(r), "body",
-                            body != NULL ? body : json_null());
+                            "program", program, "method", text(method, method_len), "path",
+                            text(path, path_len), "raw", raw, "status", (json_int_t)r->status,
+                            "headers", headers(r), "body", body != NULL ? body : json_null());
     if (rec != NULL && body == NULL)
         json_object_set_new(rec, "body_utf8", json_false());
     char *line = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
