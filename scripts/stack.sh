@@ -15,7 +15,13 @@ stack_die() { printf '%s\n' "dev: error: $*" >&2; exit 1; }
 STACK_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev libpq-dev
  libjansson-dev libssl-dev libcurl4-openssl-dev libinih-dev libsystemd-dev
  libcriterion-dev postgresql-15 postgresql-contrib nginx-light curl wrk python3
- python3-aiosmtpd jq"
+ python3-aiosmtpd python3-yaml python3-jsonschema jq"
+# node and npm run the pinned Redocly CLI (make lint-openapi, t/openapi/lint).
+# They are installed by command, not by package: a host may have them from
+# elsewhere (e.g. NodeSource's nodejs, which bundles npm and conflicts with
+# Debian's npm package).
+STACK_COMMANDS_NODE="node npm"
+STACK_PACKAGES_NODE="nodejs npm"
 
 # stack_deps: install whatever of STACK_PACKAGES is missing (root only).
 # A policy-rc.d keeps the packages' own services (nginx, the main
@@ -25,6 +31,12 @@ stack_deps() {
     for p in $STACK_PACKAGES; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
             missing+=("$p")
+    done
+    for p in $STACK_COMMANDS_NODE; do
+        if ! command -v "$p" >/dev/null 2>&1; then
+            missing+=($STACK_PACKAGES_NODE)
+            break
+        fi
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then

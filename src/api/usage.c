@@ -92,10 +92,12 @@ enum tg_err api_usage_summary(struct http_request *req)
             json_decref(entries);
             entries = NULL;
         }
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o}", "object", "usage_summary",
-                             "customer_id", c.id, "tier", c.tier, "billing_status",
-                             c.billing_status, "credit_balance", (json_int_t)c.credit_balance,
-                             "recent_entries", entries, "warnings",
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "object",
+                             "usage_summary", "customer_id", c.id, "tier", c.tier,
+                             "billing_status", c.billing_status, "credit_balance",
+                             (json_int_t)c.credit_balance, "held", (json_int_t)c.credits_held,
+                             "available", (json_int_t)(c.credit_balance - c.credits_held),
+                             "spend_limit", render_spend_limit(&c.spend_limit), "recent_entries", entries, "warnings",
                              summary_warnings(&c, req->ctx->svc->cfg->low_balance_threshold));
     return http_reply_json(req, 200, body);
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../lib/ledger_check.h"
+#include "harness_contract.h"
 
 #define HTTP_TIMEOUT_SECONDS 60L
 #define NGINX_LIMIT_RETRIES 50
@@ -168,6 +169,8 @@ int it_request(CURL *h, const char *method, const char *path, const char *const 
     }
     curl_slist_free_all(list);
     curl_easy_cleanup(own);
+    if (rc == 0)
+        it_contract_record(method, strlen(method), path, strlen(path), false, out);
     return rc;
 }
 

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "harness_raw.h"
 
+#include "harness_contract.h"
+
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -102,6 +104,24 @@ static int parse(char *buf, size_t len, struct it_response *out)
     return out->body != NULL ? 0 : -1;
 }
 
+/* record: the answer for the contract test, with the request line's
+ * method and target as sent (any bytes, up to the first CR or LF). */
+static void record(const char *req, size_t len, const struct it_response *out)
+{
+    const char *eol = memchr(req, '\n', len);
+    size_t line = eol != NULL ? (size_t)(eol - req) : len;
+    if (line > 0 && req[line - 1] == '\r')
+        line--;
+    const char *sp = memchr(req, ' ', line);
+    size_t mlen = sp != NULL ? (size_t)(sp - req) : line;
+    const char *target = sp != NULL ? sp + 1 : req + line;
+    size_t tlen = (size_t)(req + line - target);
+    const char *sp2 = memchr(target, ' ', tlen);
+    if (sp2 != NULL)
+        tlen = (size_t)(sp2 - target);
+    it_contract_record(req, mlen, target, tlen, true, out);
+}
+
 int it_raw(const char *req, size_t len, const char *src, struct it_response *out)
 {
     memset(out, 0, sizeof(*out));
@@ -141,6 +161,8 @@ int it_raw(const char *req, size_t len, const char *src, struct it_response *out
         out->body = strdup("");
     }
     free(buf);
+    if (rc == 0)
+        record(req, len, out);
     return rc;
 }
 
