@@ -185,6 +185,15 @@ void ctl_check_database(const struct config *cfg, struct ctl_checks *out);
  * times. Replaying makes them pending again, with a fresh attempt count. */
 int ctl_dead_letters(struct ctl *ctx, int argc, char **argv);
 
+/* ctl_webhooks: the product's webhook endpoints and their deliveries
+ * (domain/outbound.h; docs/outbound-webhooks.md): add (the secret is
+ * printed once), list, remove, test, rotate-secret, deliveries, replay.
+ * Changes are audited. */
+#define CTL_WEBHOOKS_SYNOPSIS                                                                   \
+    "add URL [--events TYPE,...] | list [--json] | remove ENDPOINT | test ENDPOINT | "         \
+    "rotate-secret ENDPOINT | deliveries [--failed] [--limit N] [--json] | replay ID"
+int ctl_webhooks(struct ctl *ctx, int argc, char **argv);
+
 /* ctl_reconcile: "reconcile [--fix] [--json]": compare local subscriptions
  * and charges with Stripe's (list calls), print every difference, and with
  * --fix bring the local side in line with Stripe. Exit 1 when differences
