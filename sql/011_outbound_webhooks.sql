@@ -65,3 +65,20 @@ CREATE INDEX outbound_deliveries_due ON outbound_deliveries (next_attempt_at)
 CREATE INDEX outbound_deliveries_order ON outbound_deliveries (endpoint_id, order_key, event_seq)
     WHERE status = 'pending';
 CREATE INDEX outbound_deliveries_event ON outbound_deliveries (event_seq);
+
+-- Low-balance thresholds (issue 14): each customer's threshold in credits
+-- (NULL: the configuration's low_balance_threshold) and where its balance
+-- stands against it -- ok, low (at or below the threshold), depleted (0)
+-- -- kept so that credits.low, .depleted and .recovered fire once per
+-- crossing (sql/functions/credit_thresholds.sql). Existing customers start
+-- in the state their balance is in against the default threshold, without
+-- events.
+ALTER TABLE customers
+    ADD COLUMN low_balance_threshold bigint
+        CHECK (low_balance_threshold BETWEEN 0 AND 1000000),
+    ADD COLUMN credit_state text NOT NULL DEFAULT 'ok'
+        CHECK (credit_state IN ('ok', 'low', 'depleted'));
+UPDATE customers
+   SET credit_state = CASE WHEN credit_balance = 0 THEN 'depleted'
+                           WHEN credit_balance <= 2 THEN 'low' ELSE 'ok' END
+ WHERE credit_balance <= 2;

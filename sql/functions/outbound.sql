@@ -77,6 +77,9 @@ LANGUAGE sql STABLE AS $$
                               'name', c.name, 'source', c.source, 'tier', c.tier,
                               'billing_status', c.billing_status,
                               'credit_balance', c.credit_balance,
+                              'available_credits', credits_available(c),
+                              'low_balance_threshold', credits_threshold(c),
+                              'credit_state', c.credit_state,
                               'grace_period_ends_at', outbound_unix(c.grace_period_ends_at),
                               'created', outbound_unix(c.created_at));
 $$;

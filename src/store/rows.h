@@ -18,8 +18,9 @@
 #define CUSTOMER_COLS                                                                          \
     "c.id, c.email, c.name, c.source, c.tier, c.billing_status, c.credit_balance, "            \
     SQL_TS("c.created_at") ", c.stripe_customer_id, c.default_payment_method, "                \
-    SQL_TS("c.grace_period_ends_at") ", feature_enabled('billing_enabled', c.id::text)"
-#define CUSTOMER_NCOLS 12
+    SQL_TS("c.grace_period_ends_at") ", feature_enabled('billing_enabled', c.id::text), "       \
+    "coalesce(c.low_balance_threshold, credits_default_threshold()), c.credit_state"
+#define CUSTOMER_NCOLS 14
 void customers_from_row(const PGresult *r, int i, int col, struct customer *c);
 
 /* A ledger entry (table alias t). */

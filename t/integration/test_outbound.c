@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness_outbound.h"
 
@@ -296,4 +297,101 @@ Test(outbound, ctl_checks_urls_filters_tests_and_removes, .fini = stop_rx)
                         " 'webhook_endpoint.removed' AND before->>'endpoint' = $1",
                         1, p),
                  1);
+}
+
+/* patch_threshold: PATCH /api/v1/customers/me with body; the answer in r. */
+static void patch_me(const struct it_customer *c, const char *body, struct it_response *r)
+{
+    char auth[160];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->api_key);
+    const char *h[] = {auth, "Content-Type: application/json", NULL};
+    it_send("PATCH", "/api/v1/customers/me", h, body, strlen(body), r);
+}
+
+static int fixes;
+
+/* fix: one fix through POST /api/v1/usage; expect its status. */
+static void fix(const struct it_customer *c, long status)
+{
+    char key[64], id[64];
+    snprintf(key, sizeof(key), "outbound-fix-%d-%d", (int)getpid(), ++fixes);
+    snprintf(id, sizeof(id), "fix-%d", fixes);
+    struct it_response r;
+    it_post_usage(c, key, id, &r);
+    cr_assert_eq(r.status, status, "fix %d: %ld %s", fixes, r.status, r.body);
+    it_response_free(&r);
+}
+
+/* has_warning: the usage summary of c warns code. */
+static bool has_warning(const struct it_customer *c, const char *code)
+{
+    struct it_response r;
+    it_get("/api/v1/usage/summary", c->api_key, &r);
+    json_t *j = it_assert_json(&r, 200), *w;
+    size_t i;
+    bool found = false;
+    json_array_foreach(json_object_get(j, "warnings"), i, w)
+        found = found || strcmp(json_string_value(json_object_get(w, "code")), code) == 0;
+    json_decref(j);
+    it_response_free(&r);
+    return found;
+}
+
+Test(outbound, threshold_hysteresis_over_a_scripted_walk, .fini = stop_rx)
+{
+    rx_start(&rx);
+    rx_register(&rx, "credits.low,credits.depleted,credits.recovered");
+    struct it_customer c;
+    onboard(&c); /* 5 credits */
+    struct it_response r;
+    patch_me(&c, "{\"low_balance_threshold\": 3}", &r);
+    json_t *me = it_assert_json(&r, 200);
+    cr_assert_eq(it_jint(me, "low_balance_threshold"), 3);
+    cr_assert_str_eq(it_jstr(me, "credit_state"), "ok");
+    json_decref(me);
+    it_response_free(&r);
+    static const char *const bad[] = {"{\"low_balance_threshold\": -1}",
+                                      "{\"low_balance_threshold\": \"3\"}",
+                                      "{\"low_balance_threshold\": 1000001}", "{}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        patch_me(&c, bad[i], &r);
+        cr_assert(r.status == 400 || r.status == 422, "%s: %ld", bad[i], r.status);
+        it_response_free(&r);
+    }
+    cr_assert_not(has_warning(&c, "low_balance"));
+    fix(&c, 201);           /* 4 */
+    fix(&c, 201);           /* 3: low */
+    cr_assert(has_warning(&c, "low_balance"));
+    fix(&c, 201);           /* 2 */
+    it_add_credits(&c, 1);  /* 3: a wobble, nothing */
+    fix(&c, 201);           /* 2 */
+    it_add_credits(&c, 2);  /* 4: recovered */
+    cr_assert_not(has_warning(&c, "low_balance"));
+    fix(&c, 201);           /* 3: low */
+    fix(&c, 201);           /* 2 */
+    fix(&c, 201);           /* 1 */
+    fix(&c, 201);           /* 0: depleted */
+    cr_assert(has_warning(&c, "no_credits"));
+    fix(&c, 402);           /* refused: nothing changes */
+    it_add_credits(&c, 2);  /* 2: still depleted until above the threshold */
+    cr_assert(has_warning(&c, "low_balance"));
+    it_add_credits(&c, 8);  /* 10: recovered */
+    cr_assert_eq(rx_wait_events(&rx, c.id, 5, 20), 5);
+    json_t *ev = rx_events_of(&rx, c.id);
+    char types[256];
+    types_of(ev, types, sizeof(types));
+    cr_assert_str_eq(types, "credits.low credits.recovered credits.low credits.depleted "
+                            "credits.recovered");
+    json_t *o = json_object_get(json_object_get(json_array_get(ev, 3), "data"), "object");
+    cr_assert_eq(json_integer_value(json_object_get(o, "credit_balance")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(o, "low_balance_threshold")), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "credit_state")), "depleted");
+    for (size_t i = 0; i < json_array_size(ev); i++)
+        cr_assert(rx_verify(&rx, ev_index(ev, i), rx.secret));
+    json_decref(ev);
+    const char *p[1] = {c.id};
+    cr_assert_eq(sql_ll("SELECT count(*) FROM outbound_events WHERE customer_id = $1::uuid"
+                        " AND type LIKE 'credits.%' AND type <> 'credits.granted'",
+                        1, p),
+                 5, "exactly these events, no more");
 }
