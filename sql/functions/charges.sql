@@ -44,6 +44,7 @@ BEGIN
         PERFORM stripe_request_finish(ch.stripe_request_id, p_outcome, p_result);
 
         IF p_outcome = 'failed' AND ev.outcome = 'processing' THEN
+            PERFORM hold_unsettle(ev.id); -- a settled hold's charge: active again
             DELETE FROM usage_events u WHERE u.id = ev.id;
             RETURN;
         ELSIF p_outcome = 'failed' THEN

@@ -21,10 +21,10 @@
 -- 0 (+1 purchased, -1 fix_deployed in one transaction) is no wobble.
 -- The usage summary's low_balance warning reads the same state.
 
--- credits_available: the balance thresholds are judged on. The one place
--- to change when holds reserve credits (balance - held).
+-- credits_available: the balance thresholds are judged on: the balance
+-- less what active credit holds reserve (holds.sql).
 CREATE FUNCTION credits_available(c customers) RETURNS bigint LANGUAGE sql STABLE AS $$
-    SELECT c.credit_balance;
+    SELECT c.credit_balance - c.credits_held;
 $$;
 
 -- credits_default_threshold: the configuration's low_balance_threshold
@@ -92,9 +92,9 @@ BEGIN
 END $$;
 
 -- At the commit of every transaction that moved a balance (the ledger's
--- trigger updates credit_balance) or a threshold.
+-- trigger updates credit_balance), a hold (credits_held) or a threshold.
 CREATE CONSTRAINT TRIGGER customers_credit_threshold
-    AFTER INSERT OR UPDATE OF credit_balance, low_balance_threshold ON customers
+    AFTER INSERT OR UPDATE OF credit_balance, credits_held, low_balance_threshold ON customers
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION credits_threshold_trigger();
 

@@ -22,6 +22,11 @@ BEGIN
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ids
       FROM (SELECT id FROM customers WHERE staging_email(email) ORDER BY id FOR UPDATE) s;
 
+    DELETE FROM holds WHERE customer_id = ANY (ids);
+    GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('holds', n);
+    DELETE FROM spend_limit_notices WHERE customer_id = ANY (ids);
+    DELETE FROM spend_limits WHERE customer_id = ANY (ids);
+    GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('spend_limits', n);
     DELETE FROM usage_events WHERE customer_id = ANY (ids);
     GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('usage_events', n);
     DELETE FROM charges WHERE customer_id = ANY (ids);

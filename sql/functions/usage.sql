@@ -2,7 +2,8 @@
 -- one place. POST /api/v1/usage is this one function: one statement from
 -- the worker, one round trip, one transaction.
 --
---   balance > 0                         -1 fix_deployed                  credit
+--   available > 0                       -1 fix_deployed                  credit
+--   (available = balance - credits held by active holds, holds.sql)
 --   balance 0, payg or pro with a       phase 1 of a charge: the Stripe  charge
 --     payment method, not delinquent    call, a pending charge and a
 --                                       'processing' event (charges.sql
@@ -10,6 +11,8 @@
 --   balance 0, as above, but the        a usage event without ledger     unbilled
 --     billing_enabled flag is off       entries or charge
 --   balance 0, delinquent               nothing recorded                 delinquent
+--   balance 0, the charge would exceed  nothing recorded                 spend_limit
+--     the customer's monthly spend limit (spend_limits.sql)
 --   balance 0, no way to charge         nothing recorded                 no_credit
 --
 -- Idempotency (IETF draft "The Idempotency-Key HTTP Header Field"): an
@@ -52,6 +55,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     k        record;
     balance  bigint;
+    held     bigint;
+    spend    record;
     c        customers%ROWTYPE;
     price    pricing_tiers%ROWTYPE;
     ev       usage_events%ROWTYPE;
@@ -70,7 +75,13 @@ BEGIN
                             NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::jsonb;
         RETURN;
     END IF;
-    SELECT cu.credit_balance INTO balance FROM customers cu WHERE cu.id = k.customer_id FOR UPDATE;
+    -- What is available: the balance less the credits held (holds.sql).
+    SELECT cu.credit_balance - cu.credits_held, cu.credits_held INTO balance, held
+      FROM customers cu WHERE cu.id = k.customer_id FOR UPDATE;
+    IF balance <= 0 AND held > 0 AND holds_expire_customer(k.customer_id) > 0 THEN
+        SELECT cu.credit_balance - cu.credits_held INTO balance
+          FROM customers cu WHERE cu.id = k.customer_id;
+    END IF;
 
     -- A credit: the entry and the event, unless the key was used before.
     IF balance > 0 THEN
@@ -123,7 +134,15 @@ BEGIN
                           OR c.stripe_customer_id IS NULL THEN 'no_credit'
                      WHEN NOT feature_enabled('billing_enabled', c.id::text) THEN 'unbilled'
                      ELSE 'charge' END;
-    IF decision IN ('delinquent', 'no_credit') THEN
+    IF decision = 'charge' THEN
+        -- The spend limit, in this transaction (spend_limits.sql).
+        SELECT * INTO spend FROM spend_limit_check(c.id, price.unit_price_cents,
+                                                   price.currency::text);
+        IF NOT spend.allowed THEN
+            decision := 'spend_limit';
+        END IF;
+    END IF;
+    IF decision IN ('delinquent', 'no_credit', 'spend_limit') THEN
         RETURN QUERY SELECT decision, k.api_key_id, k.customer_id, k.key_prefix, k.requests,
                             k.reset_seconds, NULL::bigint, NULL::text, NULL::bigint,
                             NULL::bigint, NULL::text, NULL::timestamptz, NULL::bigint,

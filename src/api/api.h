@@ -69,5 +69,11 @@ enum tg_err api_subscriptions_preview(struct http_request *req);
 enum tg_err api_webhooks_stripe(struct http_request *req);
 enum tg_err api_webhooks_github(struct http_request *req);
 enum tg_err api_credentials_create(struct http_request *req);
+enum tg_err api_holds_create(struct http_request *req);
+enum tg_err api_spend_limit_put(struct http_request *req);
+enum tg_err api_spend_limit_delete(struct http_request *req);
+enum tg_err api_holds_list(struct http_request *req);
+enum tg_err api_holds_settle(struct http_request *req);
+enum tg_err api_holds_release(struct http_request *req);
 
 #endif

@@ -2,10 +2,13 @@
  * customers: POST /api/v1/customers (onboarding),
  * GET /api/v1/customers/me and PATCH /api/v1/customers/me (the
  * low-balance threshold).
+ * PUT and DELETE /api/v1/customers/me/spend_limit set and remove the
+ * monthly cap on charges (domain/spend_limit.h).
  */
 #include "api/api.h"
 #include "api/render.h"
 #include "domain/customer.h"
+#include "domain/spend_limit.h"
 #include "http/validate.h"
 
 static const struct valid_field onboard_fields[] = {
@@ -65,4 +68,38 @@ enum tg_err api_customers_update(struct http_request *req)
     if (e != TG_OK)
         return e;
     return http_reply_json(req, 200, render_customer(&c));
+}
+
+static const struct valid_field spend_limit_fields[] = {
+    {"monthly_cents", VALID_INTEGER, true, 0, SPEND_LIMIT_MAX_CENTS, NULL},
+    {"currency", VALID_STRING, true, 3, 3, NULL},
+};
+
+/* reply_me: 200 with the customer as it is now. */
+static enum tg_err reply_me(struct http_request *req)
+{
+    struct customer c;
+    enum tg_err e = customer_get(req->ctx, req->auth.customer_id, &c);
+    if (e != TG_OK)
+        return e;
+    return http_reply_json(req, 200, render_customer(&c));
+}
+
+enum tg_err api_spend_limit_put(struct http_request *req)
+{
+    json_t *f[2];
+    enum tg_err e = valid_object(req, req->json, spend_limit_fields, 2, f);
+    if (e != TG_OK)
+        return e;
+    struct spend_limit l;
+    e = spend_limit_set(req->ctx, req->auth.customer_id, (long long)json_integer_value(f[0]),
+                        json_string_value(f[1]), &l);
+    return e != TG_OK ? e : reply_me(req);
+}
+
+enum tg_err api_spend_limit_delete(struct http_request *req)
+{
+    bool removed;
+    enum tg_err e = spend_limit_remove(req->ctx, req->auth.customer_id, &removed);
+    return e != TG_OK ? e : reply_me(req);
 }

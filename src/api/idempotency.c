@@ -1,7 +1,8 @@
 /*
  * idempotency: the Idempotency-Key header (IETF draft "The Idempotency-Key
  * HTTP Header Field") on the state-changing routes other than
- * POST /api/v1/usage, which keeps its own (domain/usage.h): the header's
+ * POST /api/v1/usage and POST /api/v1/holds, which keep their own
+ * (domain/usage.h, domain/hold.h): the header's
  * syntax, which routes keep answers and how, the request's hash, and the
  * answer turned into a record to keep and back (domain/idempotency.h). A
  * request without the header runs exactly as before: nothing here costs
@@ -32,6 +33,10 @@ static const struct idempotent_route {
     {"subscriptions_create", IDEMPOTENCY_EXTERNAL, false},
     {"subscriptions_cancel", IDEMPOTENCY_EXTERNAL, false},
     {"credentials_create", IDEMPOTENCY_EXTERNAL, true},
+    {"holds_settle", IDEMPOTENCY_EXTERNAL, false},
+    {"holds_release", IDEMPOTENCY_ATOMIC, false},
+    {"spend_limit_set", IDEMPOTENCY_ATOMIC, false},
+    {"spend_limit_remove", IDEMPOTENCY_ATOMIC, false},
 };
 
 const char *api_idempotency_key_parse(struct arena *a, const char *value)

@@ -14,18 +14,29 @@ static json_t *nullable_string(const char *s)
     return s != NULL ? json_string(s) : json_null();
 }
 
+json_t *render_spend_limit(const struct spend_limit *l)
+{
+    if (!l->set)
+        return json_null();
+    return json_pack("{s:I, s:s, s:I}", "monthly_cents", (json_int_t)l->monthly_cents,
+                     "currency", l->currency, "spent_cents", (json_int_t)l->spent_cents);
+}
+
 json_t *render_customer(const struct customer *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:b, s:s}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:b,"
+                     " s:o, s:s}",
                      "id", c->id, "object", "customer", "email", c->email, "name", c->name,
                      "source", c->source, "tier", c->tier, "billing_status", c->billing_status,
-                     "credit_balance", (json_int_t)c->credit_balance, "low_balance_threshold",
+                     "credit_balance", (json_int_t)c->credit_balance, "held",
+                     (json_int_t)c->credits_held, "available",
+                     (json_int_t)(c->credit_balance - c->credits_held), "low_balance_threshold",
                      (json_int_t)c->low_balance_threshold, "credit_state",
-                     c->credit_state != NULL ? c->credit_state : "ok",
-                     "default_payment_method",
+                     c->credit_state != NULL ? c->credit_state : "ok", "default_payment_method",
                      nullable_string(c->default_payment_method), "grace_period_ends_at",
                      nullable_string(c->grace_period_ends_at), "billing_enabled",
-                     c->billing_enabled, "created_at", c->created_at);
+                     c->billing_enabled, "spend_limit", render_spend_limit(&c->spend_limit),
+                     "created_at", c->created_at);
 }
 
 json_t *render_api_key(const struct api_key *k, const char *current_key_id)
@@ -124,4 +135,17 @@ json_t *render_invoice_preview(const char *plan, json_t *invoice)
                      "period_start", rfc3339(invoice, "period_start"), "period_end",
                      rfc3339(invoice, "period_end"), "next_payment_attempt",
                      rfc3339(invoice, "next_payment_attempt"), "lines", lines);
+}
+
+json_t *render_hold(const struct hold *h)
+{
+    json_t *amount = h->currency != NULL ? json_integer((json_int_t)h->amount_cents) : json_null();
+    json_t *event = h->usage_event_id != 0 ? json_integer((json_int_t)h->usage_event_id)
+                                           : json_null();
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:o}", "id", h->id,
+                     "object", "hold", "kind", h->kind, "fix_id", h->fix_id, "reserves",
+                     h->reserves, "amount_cents", amount, "currency",
+                     nullable_string(h->currency), "status", h->status, "expires_at",
+                     h->expires_at, "created_at", h->created_at, "updated_at", h->updated_at,
+                     "usage_event_id", event);
 }

@@ -60,6 +60,8 @@ const struct ctl_command ctl_commands[] = {
      "list customers, or show one in full (keys, ledger, audit)", true, ctl_customers},
     {"credits", "grant CUSTOMER AMOUNT --reason TEXT | adjust CUSTOMER AMOUNT --reason TEXT",
      "grant or adjust a customer's credits (audited, never below 0)", true, ctl_credits},
+    {"spend-limit", "set CUSTOMER CENTS CURRENCY | remove CUSTOMER",
+     "a customer's monthly cap on charges for fixes (audited)", true, ctl_spend_limit},
     {"api-keys", "list CUSTOMER [--json] | create CUSTOMER [--name NAME] | revoke KEY_ID [--force]",
      "list, create and revoke a customer's API keys", true, ctl_api_keys},
     {"flags", "list [--json] | set NAME on|off|PERCENT",

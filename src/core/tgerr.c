@@ -38,6 +38,10 @@ static const char *const descriptions[TG_ERR_COUNT] = {
     [TG_ENOTOKENS] = "Credentials tokens are not configured",
     [TG_EIDEMPOTENCYBUSY] = "A request with this Idempotency-Key is still being processed",
     [TG_EIDEMPOTENCYGONE] = "The answer to this Idempotency-Key is no longer kept",
+    [TG_EHOLDEXPIRED] = "The hold has expired",
+    [TG_EHOLDRELEASED] = "The hold was released",
+    [TG_EHOLDSETTLED] = "The hold was settled",
+    [TG_ESPENDLIMIT] = "The monthly spend limit is reached",
 };
 
 const char *tg_strerror(enum tg_err err)

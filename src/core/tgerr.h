@@ -42,6 +42,10 @@ enum tg_err {
     TG_ENOTOKENS,         /* no token signing key configured */
     TG_EIDEMPOTENCYBUSY,  /* the first request with this Idempotency-Key still runs */
     TG_EIDEMPOTENCYGONE,  /* the first answer held a secret, no longer kept */
+    TG_EHOLDEXPIRED,      /* settling a hold that expired */
+    TG_EHOLDRELEASED,     /* settling a hold that was released */
+    TG_EHOLDSETTLED,      /* releasing a hold that was settled */
+    TG_ESPENDLIMIT,       /* the charge would exceed the customer's monthly spend limit */
     TG_ERR_COUNT
 };
 

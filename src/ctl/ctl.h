@@ -236,6 +236,12 @@ int ctl_customers(struct ctl *ctx, int argc, char **argv);
  * when it would make the balance negative (nothing is written). */
 int ctl_credits(struct ctl *ctx, int argc, char **argv);
 
+/* ctl_spend_limit: "spend-limit set CUSTOMER CENTS CURRENCY | remove
+ * CUSTOMER": the customer's monthly cap on charges for fixes, through
+ * domain/spend_limit.h (audited). Exit 1 for an unknown customer or a
+ * currency fixes are not charged in. */
+int ctl_spend_limit(struct ctl *ctx, int argc, char **argv);
+
 /* ctl_api_keys: "api-keys list CUSTOMER [--json] | create CUSTOMER [--name
  * NAME] | revoke KEY_ID [--force]": the API's key rules (at most
  * APIKEY_MAX_ACTIVE active keys; the last active key only with --force).

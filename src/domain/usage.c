@@ -59,6 +59,8 @@ enum tg_err usage_record_fix(struct tg_ctx *ctx, const char *api_key,
     case USAGE_NO_CREDIT:
         return ctx_fail(ctx, TG_EINSUFFICIENT, "no credits left and no payment method on file: "
                                                "add one to keep deploying fixes");
+    case USAGE_SPEND_LIMIT:
+        return ctx_fail(ctx, TG_ESPENDLIMIT, SPEND_LIMIT_DETAIL);
     case USAGE_RATE_LIMITED:
         return apikey_refuse_limit(ctx, &rec.key);
     }

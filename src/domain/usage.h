@@ -18,6 +18,11 @@
 #include "store/api_keys.h"
 #include "store/usage_events.h"
 
+/* The detail of TG_ESPENDLIMIT, for a fix and a hold alike. */
+#define SPEND_LIMIT_DETAIL                                                                     \
+    "no credits available, and charging this fix would take this month's charges over the "    \
+    "spend limit: raise or remove it (PUT /api/v1/customers/me/spend_limit)"
+
 struct usage_result {
     struct api_key_auth auth; /* filled once the key is known, also on errors */
     struct usage_event event; /* on success */
@@ -28,6 +33,8 @@ struct usage_result {
  * key, NULL when none), under idempotency_key, keyed to the SHA-256 of
  * request (request_len bytes: the request body). Errors: TG_EUNAUTHORIZED,
  * TG_ERATELIMITED, TG_EINSUFFICIENT (no credit, nothing to charge),
+ * TG_ESPENDLIMIT (the charge would exceed the monthly spend limit;
+ * nothing recorded),
  * TG_EPAYMENTFAILED (the charge was declined; nothing consumed),
  * TG_EIDEMPOTENCYREUSE, TG_ECONFLICT (the first request with this key is
  * still being charged), TG_EDB. */

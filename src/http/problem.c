@@ -37,6 +37,10 @@ static const struct problem_info table[TG_ERR_COUNT] = {
     [TG_ENOTOKENS] = {503, "credentials-unavailable"},
     [TG_EIDEMPOTENCYBUSY] = {409, "idempotency-key-in-progress"},
     [TG_EIDEMPOTENCYGONE] = {410, "idempotency-answer-expired"},
+    [TG_EHOLDEXPIRED] = {409, "hold-expired"},
+    [TG_EHOLDRELEASED] = {409, "hold-released"},
+    [TG_EHOLDSETTLED] = {409, "hold-settled"},
+    [TG_ESPENDLIMIT] = {402, "spend-limit-reached"},
 };
 
 const struct problem_info *problem_info(enum tg_err err)

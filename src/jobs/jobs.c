@@ -16,6 +16,7 @@
 #include "core/notify.h"
 #include "domain/audit.h"
 #include "domain/health.h"
+#include "domain/hold.h"
 #include "domain/idempotency.h"
 #include "domain/mail.h"
 #include "domain/outbound.h"
@@ -31,6 +32,7 @@
 #define SEAL_CHECK_SECONDS 10
 #define IDEMPOTENCY_PURGE_SECONDS 60 /* records are kept a day; a minute's lag is nothing */
 #define IDEMPOTENCY_PURGE_BATCH 1000
+#define HOLD_EXPIRY_BATCH 100
 
 static volatile sig_atomic_t stopping;
 
@@ -53,6 +55,18 @@ static void expire_grace_periods(struct tg_ctx *ctx)
         ctx_log(ctx, LOG_INFO, json_pack("{s:s}", "msg", "grace period over: delinquent"));
     }
     ctx->customer_id = NULL;
+}
+
+/* expire_holds: credit holds past their expiry free their credits
+ * (domain/hold.h), a batch a pass. */
+static void expire_holds(struct tg_ctx *ctx)
+{
+    long long n;
+    if (hold_expire_due(ctx, HOLD_EXPIRY_BATCH, &n) != TG_OK)
+        ctx_log(ctx, LOG_WARN, json_pack("{s:s}", "msg", "expiring holds failed"));
+    else if (n > 0)
+        ctx_log(ctx, LOG_INFO, json_pack("{s:s, s:I}", "msg", "holds expired", "count",
+                                         (json_int_t)n));
 }
 
 /* wait_for_work: sleep up to ms, waking early on NOTIFY tollgate_jobs, a
@@ -163,9 +177,10 @@ static void purge_idempotency_keys(struct tg_ctx *ctx)
         next = 0; /* more to go: again next pass */
 }
 
-/* pass: apply due webhook events, send due mail, expire grace periods,
- * seal the audit log, purge old Idempotency-Keys, resume due Stripe calls,
- * send due webhooks to the product (with sender); returns how much work it
+/* pass: apply due webhook events, send due mail, expire grace periods
+ * and holds, seal the audit log, purge old Idempotency-Keys, resume due
+ * Stripe calls, send due webhooks to the product (with sender); returns
+ * how much work it
  * claimed, and in *connected whether the database could be reached. */
 static size_t pass(struct service *svc, struct arena *a, struct webhook_send *sender,
                    bool *connected)
@@ -182,6 +197,7 @@ static size_t pass(struct service *svc, struct arena *a, struct webhook_send *se
         return events;
     events += mail_send_due(&ctx, BATCH);
     expire_grace_periods(&ctx);
+    expire_holds(&ctx);
     prune_rate_limits(&ctx);
     seal_audit_log(&ctx);
     purge_idempotency_keys(&ctx);

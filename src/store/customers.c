@@ -89,8 +89,13 @@ void customers_from_row(const PGresult *r, int i, int col, struct customer *c)
     c->default_payment_method = db_str(r, i, col + 9);
     c->grace_period_ends_at = db_str(r, i, col + 10);
     c->billing_enabled = strcmp(PQgetvalue(r, i, col + 11), "f") != 0;
-    c->low_balance_threshold = db_ll(r, i, col + 12);
-    c->credit_state = db_str(r, i, col + 13);
+    c->credits_held = db_ll(r, i, col + 12);
+    c->spend_limit.set = !PQgetisnull(r, i, col + 13);
+    c->spend_limit.monthly_cents = db_ll(r, i, col + 13);
+    c->spend_limit.currency = db_str(r, i, col + 14);
+    c->spend_limit.spent_cents = db_ll(r, i, col + 15);
+    c->low_balance_threshold = db_ll(r, i, col + 16);
+    c->credit_state = db_str(r, i, col + 17);
 }
 
 enum tg_err customers_signup(struct tg_ctx *ctx, const char *email, const char *name,

@@ -13,6 +13,7 @@
 
 #include "core/ctx.h"
 #include "core/hash.h"
+#include "store/spend_limits.h"
 
 /* A customer; strings borrowed from the context's arena. */
 struct customer {
@@ -28,6 +29,8 @@ struct customer {
     const char *default_payment_method; /* pm_..., NULL before billing */
     const char *grace_period_ends_at;   /* RFC 3339 UTC, NULL unless past_due */
     bool billing_enabled;       /* the billing_enabled flag (kill switch) for this customer */
+    long long credits_held;     /* credits reserved by active credit holds (domain/hold.h) */
+    struct spend_limit spend_limit; /* the monthly cap on charges (domain/spend_limit.h) */
     long long low_balance_threshold; /* credits: its own, else the configuration's */
     const char *credit_state;   /* ok | low | depleted (sql/functions/credit_thresholds.sql) */
 };

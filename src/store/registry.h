@@ -17,6 +17,8 @@ extern const struct db_statement *const customers_statements[];
 extern const struct db_statement *const email_outbox_statements[];
 extern const struct db_statement *const feature_flags_statements[];
 extern const struct db_statement *const github_deliveries_statements[];
+extern const struct db_statement *const holds_statements[];
+extern const struct db_statement *const spend_limits_statements[];
 extern const struct db_statement *const idempotency_keys_statements[];
 extern const struct db_statement *const overview_statements[];
 extern const struct db_statement *const invoices_statements[];

@@ -18,9 +18,14 @@
 #define CUSTOMER_COLS                                                                          \
     "c.id, c.email, c.name, c.source, c.tier, c.billing_status, c.credit_balance, "            \
     SQL_TS("c.created_at") ", c.stripe_customer_id, c.default_payment_method, "                \
-    SQL_TS("c.grace_period_ends_at") ", feature_enabled('billing_enabled', c.id::text), "       \
+    SQL_TS("c.grace_period_ends_at") ", feature_enabled('billing_enabled', c.id::text), "          \
+    "c.credits_held, "                                                                          \
+    "(SELECT l.monthly_cents FROM spend_limits l WHERE l.customer_id = c.id), "                 \
+    "(SELECT l.currency::text FROM spend_limits l WHERE l.customer_id = c.id), "                \
+    "(SELECT spend_limit_spent(c.id, l.currency::text) FROM spend_limits l"                     \
+    " WHERE l.customer_id = c.id), "                                                  \
     "coalesce(c.low_balance_threshold, credits_default_threshold()), c.credit_state"
-#define CUSTOMER_NCOLS 14
+#define CUSTOMER_NCOLS 18
 void customers_from_row(const PGresult *r, int i, int col, struct customer *c);
 
 /* A ledger entry (table alias t). */

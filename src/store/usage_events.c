@@ -38,7 +38,7 @@ static const char *const decisions[] = {
     [USAGE_UNBILLED] = "unbilled",     [USAGE_REPLAY] = "replay",
     [USAGE_KEY_REUSED] = "key_reused", [USAGE_IN_PROGRESS] = "in_progress",
     [USAGE_NO_CREDIT] = "no_credit",   [USAGE_DELINQUENT] = "delinquent",
-    [USAGE_RATE_LIMITED] = "rate_limited",
+    [USAGE_RATE_LIMITED] = "rate_limited", [USAGE_SPEND_LIMIT] = "spend_limit",
 };
 
 enum tg_err usage_events_record(struct tg_ctx *ctx, const uint8_t key_hash[HASH_SHA256_LEN],

@@ -41,6 +41,7 @@ enum usage_decision {
     USAGE_NO_CREDIT,    /* no credit and nothing to charge: nothing recorded */
     USAGE_DELINQUENT,   /* no credit, and payment overdue: nothing recorded */
     USAGE_RATE_LIMITED, /* over the key's hourly limit: nothing recorded */
+    USAGE_SPEND_LIMIT,  /* the charge would exceed the monthly spend limit: nothing recorded */
 };
 
 struct usage_record {

@@ -39,7 +39,17 @@ static const char verify_sql[] =
     "  FROM usage_events u LEFT JOIN credit_transactions t ON t.id = u.ledger_entry_id"
     " WHERE (u.outcome IN ('processing', 'unbilled')) <> (u.ledger_entry_id IS NULL)"
     "    OR (u.ledger_entry_id IS NOT NULL AND (t.id IS NULL OR t.customer_id <> u.customer_id"
-    "        OR t.kind <> 'fix_deployed'))";
+    "        OR t.kind <> 'fix_deployed'))"
+    /* Credit holds (sql/functions/holds.sql): the cached count of credits
+     * held is the number of active credit holds, and never more than the
+     * balance (held <= balance: a settle always finds its credit). */
+    " UNION ALL "
+    "SELECT 'held', c.id::text, c.credits_held::text,"
+    "       coalesce(h.n, 0) || ' active credit holds, balance ' || c.credit_balance"
+    "  FROM customers c LEFT JOIN (SELECT customer_id, count(*) AS n FROM holds"
+    "                               WHERE status = 'active' AND reserves = 'credit'"
+    "                               GROUP BY customer_id) h ON h.customer_id = c.id"
+    " WHERE c.credits_held <> coalesce(h.n, 0) OR c.credits_held > c.credit_balance";
 
 int verify_ledger(const char *conninfo, FILE *out)
 {
@@ -59,6 +69,9 @@ int verify_ledger(const char *conninfo, FILE *out)
             const char *problem = PQgetvalue(r, i, 0);
             if (strcmp(problem, "orphan") == 0)
                 fprintf(out, "orphan: %s: customer %s: %s\n", PQgetvalue(r, i, 1),
+                        PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+            else if (strcmp(problem, "held") == 0)
+                fprintf(out, "held mismatch: customer %s: %s held, %s\n", PQgetvalue(r, i, 1),
                         PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
             else if (strcmp(problem, "usage") == 0)
                 fprintf(out, "usage mismatch: %s: %s, %s\n", PQgetvalue(r, i, 1),

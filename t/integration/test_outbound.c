@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness_outbound.h"
+#include "harness_stripe.h"
 
 TestSuite(outbound, .init = it_init, .fini = it_fini, .timeout = 120);
 IT_SERIAL_MAIN()
@@ -394,4 +395,87 @@ Test(outbound, threshold_hysteresis_over_a_scripted_walk, .fini = stop_rx)
                         " AND type LIKE 'credits.%' AND type <> 'credits.granted'",
                         1, p),
                  5, "exactly these events, no more");
+}
+
+/* put_json: method path with a JSON body and c's key; the answer in r. */
+static void send_json(const struct it_customer *c, const char *method, const char *path,
+                      const char *idem, const char *body, struct it_response *r)
+{
+    char auth[160], key[160];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->api_key);
+    snprintf(key, sizeof(key), "Idempotency-Key: %s", idem != NULL ? idem : "");
+    const char *h[] = {auth, "Content-Type: application/json", idem != NULL ? key : NULL, NULL};
+    it_send(method, path, h, body, strlen(body), r);
+}
+
+Test(outbound, holds_move_the_available_balance_and_expire_with_an_event, .fini = stop_rx)
+{
+    rx_start(&rx);
+    rx_register(&rx, "hold.expired,credits.low,credits.recovered");
+    struct it_customer c;
+    onboard(&c); /* 5 credits, threshold 2 */
+    struct it_response r;
+    for (int i = 0; i < 3; i++) {
+        char key[64], body[128];
+        snprintf(key, sizeof(key), "outbound-hold-%d-%d", (int)getpid(), i);
+        snprintf(body, sizeof(body),
+                 "{\"kind\": \"fix_deployed\", \"fix_id\": \"h%d\", \"ttl_seconds\": 3600}", i);
+        send_json(&c, "POST", "/api/v1/holds", key, body, &r);
+        cr_assert_eq(r.status, 201, "hold %d: %ld %s", i, r.status, r.body);
+        it_response_free(&r);
+    }
+    it_get("/api/v1/customers/me", c.api_key, &r);
+    json_t *me = it_assert_json(&r, 200);
+    cr_assert_eq(it_jint(me, "available"), 2);
+    cr_assert_str_eq(it_jstr(me, "credit_state"), "low", "3 of 5 held: 2 available");
+    json_decref(me);
+    it_response_free(&r);
+    /* One hold's hour is over: tollgate-worker expires it. */
+    const char *p[1] = {c.id};
+    sql_exec("UPDATE holds SET expires_at = now() - interval '1 s'"
+             " WHERE id = (SELECT id FROM holds WHERE customer_id = $1::uuid"
+             "             ORDER BY created_at LIMIT 1)",
+             1, p);
+    cr_assert_eq(rx_wait_events(&rx, c.id, 3, 30), 3);
+    json_t *ev = rx_events_of(&rx, c.id);
+    char types[256];
+    types_of(ev, types, sizeof(types));
+    cr_assert_str_eq(types, "credits.low hold.expired credits.recovered");
+    json_t *o = json_object_get(json_object_get(json_array_get(ev, 1), "data"), "object");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "fix_id")), "h0");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "expired");
+    json_decref(ev);
+}
+
+Test(outbound, spend_limit_thresholds_fire_once_a_month, .fini = stop_rx)
+{
+    rx_start(&rx);
+    rx_register(&rx, "spend_limit.warning,spend_limit.reached,payment.succeeded");
+    struct it_customer c;
+    it_customer_with_card(&c, "pm_card_visa");
+    struct it_response r;
+    send_json(&c, "PUT", "/api/v1/customers/me/spend_limit", NULL,
+              "{\"monthly_cents\": 5800, \"currency\": \"usd\"}", &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    it_response_free(&r);
+    it_zero_balance(&c);
+    fix(&c, 201); /* $29: 50 % */
+    fix(&c, 201); /* $58: 80, 90 and 100 % at once */
+    fix(&c, 402); /* refused: 100 % was noticed already */
+    cr_assert_eq(rx_wait_events(&rx, c.id, 5, 30), 5);
+    it_pause_ms(1500); /* nothing more is on its way */
+    json_t *ev = rx_events_of(&rx, c.id);
+    char types[256];
+    types_of(ev, types, sizeof(types));
+    /* The thresholds are crossed when the second charge is decided, before
+     * Stripe is asked; its payment follows. */
+    cr_assert_str_eq(types, "payment.succeeded spend_limit.warning spend_limit.warning "
+                            "spend_limit.reached payment.succeeded");
+    json_t *o = json_object_get(json_object_get(json_array_get(ev, 3), "data"), "object");
+    cr_assert_eq(json_integer_value(json_object_get(o, "threshold_percent")), 100);
+    cr_assert_eq(json_integer_value(json_object_get(o, "spent_cents")), 5800);
+    o = json_object_get(json_object_get(json_array_get(ev, 0), "data"), "object");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "kind")), "fix_charge");
+    cr_assert_eq(json_integer_value(json_object_get(o, "amount_cents")), 2900);
+    json_decref(ev);
 }
