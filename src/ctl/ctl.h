@@ -168,7 +168,8 @@ const char *ctl_price_problem(const char *price);
  * the webhook secret and the token signing key (required in production),
  * the GitHub webhook secret (optional), SMTP (smtp_from with smtp_url, a
  * password with a user name) and stripe_api_base (https:// required in
- * production, a warning elsewhere). NULL strings in cfg count as empty. */
+ * production, a warning elsewhere), and outbound_allow_http off in
+ * production. NULL strings in cfg count as empty. */
 void ctl_check_settings(const struct config *cfg, struct ctl_checks *out);
 
 /* ctl_check_database: append the findings about cfg's database: reachable

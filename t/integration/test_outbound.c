@@ -479,3 +479,56 @@ Test(outbound, spend_limit_thresholds_fire_once_a_month, .fini = stop_rx)
     cr_assert_eq(json_integer_value(json_object_get(o, "amount_cents")), 2900);
     json_decref(ev);
 }
+
+/* count_type: events of type in events. */
+static size_t count_type(json_t *events, const char *type)
+{
+    size_t i, n = 0;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+        n += strcmp(json_string_value(json_object_get(ev, "type")), type) == 0;
+    return n;
+}
+
+Test(outbound, subscriptions_and_payments, .fini = stop_rx)
+{
+    rx_start(&rx);
+    rx_register(&rx, "subscription.created,subscription.canceled,payment.succeeded,"
+                     "payment.failed");
+    struct it_customer c;
+    it_customer_with_card(&c, "pm_card_visa");
+    struct it_response r;
+    it_post_json("/api/v1/subscriptions", c.api_key, NULL, "{\"plan\": \"pro\"}", &r);
+    cr_assert_eq(r.status, 201, "%ld %s", r.status, r.body);
+    it_response_free(&r);
+    cr_assert_eq(rx_wait_events(&rx, c.id, 2, 30), 2);
+    char auth[160];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c.api_key);
+    const char *headers[] = {auth, NULL};
+    it_send("DELETE", "/api/v1/subscriptions/current", headers, NULL, 0, &r);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    it_response_free(&r);
+    cr_assert_eq(rx_wait_events(&rx, c.id, 3, 30), 3);
+    it_pause_ms(1500); /* Stripe's own webhooks of all this are applied too */
+    json_t *ev = rx_events_of(&rx, c.id);
+    cr_assert_eq(json_array_size(ev), 3);
+    cr_assert_eq(count_type(ev, "subscription.created"), 1);
+    cr_assert_eq(count_type(ev, "payment.succeeded"), 1, "the invoice, once");
+    cr_assert_str_eq(ev_str(ev, 2, "type"), "subscription.canceled");
+    json_t *o = json_object_get(json_object_get(json_array_get(ev, 2), "data"), "object");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "plan")), "pro");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "canceled");
+    json_decref(ev);
+
+    struct it_customer d;
+    it_customer_with_card(&d, "pm_card_chargeCustomerFail");
+    it_zero_balance(&d);
+    fix(&d, 402);
+    cr_assert_eq(rx_wait_events(&rx, d.id, 1, 30), 1);
+    ev = rx_events_of(&rx, d.id);
+    cr_assert_str_eq(ev_str(ev, 0, "type"), "payment.failed");
+    o = json_object_get(json_object_get(json_array_get(ev, 0), "data"), "object");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "kind")), "fix_charge");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "decline_code")), "generic_decline");
+    json_decref(ev);
+}
