@@ -287,3 +287,80 @@ CREATE FUNCTION hold_unsettle(p_event bigint) RETURNS void LANGUAGE sql AS $$
     UPDATE holds SET status = 'active', usage_event_id = NULL, updated_at = now()
      WHERE usage_event_id = p_event;
 $$;
+
+-- The three request statements: authentication (api_key_authenticate,
+-- counted against p_limit requests an hour; api_keys.sql) and the hold
+-- function in one round trip, as usage_record does it for usage. No row:
+-- unknown or revoked key. outcome rate_limited: over the hour's limit,
+-- nothing done. The key columns are filled for every other outcome.
+
+CREATE FUNCTION hold_create_keyed(p_key_hash bytea, p_limit bigint, p_key text, p_hash bytea,
+                                  p_fix_id text, p_ttl integer)
+RETURNS TABLE (outcome text, api_key_id uuid, customer_id uuid, key_prefix text,
+               requests bigint, reset_seconds integer, hold holds)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    k record;
+BEGIN
+    SELECT * INTO k FROM api_key_authenticate(p_key_hash, p_limit);
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF p_limit > 0 AND k.requests > p_limit THEN
+        RETURN QUERY SELECT 'rate_limited'::text, k.api_key_id, k.customer_id, k.key_prefix,
+                            k.requests, k.reset_seconds, NULL::holds;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT s.outcome, k.api_key_id, k.customer_id, k.key_prefix, k.requests,
+                        k.reset_seconds, s.hold
+                   FROM hold_create(k.customer_id, p_key, p_hash, p_fix_id, p_ttl) s;
+END $$;
+
+CREATE FUNCTION hold_settle_keyed(p_key_hash bytea, p_limit bigint, p_hold uuid)
+RETURNS TABLE (outcome text, api_key_id uuid, customer_id uuid, key_prefix text,
+               requests bigint, reset_seconds integer, hold holds, event usage_events,
+               amount_cents bigint, currency text, call_id bigint, call_key text,
+               call_params jsonb)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    k record;
+BEGIN
+    SELECT * INTO k FROM api_key_authenticate(p_key_hash, p_limit);
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF p_limit > 0 AND k.requests > p_limit THEN
+        RETURN QUERY SELECT 'rate_limited'::text, k.api_key_id, k.customer_id, k.key_prefix,
+                            k.requests, k.reset_seconds, NULL::holds, NULL::usage_events,
+                            NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::jsonb;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT s.outcome, k.api_key_id, k.customer_id, k.key_prefix, k.requests,
+                        k.reset_seconds, s.hold, s.event, s.amount_cents, s.currency, s.call_id,
+                        s.call_key, s.call_params
+                   FROM hold_settle(k.customer_id, p_hold) s;
+END $$;
+
+CREATE FUNCTION hold_release_keyed(p_key_hash bytea, p_limit bigint, p_hold uuid)
+RETURNS TABLE (outcome text, api_key_id uuid, customer_id uuid, key_prefix text,
+               requests bigint, reset_seconds integer, hold holds)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    k record;
+BEGIN
+    SELECT * INTO k FROM api_key_authenticate(p_key_hash, p_limit);
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF p_limit > 0 AND k.requests > p_limit THEN
+        RETURN QUERY SELECT 'rate_limited'::text, k.api_key_id, k.customer_id, k.key_prefix,
+                            k.requests, k.reset_seconds, NULL::holds;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT s.outcome, k.api_key_id, k.customer_id, k.key_prefix, k.requests,
+                        k.reset_seconds, s.hold
+                   FROM hold_release(k.customer_id, p_hold) s;
+END $$;

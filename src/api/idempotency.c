@@ -1,8 +1,9 @@
 /*
  * idempotency: the Idempotency-Key header (IETF draft "The Idempotency-Key
  * HTTP Header Field") on the state-changing routes other than
- * POST /api/v1/usage and POST /api/v1/holds, which keep their own
- * (domain/usage.h, domain/hold.h): the header's
+ * the routes that authenticate in their own statement (usage and the
+ * holds: domain/usage.h, domain/hold.h), which keep their own record or
+ * are idempotent by their hold's id: the header's
  * syntax, which routes keep answers and how, the request's hash, and the
  * answer turned into a record to keep and back (domain/idempotency.h). A
  * request without the header runs exactly as before: nothing here costs
@@ -33,8 +34,6 @@ static const struct idempotent_route {
     {"subscriptions_create", IDEMPOTENCY_EXTERNAL, false},
     {"subscriptions_cancel", IDEMPOTENCY_EXTERNAL, false},
     {"credentials_create", IDEMPOTENCY_EXTERNAL, true},
-    {"holds_settle", IDEMPOTENCY_EXTERNAL, false},
-    {"holds_release", IDEMPOTENCY_ATOMIC, false},
     {"spend_limit_set", IDEMPOTENCY_ATOMIC, false},
     {"spend_limit_remove", IDEMPOTENCY_ATOMIC, false},
 };

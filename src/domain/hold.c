@@ -5,7 +5,9 @@
 
 #include <string.h>
 
+#include "core/config.h"
 #include "core/hash.h"
+#include "domain/apikey.h"
 #include "domain/charge.h"
 #include "domain/usage.h"
 
@@ -21,22 +23,48 @@ static enum tg_err refuse(struct tg_ctx *ctx, enum hold_decision d)
                                            "file: add one to keep deploying fixes");
 }
 
-enum tg_err hold_create(struct tg_ctx *ctx, const char *customer_id, const char *idempotency_key,
+/* limit: the per-key hourly limit the statements count against. */
+static long limit(const struct tg_ctx *ctx)
+{
+    return ctx->svc->cfg->rate_limit_per_hour;
+}
+
+/* authenticated: what every statement's answer says of its key: unknown
+ * (e: TG_ENOTFOUND), over its hour, or who asked (ctx's customer and
+ * actor, out->auth). */
+static enum tg_err authenticated(struct tg_ctx *ctx, enum tg_err e, const struct hold_record *rec,
+                                 struct hold_result *out)
+{
+    if (e == TG_ENOTFOUND)
+        return ctx_fail(ctx, TG_EUNAUTHORIZED, "unknown or revoked API key");
+    if (e != TG_OK)
+        return e;
+    out->auth = rec->key;
+    ctx->customer_id = rec->key.customer_id;
+    ctx->actor = arena_printf(ctx->arena, "api_key:%s", rec->key.key_prefix);
+    if (rec->decision == HOLD_RATE_LIMITED)
+        return apikey_refuse_limit(ctx, &rec->key);
+    out->hold = rec->hold;
+    return TG_OK;
+}
+
+enum tg_err hold_create(struct tg_ctx *ctx, const char *api_key, const char *idempotency_key,
                         const void *request, size_t request_len, const char *fix_id, long ttl,
                         struct hold_result *out)
 {
-    uint8_t request_hash[HASH_SHA256_LEN];
+    uint8_t key_hash[HASH_SHA256_LEN], request_hash[HASH_SHA256_LEN];
     struct hold_record rec;
     memset(out, 0, sizeof(*out));
+    enum tg_err e = apikey_credential(ctx, api_key, key_hash);
+    if (e != TG_OK)
+        return e;
     if (ttl < 1 || ttl > HOLD_TTL_MAX)
         return ctx_fail(ctx, TG_EINVALID, "ttl_seconds: must be from 1 to %d", HOLD_TTL_MAX);
     if (hash_sha256(request, request_len, request_hash) != 0)
         return ctx_fail(ctx, TG_EINTERNAL, NULL);
-    enum tg_err e = holds_create(ctx, customer_id, idempotency_key, request_hash, fix_id, ttl,
-                                 &rec);
-    if (e != TG_OK)
+    e = holds_create(ctx, key_hash, limit(ctx), idempotency_key, request_hash, fix_id, ttl, &rec);
+    if ((e = authenticated(ctx, e, &rec, out)) != TG_OK)
         return e;
-    out->hold = rec.hold;
     switch (rec.decision) {
     case HOLD_CREDIT:
     case HOLD_CHARGE:
@@ -57,15 +85,18 @@ enum tg_err hold_create(struct tg_ctx *ctx, const char *customer_id, const char 
     }
 }
 
-enum tg_err hold_settle(struct tg_ctx *ctx, const char *customer_id, const char *hold_id,
+enum tg_err hold_settle(struct tg_ctx *ctx, const char *api_key, const char *hold_id,
                         struct hold_result *out)
 {
+    uint8_t key_hash[HASH_SHA256_LEN];
     struct hold_record rec;
     memset(out, 0, sizeof(*out));
-    enum tg_err e = holds_settle(ctx, customer_id, hold_id, &rec);
+    enum tg_err e = apikey_credential(ctx, api_key, key_hash);
     if (e != TG_OK)
         return e;
-    out->hold = rec.hold;
+    e = holds_settle(ctx, key_hash, limit(ctx), hold_id, &rec);
+    if ((e = authenticated(ctx, e, &rec, out)) != TG_OK)
+        return e;
     out->event = rec.event;
     switch (rec.decision) {
     case HOLD_CREDIT:
@@ -93,15 +124,18 @@ enum tg_err hold_settle(struct tg_ctx *ctx, const char *customer_id, const char 
     }
 }
 
-enum tg_err hold_release(struct tg_ctx *ctx, const char *customer_id, const char *hold_id,
+enum tg_err hold_release(struct tg_ctx *ctx, const char *api_key, const char *hold_id,
                          struct hold_result *out)
 {
+    uint8_t key_hash[HASH_SHA256_LEN];
     struct hold_record rec;
     memset(out, 0, sizeof(*out));
-    enum tg_err e = holds_release(ctx, customer_id, hold_id, &rec);
+    enum tg_err e = apikey_credential(ctx, api_key, key_hash);
     if (e != TG_OK)
         return e;
-    out->hold = rec.hold;
+    e = holds_release(ctx, key_hash, limit(ctx), hold_id, &rec);
+    if ((e = authenticated(ctx, e, &rec, out)) != TG_OK)
+        return e;
     switch (rec.decision) {
     case HOLD_RELEASED_NOW:
     case HOLD_REPLAY:

@@ -25,35 +25,42 @@
 #define HOLD_TTL_MAX 86400
 
 struct hold_result {
+    struct api_key_auth auth; /* filled once the key is known, also on errors */
     struct hold hold;         /* the hold as it is now */
     struct usage_event event; /* settle: the usage event it became */
     bool replayed;            /* create: an earlier request with this key made it */
 };
 
-/* hold_create: hold fix fix_id of customer_id (uuid text) for ttl seconds
+/* Each takes the API key presented (api_key, NULL when none) and
+ * authenticates it in the statement that does the work, counted against
+ * the hourly limit, as usage does (domain/usage.h): one round trip a
+ * request. Each may also fail with TG_EUNAUTHORIZED or TG_ERATELIMITED
+ * (nothing done); out->auth is filled once the key is known. */
+
+/* hold_create: hold fix fix_id for the key's customer for ttl seconds
  * (1..HOLD_TTL_MAX) under idempotency_key, keyed to the SHA-256 of request
  * (request_len bytes: the body). A retry with the key and body returns
  * the hold (replayed). Errors: TG_EINSUFFICIENT (no credit available and
  * nothing to charge; nothing recorded, the key stays free), TG_ESPENDLIMIT
  * (a charge hold would exceed the monthly spend limit; nothing recorded),
  * TG_EIDEMPOTENCYREUSE, TG_EDB. */
-enum tg_err hold_create(struct tg_ctx *ctx, const char *customer_id, const char *idempotency_key,
+enum tg_err hold_create(struct tg_ctx *ctx, const char *api_key, const char *idempotency_key,
                         const void *request, size_t request_len, const char *fix_id, long ttl,
                         struct hold_result *out) __attribute__((warn_unused_result));
 
-/* hold_settle: hold hold_id of customer_id becomes its usage event (out).
+/* hold_settle: hold hold_id of the key's customer becomes its usage event (out).
  * Again for a settled hold: the same event. Errors: TG_ENOTFOUND,
  * TG_EHOLDEXPIRED, TG_EHOLDRELEASED, TG_EINSUFFICIENT (a charge hold that
  * cannot be charged now; it stays active), TG_EPAYMENTFAILED (declined:
  * nothing consumed, the hold is active again), TG_ECONFLICT (its charge
  * still runs; retry-after set), TG_EDB. */
-enum tg_err hold_settle(struct tg_ctx *ctx, const char *customer_id, const char *hold_id,
+enum tg_err hold_settle(struct tg_ctx *ctx, const char *api_key, const char *hold_id,
                         struct hold_result *out) __attribute__((warn_unused_result));
 
-/* hold_release: give hold hold_id of customer_id up. Again for a released
+/* hold_release: give hold hold_id of the key's customer up. Again for a released
  * hold, or one that expired: the hold as it is. Errors: TG_ENOTFOUND,
  * TG_EHOLDSETTLED, TG_EDB. */
-enum tg_err hold_release(struct tg_ctx *ctx, const char *customer_id, const char *hold_id,
+enum tg_err hold_release(struct tg_ctx *ctx, const char *api_key, const char *hold_id,
                          struct hold_result *out) __attribute__((warn_unused_result));
 
 /* hold_list: customer_id's holds with status (NULL: any; else active,

@@ -16,11 +16,16 @@
     ", h.usage_event_id"
 #define HOLD_NCOLS 11
 
+/* The API key's columns of the *_keyed functions (struct api_key_auth). */
+#define KEY_COLS "s.outcome, s.api_key_id, s.customer_id, s.key_prefix, s.requests, s.reset_seconds"
+#define KEY_NCOLS 6
+
 static const struct db_statement create_st = {
     "holds_create",
-    "SELECT s.outcome, " HOLD_COLS " FROM hold_create($1, $2, $3, $4, $5::integer) s"
+    "SELECT " KEY_COLS ", " HOLD_COLS
+    " FROM hold_create_keyed($1, $2, $3, $4, $5, $6::integer) s"
     " LEFT JOIN LATERAL (SELECT (s.hold).*) h ON true",
-    5};
+    6};
 
 /* The usage event of a settle, in the columns USAGE_EVENT_COLS reads. */
 #define SETTLE_EVENT                                                                           \
@@ -30,16 +35,17 @@ static const struct db_statement create_st = {
 
 static const struct db_statement settle_st = {
     "holds_settle",
-    "SELECT s.outcome, " HOLD_COLS ", " USAGE_EVENT_COLS ", s.call_id, s.call_key,"
-    " s.call_params::text FROM hold_settle($1, " SQL_UUID_ID("$2") ") s"
+    "SELECT " KEY_COLS ", " HOLD_COLS ", " USAGE_EVENT_COLS ", s.call_id, s.call_key,"
+    " s.call_params::text FROM hold_settle_keyed($1, $2, " SQL_UUID_ID("$3") ") s"
     " LEFT JOIN LATERAL (SELECT (s.hold).*) h ON true" SETTLE_EVENT,
-    2};
+    3};
 
 static const struct db_statement release_st = {
     "holds_release",
-    "SELECT s.outcome, " HOLD_COLS " FROM hold_release($1, " SQL_UUID_ID("$2") ") s"
+    "SELECT " KEY_COLS ", " HOLD_COLS
+    " FROM hold_release_keyed($1, $2, " SQL_UUID_ID("$3") ") s"
     " LEFT JOIN LATERAL (SELECT (s.hold).*) h ON true",
-    2};
+    3};
 
 /* The cursor is a hold id of this customer: holds created before it (ties
  * by id), newest first, through holds_customer. */
@@ -66,6 +72,7 @@ static const char *const decisions[] = {
     [HOLD_SETTLED] = "hold_settled",         [HOLD_NOT_FOUND] = "not_found",
     [HOLD_NO_CREDIT] = "no_credit",     [HOLD_DELINQUENT] = "delinquent",
     [HOLD_RELEASED_NOW] = "released",   [HOLD_SPEND_LIMIT] = "spend_limit",
+    [HOLD_RATE_LIMITED] = "rate_limited",
 };
 
 static void hold_from_row(const PGresult *r, int i, int col, struct hold *h)
@@ -83,60 +90,78 @@ static void hold_from_row(const PGresult *r, int i, int col, struct hold *h)
     h->usage_event_id = db_ll(r, i, col + 10);
 }
 
-/* decode: the outcome and the hold of a one-row answer r. */
+/* decode: the outcome, the key and the hold of an answer r; TG_ENOTFOUND
+ * when it has no row (an unknown or revoked key). */
 static enum tg_err decode(struct tg_ctx *ctx, const PGresult *r, struct hold_record *out)
 {
     int d;
     memset(out, 0, sizeof(*out));
+    if (PQntuples(r) != 1)
+        return TG_ENOTFOUND;
     enum tg_err e = db_outcome(ctx, r, 0, decisions, (int)(sizeof(decisions) / sizeof(decisions[0])),
                                &d);
     if (e != TG_OK)
         return e;
     out->decision = (enum hold_decision)d;
-    hold_from_row(r, 0, 1, &out->hold);
+    out->key.api_key_id = db_str(r, 0, 1);
+    out->key.customer_id = db_str(r, 0, 2);
+    out->key.key_prefix = db_str(r, 0, 3);
+    out->key.requests = db_ll(r, 0, 4);
+    out->key.reset_seconds = (int)db_ll(r, 0, 5);
+    hold_from_row(r, 0, KEY_NCOLS, &out->hold);
     return TG_OK;
 }
 
-enum tg_err holds_create(struct tg_ctx *ctx, const char *customer_id, const char *idempotency_key,
+enum tg_err holds_create(struct tg_ctx *ctx, const uint8_t key_hash[HASH_SHA256_LEN], long limit,
+                         const char *idempotency_key,
                          const uint8_t request_hash[HASH_SHA256_LEN], const char *fix_id,
                          long ttl, struct hold_record *out)
 {
-    const char *p[5] = {customer_id, idempotency_key, (const char *)request_hash, fix_id,
-                        db_text_ll(ctx, ttl)};
-    const int lengths[5] = {0, 0, HASH_SHA256_LEN, 0, 0};
-    const int formats[5] = {0, 0, 1, 0, 0};
+    const char *p[6] = {(const char *)key_hash, db_text_ll(ctx, limit), idempotency_key,
+                        (const char *)request_hash, fix_id, db_text_ll(ctx, ttl)};
+    const int lengths[6] = {HASH_SHA256_LEN, 0, 0, HASH_SHA256_LEN, 0, 0};
+    const int formats[6] = {1, 0, 0, 1, 0, 0};
     PGresult *r;
     enum tg_err e = db_exec(ctx, &create_st, p, lengths, formats, &r);
     return e != TG_OK ? e : decode(ctx, r, out);
 }
 
-enum tg_err holds_settle(struct tg_ctx *ctx, const char *customer_id, const char *hold_id,
-                         struct hold_record *out)
+/* by_key: run st (the key, its limit, hold_id) into r. */
+static enum tg_err by_key(struct tg_ctx *ctx, const struct db_statement *st,
+                          const uint8_t key_hash[HASH_SHA256_LEN], long limit, const char *hold_id,
+                          PGresult **r)
 {
-    const char *p[2] = {customer_id, hold_id};
+    const char *p[3] = {(const char *)key_hash, db_text_ll(ctx, limit), hold_id};
+    const int lengths[3] = {HASH_SHA256_LEN, 0, 0};
+    const int formats[3] = {1, 0, 0};
+    return db_exec(ctx, st, p, lengths, formats, r);
+}
+
+enum tg_err holds_settle(struct tg_ctx *ctx, const uint8_t key_hash[HASH_SHA256_LEN], long limit,
+                         const char *hold_id, struct hold_record *out)
+{
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &settle_st, p, NULL, NULL, &r);
+    enum tg_err e = by_key(ctx, &settle_st, key_hash, limit, hold_id, &r);
     if (e != TG_OK || (e = decode(ctx, r, out)) != TG_OK)
         return e;
-    const int ev = 1 + HOLD_NCOLS, call = ev + USAGE_EVENT_NCOLS;
+    const int ev = KEY_NCOLS + HOLD_NCOLS, call = ev + USAGE_EVENT_NCOLS;
     usage_events_from_row(r, 0, ev, &out->event);
     if (out->decision != HOLD_CHARGE)
         return TG_OK;
     out->call.id = db_ll(r, 0, call);
     out->call.key = db_str(r, 0, call + 1);
-    out->call.customer_id = customer_id;
+    out->call.customer_id = out->key.customer_id;
     out->call.operation = "charge";
     out->call.attempts = 0;
     out->call.created_at = 0; /* just begun */
     return stripe_requests_params(ctx, db_str(r, 0, call + 2), &out->call.params);
 }
 
-enum tg_err holds_release(struct tg_ctx *ctx, const char *customer_id, const char *hold_id,
-                          struct hold_record *out)
+enum tg_err holds_release(struct tg_ctx *ctx, const uint8_t key_hash[HASH_SHA256_LEN], long limit,
+                          const char *hold_id, struct hold_record *out)
 {
-    const char *p[2] = {customer_id, hold_id};
     PGresult *r;
-    enum tg_err e = db_exec(ctx, &release_st, p, NULL, NULL, &r);
+    enum tg_err e = by_key(ctx, &release_st, key_hash, limit, hold_id, &r);
     return e != TG_OK ? e : decode(ctx, r, out);
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/ctx.h"
 #include "core/hash.h"
+#include "store/api_keys.h"
 #include "store/stripe_requests.h"
 #include "store/usage_events.h"
 
@@ -47,28 +48,38 @@ enum hold_decision {
     HOLD_DELINQUENT,  /* no credit, and payment overdue: nothing recorded */
     HOLD_RELEASED_NOW, /* release: released by this request */
     HOLD_SPEND_LIMIT, /* create: a charge would exceed the monthly spend limit */
+    HOLD_RATE_LIMITED, /* the key is over its hourly limit: nothing done */
 };
 
 /* The answer of holds_create/settle/release. */
 struct hold_record {
     enum hold_decision decision;
+    struct api_key_auth key;   /* the API key that asked */
     struct hold hold;          /* all but NOT_FOUND and create's refusals */
     struct usage_event event;  /* settle: CREDIT, CHARGE, UNBILLED, REPLAY, IN_PROGRESS */
     struct stripe_request call; /* settle CHARGE: the PaymentIntent call to send */
 };
 
-/* holds_create: hold fix fix_id for customer_id for ttl seconds, under
- * idempotency_key with request_hash (SHA-256 of the body). TG_EDB. */
-enum tg_err holds_create(struct tg_ctx *ctx, const char *customer_id, const char *idempotency_key,
+/* Each request's work is one statement that also authenticates the API
+ * key with key_hash, counted against limit requests an hour (0: not
+ * counted), as usage's does (store/usage_events.h). TG_ENOTFOUND: unknown
+ * or revoked key; TG_EDB. */
+
+/* holds_create: hold fix fix_id for the key's customer for ttl seconds,
+ * under idempotency_key with request_hash (SHA-256 of the body). */
+enum tg_err holds_create(struct tg_ctx *ctx, const uint8_t key_hash[HASH_SHA256_LEN], long limit,
+                         const char *idempotency_key,
                          const uint8_t request_hash[HASH_SHA256_LEN], const char *fix_id,
                          long ttl, struct hold_record *out) __attribute__((warn_unused_result));
 
 /* holds_settle, holds_release: hold hold_id (any text; not a uuid: not
- * found) of customer_id. TG_EDB. */
-enum tg_err holds_settle(struct tg_ctx *ctx, const char *customer_id, const char *hold_id,
-                         struct hold_record *out) __attribute__((warn_unused_result));
-enum tg_err holds_release(struct tg_ctx *ctx, const char *customer_id, const char *hold_id,
-                          struct hold_record *out) __attribute__((warn_unused_result));
+ * found) of the key's customer. */
+enum tg_err holds_settle(struct tg_ctx *ctx, const uint8_t key_hash[HASH_SHA256_LEN], long limit,
+                         const char *hold_id, struct hold_record *out)
+    __attribute__((warn_unused_result));
+enum tg_err holds_release(struct tg_ctx *ctx, const uint8_t key_hash[HASH_SHA256_LEN], long limit,
+                          const char *hold_id, struct hold_record *out)
+    __attribute__((warn_unused_result));
 
 /* holds_list: customer_id's holds of status (NULL: any), newest first,
  * at most limit, older than the hold cursor (NULL: from the newest);

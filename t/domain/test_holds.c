@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "domain/hold.h"
+#include "domain/ledger.h"
 #include "domain/customer.h"
 #include "domain/payment.h"
 #include "domain/spend_limit.h"
@@ -34,7 +35,7 @@ static enum tg_err take(const struct fixture_customer *c, const char *idem, cons
 {
     char body[256];
     snprintf(body, sizeof(body), "{\"kind\":\"fix_deployed\",\"fix_id\":\"%s\"}", fix_id);
-    return hold_create(fixture_ctx(), c->id, idem, body, strlen(body), fix_id, ttl, h);
+    return hold_create(fixture_ctx(), c->api_key, idem, body, strlen(body), fix_id, ttl, h);
 }
 
 static long long held(const struct fixture_customer *c)
@@ -72,7 +73,7 @@ Test(holds, credit_hold_reserves_then_settles_once)
     cr_assert_eq(fixture_rows("usage_events", &c), 0);
 
     struct tg_ctx *ctx = fixture_ctx();
-    cr_assert_eq(hold_settle(ctx, c.id, h.hold.id, &s1), TG_OK);
+    cr_assert_eq(hold_settle(ctx, c.api_key, h.hold.id, &s1), TG_OK);
     cr_assert_str_eq(s1.hold.status, "settled");
     cr_assert_str_eq(s1.event.outcome, "credit");
     cr_assert_str_eq(s1.event.fix_id, "fix-1");
@@ -81,7 +82,7 @@ Test(holds, credit_hold_reserves_then_settles_once)
     cr_assert_eq(fixture_balance(&c), 4);
     cr_assert_eq(fixture_rows("usage_events", &c), 1);
 
-    cr_assert_eq(hold_settle(fixture_ctx(), c.id, h.hold.id, &s2), TG_OK, "retry");
+    cr_assert_eq(hold_settle(fixture_ctx(), c.api_key, h.hold.id, &s2), TG_OK, "retry");
     cr_assert_eq(s2.event.id, s1.event.id);
     cr_assert_str_eq(s2.event.created_at, s1.event.created_at);
     cr_assert_str_eq(s2.hold.updated_at, s1.hold.updated_at);
@@ -101,6 +102,12 @@ Test(holds, create_is_idempotent_by_key)
     cr_assert_eq(held(&c), 1, "the retry held a second credit");
     cr_assert_eq(take(&c, "h-k", "fix-other", 600, &x), TG_EIDEMPOTENCYREUSE);
     cr_assert_eq(take(&c, "h-t", "fix-t", HOLD_TTL_MAX + 1, &x), TG_EINVALID);
+    struct fixture_customer nobody = c;
+    snprintf(nobody.api_key, sizeof(nobody.api_key), "%s",
+             "tg_test_0000000000000000000000000000000000000000000000000000000000000000");
+    cr_assert_eq(take(&nobody, "h-n", "fix-n", 600, &x), TG_EUNAUTHORIZED, "an unknown key");
+    cr_assert_eq(hold_settle(fixture_ctx(), nobody.api_key, a.hold.id, &x), TG_EUNAUTHORIZED);
+    cr_assert_eq(hold_release(fixture_ctx(), NULL, a.hold.id, &x), TG_EUNAUTHORIZED, "no key");
     cr_assert_eq(fixture_ll("SELECT count(*) FROM holds WHERE customer_id = $1", c.id, NULL), 1);
 }
 
@@ -118,8 +125,12 @@ Test(holds, usage_cannot_take_a_held_credit)
     cr_assert_eq(usage_record_fix(ctx, c.api_key, "u-1", body, strlen(body), "fix-u", NULL, &u),
                  TG_EINSUFFICIENT, "usage took the held credit");
     cr_assert_eq(fixture_balance(&c), 1);
+    /* Nor can an operator's adjustment take it away. */
+    long long entry, after;
+    cr_assert_eq(ledger_adjust(fixture_ctx(), c.id, -1, "test", &entry, &after), TG_ECONFLICT);
+    cr_assert_eq(fixture_balance(&c), 1);
     /* Released, the credit is usage's again. */
-    cr_assert_eq(hold_release(fixture_ctx(), c.id, h.hold.id, &x), TG_OK);
+    cr_assert_eq(hold_release(fixture_ctx(), c.api_key, h.hold.id, &x), TG_OK);
     ctx = fixture_ctx();
     cr_assert_eq(usage_record_fix(ctx, c.api_key, "u-1", body, strlen(body), "fix-u", NULL, &u),
                  TG_OK);
@@ -132,27 +143,27 @@ Test(holds, release_frees_and_answers_the_same)
     fixture_customer(&c);
     struct hold_result h, r1, r2, x;
     cr_assert_eq(take(&c, "h-1", "fix-1", 600, &h), TG_OK);
-    cr_assert_eq(hold_release(fixture_ctx(), c.id, h.hold.id, &r1), TG_OK);
+    cr_assert_eq(hold_release(fixture_ctx(), c.api_key, h.hold.id, &r1), TG_OK);
     cr_assert_str_eq(r1.hold.status, "released");
     cr_assert_eq(held(&c), 0);
-    cr_assert_eq(hold_release(fixture_ctx(), c.id, h.hold.id, &r2), TG_OK, "retry");
+    cr_assert_eq(hold_release(fixture_ctx(), c.api_key, h.hold.id, &r2), TG_OK, "retry");
     cr_assert_str_eq(r2.hold.status, "released");
     cr_assert_str_eq(r2.hold.updated_at, r1.hold.updated_at);
     cr_assert_eq(held(&c), 0, "a retried release freed twice");
     struct tg_ctx *ctx = fixture_ctx();
-    cr_assert_eq(hold_settle(ctx, c.id, h.hold.id, &x), TG_EHOLDRELEASED);
+    cr_assert_eq(hold_settle(ctx, c.api_key, h.hold.id, &x), TG_EHOLDRELEASED);
     cr_assert_eq(fixture_balance(&c), 5);
     cr_assert_eq(fixture_rows("usage_events", &c), 0);
 
     /* A settled hold cannot be released. */
     cr_assert_eq(take(&c, "h-2", "fix-2", 600, &h), TG_OK);
-    cr_assert_eq(hold_settle(fixture_ctx(), c.id, h.hold.id, &x), TG_OK);
-    cr_assert_eq(hold_release(fixture_ctx(), c.id, h.hold.id, &x), TG_EHOLDSETTLED);
+    cr_assert_eq(hold_settle(fixture_ctx(), c.api_key, h.hold.id, &x), TG_OK);
+    cr_assert_eq(hold_release(fixture_ctx(), c.api_key, h.hold.id, &x), TG_EHOLDSETTLED);
     cr_assert_eq(fixture_balance(&c), 4);
-    cr_assert_eq(hold_settle(fixture_ctx(), c.id, "not-a-uuid", &x), TG_ENOTFOUND);
+    cr_assert_eq(hold_settle(fixture_ctx(), c.api_key, "not-a-uuid", &x), TG_ENOTFOUND);
     struct fixture_customer other;
     fixture_customer(&other);
-    cr_assert_eq(hold_settle(fixture_ctx(), other.id, h.hold.id, &x), TG_ENOTFOUND,
+    cr_assert_eq(hold_settle(fixture_ctx(), other.api_key, h.hold.id, &x), TG_ENOTFOUND,
                  "another customer's hold");
 }
 
@@ -163,14 +174,14 @@ Test(holds, expired_hold_cannot_be_settled)
     struct hold_result h, x;
     cr_assert_eq(take(&c, "h-1", "fix-1", 600, &h), TG_OK);
     expire_now(h.hold.id);
-    cr_assert_eq(hold_settle(fixture_ctx(), c.id, h.hold.id, &x), TG_EHOLDEXPIRED);
-    cr_assert_eq(hold_settle(fixture_ctx(), c.id, h.hold.id, &x), TG_EHOLDEXPIRED, "retry");
+    cr_assert_eq(hold_settle(fixture_ctx(), c.api_key, h.hold.id, &x), TG_EHOLDEXPIRED);
+    cr_assert_eq(hold_settle(fixture_ctx(), c.api_key, h.hold.id, &x), TG_EHOLDEXPIRED, "retry");
     cr_assert_eq(held(&c), 0);
     cr_assert_eq(holds_with(&c, "credit", "expired"), 1);
     cr_assert_eq(fixture_balance(&c), 5);
     cr_assert_eq(fixture_rows("usage_events", &c), 0);
     /* Releasing it is harmless: it answers the hold as it is. */
-    cr_assert_eq(hold_release(fixture_ctx(), c.id, h.hold.id, &x), TG_OK);
+    cr_assert_eq(hold_release(fixture_ctx(), c.api_key, h.hold.id, &x), TG_OK);
     cr_assert_str_eq(x.hold.status, "expired");
 }
 
@@ -196,7 +207,7 @@ Test(holds, worker_expires_due_holds)
 /* ---- races ------------------------------------------------------------------ */
 
 struct race {
-    char customer[40];
+    char key[APIKEY_MAX_LEN + 1]; /* the customer's API key */
     char hold[40];
 };
 
@@ -208,7 +219,7 @@ static void race_take(struct tg_ctx *ctx, size_t i, void *arg, struct fixture_sh
     snprintf(fix_id, sizeof(fix_id), "fix-%zu", i);
     snprintf(body, sizeof(body), "{\"kind\":\"fix_deployed\",\"fix_id\":\"%s\"}", fix_id);
     struct hold_result h;
-    out->code = hold_create(ctx, race->customer, idem, body, strlen(body), fix_id, 600, &h);
+    out->code = hold_create(ctx, race->key, idem, body, strlen(body), fix_id, 600, &h);
     snprintf(out->text, sizeof(out->text), "%s", out->code == TG_OK ? h.hold.reserves : "");
 }
 
@@ -218,7 +229,7 @@ static void take_race(const struct fixture_customer *c, size_t racers, int *cred
                       int *refused)
 {
     static struct race race;
-    snprintf(race.customer, sizeof(race.customer), "%s", c->id);
+    snprintf(race.key, sizeof(race.key), "%s", c->api_key);
     struct fixture_shot shots[FIXTURE_RACE_MAX];
     fixture_race(racers, race_take, &race, shots);
     *credit = *charge = *refused = 0;
@@ -276,8 +287,8 @@ static void race_end(struct tg_ctx *ctx, size_t i, void *arg, struct fixture_sho
     const struct race *race = arg;
     struct hold_result r;
     out->flag = i % 2 == 0;
-    out->code = out->flag ? hold_settle(ctx, race->customer, race->hold, &r)
-                          : hold_release(ctx, race->customer, race->hold, &r);
+    out->code = out->flag ? hold_settle(ctx, race->key, race->hold, &r)
+                          : hold_release(ctx, race->key, race->hold, &r);
     out->value = r.event.id;
 }
 
@@ -290,7 +301,7 @@ Test(holds, settle_racing_release_one_side_wins)
         struct hold_result h;
         cr_assert_eq(take(&c, "h-1", "fix-1", 600, &h), TG_OK);
         static struct race race;
-        snprintf(race.customer, sizeof(race.customer), "%s", c.id);
+        snprintf(race.key, sizeof(race.key), "%s", c.api_key);
         snprintf(race.hold, sizeof(race.hold), "%s", h.hold.id);
         struct fixture_shot shots[RACERS];
         fixture_race(RACERS, race_end, &race, shots);
@@ -318,7 +329,7 @@ static void race_expiry(struct tg_ctx *ctx, size_t i, void *arg, struct fixture_
     struct hold_result r;
     long long n;
     out->flag = i % 2 == 0;
-    out->code = out->flag ? hold_settle(ctx, race->customer, race->hold, &r)
+    out->code = out->flag ? hold_settle(ctx, race->key, race->hold, &r)
                           : hold_expire_due(ctx, 100, &n);
 }
 
@@ -334,7 +345,7 @@ Test(holds, settle_racing_expiry_one_side_wins)
                  " WHERE id = $1",
                  h.hold.id, NULL);
     static struct race race;
-    snprintf(race.customer, sizeof(race.customer), "%s", c.id);
+    snprintf(race.key, sizeof(race.key), "%s", c.api_key);
     snprintf(race.hold, sizeof(race.hold), "%s", h.hold.id);
     struct fixture_shot shots[RACERS];
     fixture_race(RACERS, race_expiry, &race, shots);
@@ -384,11 +395,11 @@ Test(holds, charge_hold_settles_through_stripe_once)
     cr_assert_eq(held(&c), 0);
     cr_assert_eq(stripe_intents(&c), 0, "a hold charged");
     struct tg_ctx *ctx = fixture_ctx();
-    cr_assert_eq(hold_settle(ctx, c.id, h.hold.id, &s1), TG_OK, "%s",
+    cr_assert_eq(hold_settle(ctx, c.api_key, h.hold.id, &s1), TG_OK, "%s",
                  ctx->error.detail ? ctx->error.detail : "");
     cr_assert_str_eq(s1.event.outcome, "charged");
     cr_assert_eq(s1.event.amount_cents, 2900);
-    cr_assert_eq(hold_settle(fixture_ctx(), c.id, h.hold.id, &s2), TG_OK);
+    cr_assert_eq(hold_settle(fixture_ctx(), c.api_key, h.hold.id, &s2), TG_OK);
     cr_assert_eq(s2.event.id, s1.event.id);
     cr_assert_str_eq(s2.event.outcome, "charged");
     cr_assert_eq(stripe_intents(&c), 1);
@@ -405,10 +416,10 @@ Test(holds, declined_charge_hold_is_active_again)
     with_card(&c, "pm_card_chargeCustomerFail");
     struct hold_result h, x;
     cr_assert_eq(take(&c, "h-1", "fix-1", 600, &h), TG_OK);
-    cr_assert_eq(hold_settle(fixture_ctx(), c.id, h.hold.id, &x), TG_EPAYMENTFAILED);
+    cr_assert_eq(hold_settle(fixture_ctx(), c.api_key, h.hold.id, &x), TG_EPAYMENTFAILED);
     cr_assert_eq(holds_with(&c, "charge", "active"), 1);
     cr_assert_eq(fixture_rows("usage_events", &c), 0);
-    cr_assert_eq(hold_release(fixture_ctx(), c.id, h.hold.id, &x), TG_OK);
+    cr_assert_eq(hold_release(fixture_ctx(), c.api_key, h.hold.id, &x), TG_OK);
     cr_assert_str_eq(x.hold.status, "released");
 }
 
@@ -497,7 +508,7 @@ Test(holds, charge_holds_count_against_the_limit_and_cross_thresholds)
     cr_assert_str_eq(crossed, "false {}", "100 again in the same month");
     /* A released charge hold no longer counts. */
     struct hold_result x;
-    cr_assert_eq(hold_release(fixture_ctx(), c.id, h[0].hold.id, &x), TG_OK);
+    cr_assert_eq(hold_release(fixture_ctx(), c.api_key, h[0].hold.id, &x), TG_OK);
     cr_assert_eq(take(&c, "h-5", "fix-5", 600, &x), TG_OK);
     cr_assert_str_eq(x.hold.reserves, "charge");
     /* Credits are not charges: a credit hold ignores the limit. */
@@ -516,7 +527,7 @@ Test(holds, racing_holds_at_zero_stay_within_the_limit)
     fixture_billing(&c, "payg", "active");
     limit(&c, ALLOWED * 2900 + 100);
     static struct race race;
-    snprintf(race.customer, sizeof(race.customer), "%s", c.id);
+    snprintf(race.key, sizeof(race.key), "%s", c.api_key);
     struct fixture_shot shots[RACERS];
     fixture_race(RACERS, race_take, &race, shots);
     int charge = 0, refused = 0;

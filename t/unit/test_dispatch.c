@@ -64,20 +64,23 @@ Test(dispatch, bearer_key)
 }
 
 /* The pipeline authenticates in the handler only where the handler's
- * statement does it (usage), and every route that needs a key says so. */
+ * statement does it (usage, and the POSTs of holds), and every route that
+ * needs a key says so. */
 Test(dispatch, route_table)
 {
     size_t in_handler = 0;
     for (const struct route *r = api_routes; r->method != NULL; r++) {
         if (r->auth == ROUTE_API_KEY_IN_HANDLER) {
             in_handler++;
-            cr_assert_str_eq(r->path, "/api/v1/usage");
-            cr_assert(r->idempotency_key);
+            cr_assert(strcmp(r->path, "/api/v1/usage") == 0 ||
+                          strncmp(r->path, "/api/v1/holds", 13) == 0,
+                      "%s", r->path);
+            cr_assert_eq(r->idempotency_key, strstr(r->path, "{id}") == NULL, "%s", r->path);
         }
         if (strncmp(r->path, "/api/v1/", 8) == 0 && strcmp(r->path, "/api/v1/customers") != 0)
             cr_assert_neq(r->auth, ROUTE_PUBLIC, "%s %s", r->method, r->path);
     }
-    cr_assert_eq(in_handler, 1);
+    cr_assert_eq(in_handler, 4);
 }
 
 /* An sf-string ("abc", with \" and \\ escapes) and the bare abc are the
@@ -113,13 +116,14 @@ Test(dispatch, idempotency_key_syntax)
     cr_assert_not_null(api_idempotency_key_parse(arena, big));
 }
 
-/* Every state-changing route but those with a record of their own (usage,
- * holds: the key required) keeps answers; no GET does. */
+/* Every state-changing route but those that authenticate in their own
+ * statement (usage, holds: their own record, or idempotent by the hold's
+ * id) keeps answers; no GET does. */
 Test(dispatch, idempotent_routes)
 {
     for (const struct route *r = api_routes; r->method != NULL; r++) {
         bool changes = strcmp(r->method, "GET") != 0 && strncmp(r->path, "/api/v1/", 8) == 0 &&
-                       !r->idempotency_key;
+                       r->auth != ROUTE_API_KEY_IN_HANDLER;
         cr_assert_eq(api_idempotency_route(r), changes, "%s %s", r->method, r->path);
     }
 }
