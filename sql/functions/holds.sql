@@ -14,8 +14,8 @@
 -- hold_expire_one: hold p_hold (active, its customer's row locked by the
 -- caller) is expired: its credit, if it held one, is free again. THE one
 -- place a hold expires (tollgate-worker's pass, and a request that finds
--- it past due alike): the hold.expired event is to be written here, in
--- this transaction. Returns the hold as it is now.
+-- it past due alike): the hold.expired webhook is written here, in this
+-- transaction (outbound.sql). Returns the hold as it is now.
 CREATE FUNCTION hold_expire_one(p_hold uuid) RETURNS holds LANGUAGE plpgsql AS $$
 DECLARE
     h holds%ROWTYPE;
@@ -25,6 +25,14 @@ BEGIN
     RETURNING * INTO h;
     IF FOUND AND h.reserves = 'credit' THEN
         UPDATE customers SET credits_held = credits_held - 1 WHERE id = h.customer_id;
+    END IF;
+    IF FOUND THEN
+        PERFORM outbound_emit('hold.expired', h.customer_id,
+            jsonb_build_object('object', 'hold', 'id', h.id, 'kind', h.kind,
+                               'fix_id', h.fix_id, 'reserves', h.reserves,
+                               'amount_cents', h.amount_cents, 'currency', h.currency::text,
+                               'status', h.status, 'expires_at', outbound_unix(h.expires_at),
+                               'created', outbound_unix(h.created_at)));
     END IF;
     RETURN h;
 END $$;

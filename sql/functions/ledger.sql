@@ -53,8 +53,10 @@ CREATE TRIGGER credit_transactions_no_truncate BEFORE TRUNCATE ON credit_transac
 --   adjusted           the entry was written (entry_id, balance_after);
 --   no_customer        no such customer;
 --   invalid            p_amount is 0 or the reason is empty;
---   would_go_negative  the balance would drop below 0: nothing is written
---                      (balance_after is the balance as it is).
+--   would_go_negative  the balance would drop below 0, or below the credits
+--                      held by active credit holds (holds.sql), which a
+--                      settle takes: nothing is written (balance_after is
+--                      the balance as it is).
 CREATE FUNCTION credits_adjust(p_customer uuid, p_amount bigint, p_reason text)
 RETURNS TABLE (outcome text, entry_id bigint, balance_after bigint)
 LANGUAGE plpgsql AS $$
@@ -71,7 +73,7 @@ BEGIN
         RETURN QUERY SELECT 'invalid'::text, NULL::bigint, c.credit_balance;
         RETURN;
     END IF;
-    IF c.credit_balance + p_amount < 0 THEN
+    IF c.credit_balance + p_amount < c.credits_held THEN
         RETURN QUERY SELECT 'would_go_negative'::text, NULL::bigint, c.credit_balance;
         RETURN;
     END IF;

@@ -36,8 +36,8 @@ $$;
 -- decision reaches for the first time this month -- by the spend after
 -- an allowed charge, and 100 for a refusal -- each recorded once in
 -- spend_limit_notices. THE one place spend-limit thresholds are crossed:
--- spend_limit.warning (80, 90) and spend_limit.reached (100) are to be
--- written to the outbox here, one per element of crossed, in this
+-- spend_limit.warning (80, 90) and spend_limit.reached (100) are written
+-- to the outbox here (outbound.sql), one per element of crossed, in this
 -- transaction.
 CREATE FUNCTION spend_limit_check(p_customer uuid, p_amount bigint, p_currency text)
 RETURNS TABLE (allowed boolean, limit_cents bigint, currency text, spent_before bigint,
@@ -68,6 +68,16 @@ BEGIN
         ON CONFLICT DO NOTHING
         RETURNING threshold)
     SELECT coalesce(array_agg(n.threshold ORDER BY n.threshold), '{}') INTO due FROM new n;
+    PERFORM outbound_emit(CASE WHEN t = 100 THEN 'spend_limit.reached'
+                               ELSE 'spend_limit.warning' END, p_customer,
+                jsonb_build_object('object', 'spend_limit', 'threshold_percent', t,
+                                   'monthly_cents', sl.monthly_cents,
+                                   'currency', sl.currency::text,
+                                   'spent_cents', before + CASE WHEN ok THEN p_amount ELSE 0 END,
+                                   'charge_cents', p_amount, 'charge_allowed', ok,
+                                   'month', to_char(spend_month_start() AT TIME ZONE 'UTC',
+                                                    'YYYY-MM')))
+      FROM unnest(due) t ORDER BY t;
     RETURN QUERY SELECT ok, sl.monthly_cents, sl.currency::text, before,
                         before + CASE WHEN ok THEN p_amount ELSE 0 END, due;
 END $$;

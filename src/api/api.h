@@ -52,6 +52,8 @@ enum tg_err api_idempotency_run(struct http_request *req, const struct route *ro
 enum tg_err api_health(struct http_request *req);
 enum tg_err api_customers_create(struct http_request *req);
 enum tg_err api_customers_me(struct http_request *req);
+/* PATCH /api/v1/customers/me {"low_balance_threshold": n} (issue 14). */
+enum tg_err api_customers_update(struct http_request *req);
 enum tg_err api_api_keys_list(struct http_request *req);
 enum tg_err api_api_keys_create(struct http_request *req);
 enum tg_err api_api_keys_revoke(struct http_request *req);

@@ -1,6 +1,7 @@
 /*
- * customers: POST /api/v1/customers (onboarding) and
- * GET /api/v1/customers/me.
+ * customers: POST /api/v1/customers (onboarding),
+ * GET /api/v1/customers/me and PATCH /api/v1/customers/me (the
+ * low-balance threshold).
  * PUT and DELETE /api/v1/customers/me/spend_limit set and remove the
  * monthly cap on charges (domain/spend_limit.h).
  */
@@ -46,6 +47,24 @@ enum tg_err api_customers_me(struct http_request *req)
 {
     struct customer c;
     enum tg_err e = customer_get(req->ctx, req->auth.customer_id, &c);
+    if (e != TG_OK)
+        return e;
+    return http_reply_json(req, 200, render_customer(&c));
+}
+
+static const struct valid_field update_fields[] = {
+    {"low_balance_threshold", VALID_INTEGER, true, 0, CUSTOMER_THRESHOLD_MAX, NULL},
+};
+
+enum tg_err api_customers_update(struct http_request *req)
+{
+    json_t *f[1];
+    enum tg_err e = valid_object(req, req->json, update_fields, 1, f);
+    if (e != TG_OK)
+        return e;
+    struct customer c;
+    e = customer_set_low_balance_threshold(req->ctx, req->auth.customer_id,
+                                           (long long)json_integer_value(f[0]), &c);
     if (e != TG_OK)
         return e;
     return http_reply_json(req, 200, render_customer(&c));

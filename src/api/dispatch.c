@@ -24,6 +24,8 @@ const struct route api_routes[] = {
      api_api_keys_revoke},
     {"GET", "/api/v1/customers/me", "customers_me", ROUTE_API_KEY, 0, false, false,
      api_customers_me},
+    {"PATCH", "/api/v1/customers/me", "customers_update", ROUTE_API_KEY, BODY_SMALL, false, false,
+     api_customers_update},
     {"POST", "/api/v1/usage", "usage_create", ROUTE_API_KEY_IN_HANDLER, USAGE_BODY_MAX, true,
      false, api_usage_create},
     {"GET", "/api/v1/usage/summary", "usage_summary", ROUTE_API_KEY, 0, false, false,

@@ -29,6 +29,7 @@ static const struct idempotent_route {
     {"customers_create", IDEMPOTENCY_ATOMIC, true},
     {"api_keys_create", IDEMPOTENCY_ATOMIC, true},
     {"api_keys_revoke", IDEMPOTENCY_ATOMIC, false},
+    {"customers_update", IDEMPOTENCY_ATOMIC, false},
     {"payment_method_add", IDEMPOTENCY_EXTERNAL, false},
     {"subscriptions_create", IDEMPOTENCY_EXTERNAL, false},
     {"subscriptions_cancel", IDEMPOTENCY_EXTERNAL, false},

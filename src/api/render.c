@@ -24,12 +24,15 @@ json_t *render_spend_limit(const struct spend_limit *l)
 
 json_t *render_customer(const struct customer *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:b, s:o, s:s}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:b,"
+                     " s:o, s:s}",
                      "id", c->id, "object", "customer", "email", c->email, "name", c->name,
                      "source", c->source, "tier", c->tier, "billing_status", c->billing_status,
                      "credit_balance", (json_int_t)c->credit_balance, "held",
                      (json_int_t)c->credits_held, "available",
-                     (json_int_t)(c->credit_balance - c->credits_held), "default_payment_method",
+                     (json_int_t)(c->credit_balance - c->credits_held), "low_balance_threshold",
+                     (json_int_t)c->low_balance_threshold, "credit_state",
+                     c->credit_state != NULL ? c->credit_state : "ok", "default_payment_method",
                      nullable_string(c->default_payment_method), "grace_period_ends_at",
                      nullable_string(c->grace_period_ends_at), "billing_enabled",
                      c->billing_enabled, "spend_limit", render_spend_limit(&c->spend_limit),

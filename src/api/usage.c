@@ -56,14 +56,19 @@ static void add_warning(json_t *warnings, const char *code, const char *message)
     json_array_append_new(warnings, json_pack("{s:s, s:s}", "code", code, "message", message));
 }
 
-static json_t *summary_warnings(const struct customer *c, long threshold)
+/* summary_warnings: the warnings of c's summary. The balance warnings
+ * follow the low-balance rule of the credits.* webhooks (c's credit_state:
+ * sql/functions/credit_thresholds.sql): low_balance from when the balance
+ * fell to the threshold until it recovers above it, no_credits when none
+ * is available (balance less held). */
+static json_t *summary_warnings(const struct customer *c)
 {
     json_t *w = json_array();
     if (w == NULL)
         return NULL;
-    if (c->credit_balance == 0)
+    if (c->credit_balance - c->credits_held <= 0)
         add_warning(w, "no_credits", "No credits left.");
-    else if (c->credit_balance <= threshold)
+    else if (c->credit_state != NULL && strcmp(c->credit_state, "ok") != 0)
         add_warning(w, "low_balance", "Few credits left.");
     if (strcmp(c->billing_status, "none") == 0)
         add_warning(w, "no_billing",
@@ -97,7 +102,8 @@ enum tg_err api_usage_summary(struct http_request *req)
                              "billing_status", c.billing_status, "credit_balance",
                              (json_int_t)c.credit_balance, "held", (json_int_t)c.credits_held,
                              "available", (json_int_t)(c.credit_balance - c.credits_held),
-                             "spend_limit", render_spend_limit(&c.spend_limit), "recent_entries", entries, "warnings",
-                             summary_warnings(&c, req->ctx->svc->cfg->low_balance_threshold));
+                             "spend_limit", render_spend_limit(&c.spend_limit), "recent_entries",
+                             entries, "warnings",
+                             summary_warnings(&c));
     return http_reply_json(req, 200, body);
 }

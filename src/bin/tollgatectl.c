@@ -66,6 +66,8 @@ const struct ctl_command ctl_commands[] = {
      "list, create and revoke a customer's API keys", true, ctl_api_keys},
     {"flags", "list [--json] | set NAME on|off|PERCENT",
      "feature flags: the billing kill switch, signup", true, ctl_flags},
+    {"webhooks", CTL_WEBHOOKS_SYNOPSIS,
+     "signed webhooks to the product: endpoints, secrets, deliveries", true, ctl_webhooks},
     {NULL, NULL, NULL, false, NULL},
 };
 

@@ -32,7 +32,7 @@ struct config {
     long json_max_depth;          /* nesting limit for request JSON */
     char *disposable_domains_file;/* one domain a line, '#' comments */
     char *sql_dir;                /* numbered migration files */
-    long low_balance_threshold;   /* warn at or below this many credits */
+    long low_balance_threshold;   /* default low-balance threshold, in credits */
     long ledger_page_size;        /* default page of /credits/transactions */
     long statement_timeout_ms;    /* PostgreSQL statement_timeout per statement */
     long request_timeout_ms;      /* a request's budget; Stripe waits are cut to it */
@@ -59,6 +59,10 @@ struct config {
     char *token_signing_key_file; /* file holding the credentials HMAC key; "" = no tokens */
     long token_ttl_seconds;       /* default lifetime of a credentials token */
     long token_ttl_max_seconds;   /* longest lifetime a client may ask for */
+    long outbound_allow_http;     /* 1: webhook endpoints may be http:// to loopback */
+    long outbound_connect_timeout_ms; /* per delivery attempt */
+    long outbound_timeout_ms;     /* whole delivery attempt */
+    long outbound_retry_seconds;  /* retry a delivery this long, then a dead letter */
 
     /* Secrets, read from the files named above (never from the file or the
      * environment themselves); wiped by config_free(). */

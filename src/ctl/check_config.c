@@ -227,6 +227,11 @@ void ctl_check_settings(const struct config *cfg, struct ctl_checks *out)
         ctl_check_add(out, CTL_CHECK_OK, "github_webhook_secret", "%s", "");
     check_smtp(cfg, out);
     check_timeouts(cfg, out);
+    /* Webhooks to the product carry signed customer data: never over
+     * plain http in production. */
+    if (cfg->outbound_allow_http && production)
+        ctl_check_add(out, CTL_CHECK_ERROR, "outbound_allow_http",
+                      "1 in production: webhook endpoints must be https://");
 }
 
 /* ---- files and the database --------------------------------------------------- */

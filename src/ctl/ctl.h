@@ -168,7 +168,8 @@ const char *ctl_price_problem(const char *price);
  * the webhook secret and the token signing key (required in production),
  * the GitHub webhook secret (optional), SMTP (smtp_from with smtp_url, a
  * password with a user name) and stripe_api_base (https:// required in
- * production, a warning elsewhere). NULL strings in cfg count as empty. */
+ * production, a warning elsewhere), and outbound_allow_http off in
+ * production. NULL strings in cfg count as empty. */
 void ctl_check_settings(const struct config *cfg, struct ctl_checks *out);
 
 /* ctl_check_database: append the findings about cfg's database: reachable
@@ -184,6 +185,15 @@ void ctl_check_database(const struct config *cfg, struct ctl_checks *out);
  * replay --all": Stripe events whose handler failed webhook_max_attempts
  * times. Replaying makes them pending again, with a fresh attempt count. */
 int ctl_dead_letters(struct ctl *ctx, int argc, char **argv);
+
+/* ctl_webhooks: the product's webhook endpoints and their deliveries
+ * (domain/outbound.h; docs/outbound-webhooks.md): add (the secret is
+ * printed once), list, remove, test, rotate-secret, deliveries, replay.
+ * Changes are audited. */
+#define CTL_WEBHOOKS_SYNOPSIS                                                                   \
+    "add URL [--events TYPE,...] | list [--json] | remove ENDPOINT | test ENDPOINT | "         \
+    "rotate-secret ENDPOINT | deliveries [--failed] [--limit N] [--json] | replay ID"
+int ctl_webhooks(struct ctl *ctx, int argc, char **argv);
 
 /* ctl_reconcile: "reconcile [--fix] [--json]": compare local subscriptions
  * and charges with Stripe's (list calls), print every difference, and with

@@ -64,6 +64,16 @@ enum tg_err customer_get(struct tg_ctx *ctx, const char *id, struct customer *ou
     return e == TG_ENOTFOUND ? ctx_fail(ctx, e, "no such customer") : e;
 }
 
+enum tg_err customer_set_low_balance_threshold(struct tg_ctx *ctx, const char *id,
+                                               long long threshold, struct customer *out)
+{
+    if (threshold < 0 || threshold > CUSTOMER_THRESHOLD_MAX)
+        return ctx_fail(ctx, TG_EINVALID, "low_balance_threshold: 0 to %d credits",
+                        CUSTOMER_THRESHOLD_MAX);
+    enum tg_err e = customers_set_low_balance_threshold(ctx, id, threshold, out);
+    return e == TG_ENOTFOUND ? ctx_fail(ctx, e, "no such customer") : e;
+}
+
 enum tg_err customer_find(struct tg_ctx *ctx, const char *who, const char **id)
 {
     return customers_find(ctx, who, id);

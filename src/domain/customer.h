@@ -32,6 +32,20 @@ enum tg_err customer_onboard(struct tg_ctx *ctx, const char *email, const char *
 enum tg_err customer_get(struct tg_ctx *ctx, const char *id, struct customer *out)
     __attribute__((warn_unused_result));
 
+/* The highest low-balance threshold a customer may set, in credits (the
+ * bound of customers.low_balance_threshold and of the configuration). */
+#define CUSTOMER_THRESHOLD_MAX 1000000
+
+/* customer_set_low_balance_threshold: customer id's low-balance threshold
+ * becomes threshold credits (0 .. CUSTOMER_THRESHOLD_MAX): credits.low,
+ * .depleted and .recovered fire against it (issue 14;
+ * sql/functions/credit_thresholds.sql), at once if the balance now stands
+ * on the other side. Audited. *out is the customer after it. Errors:
+ * TG_EINVALID (out of bounds), TG_ENOTFOUND, TG_EDB. */
+enum tg_err customer_set_low_balance_threshold(struct tg_ctx *ctx, const char *id,
+                                               long long threshold, struct customer *out)
+    __attribute__((warn_unused_result));
+
 /* customer_find: the id of the customer named by who -- its id (a uuid)
  * or its e-mail address, any case -- into *id (arena-owned). Errors:
  * TG_ENOTFOUND, TG_EDB. */

@@ -28,7 +28,8 @@ enum tg_err ledger_summary(struct tg_ctx *ctx, const char *customer_id, int n,
  * 0) for customer_id with the operator's reason (not empty), audited as
  * ctx's actor. *entry_id and *balance_after describe the new entry.
  * Errors: TG_ENOTFOUND (no customer), TG_EINVALID (amount 0, no reason),
- * TG_ECONFLICT (the balance would go negative: nothing is written;
+ * TG_ECONFLICT (the balance would go negative, or below the credits held
+ * by active holds: nothing is written;
  * *balance_after is the balance as it is), TG_EDB. */
 enum tg_err ledger_adjust(struct tg_ctx *ctx, const char *customer_id, long long amount,
                           const char *reason, long long *entry_id, long long *balance_after)

@@ -123,6 +123,25 @@ int webhook_sig_stripe_header(const char *secret, const char *body, size_t len, 
     return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
+int webhook_sig_sign(const char *const *secrets, size_t n, const char *body, size_t len,
+                     long long t, char *out, size_t outlen)
+{
+    char prefix[32], hex[HEX_LEN + 1];
+    snprintf(prefix, sizeof(prefix), "%lld.", t);
+    int used = snprintf(out, outlen, "t=%lld", t);
+    if (n == 0 || used < 0 || (size_t)used >= outlen)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (hmac_hex(secrets[i], prefix, body, len, hex) != 0)
+            return -1;
+        int k = snprintf(out + used, outlen - (size_t)used, ",v1=%s", hex);
+        if (k < 0 || (size_t)k >= outlen - (size_t)used)
+            return -1;
+        used += k;
+    }
+    return 0;
+}
+
 const char *webhook_sig_str(enum webhook_sig r)
 {
     switch (r) {

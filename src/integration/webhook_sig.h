@@ -45,6 +45,16 @@ enum webhook_sig webhook_sig_github(const char *secret, const char *header, cons
 int webhook_sig_stripe_header(const char *secret, const char *body, size_t len, long long t,
                               char *out, size_t outlen);
 
+/* webhook_sig_sign: a signature header as Stripe writes one, for the
+ * webhooks tollgate sends (Tollgate-Signature, docs/outbound-webhooks.md):
+ * "t=<t>,v1=<hex>" with one v1 per secret of secrets[0..n) (n >= 1; two
+ * while a rotated secret still signs), each the lower-case hex
+ * HMAC-SHA256 keyed with the whole secret over "<t>.<body>". Into out
+ * (at least 16 + 68 n bytes). Returns 0, or -1 when out is too small or
+ * libcrypto fails. */
+int webhook_sig_sign(const char *const *secrets, size_t n, const char *body, size_t len,
+                     long long t, char *out, size_t outlen);
+
 /* webhook_sig_str: a short English description of r, for logs and problems. */
 const char *webhook_sig_str(enum webhook_sig r);
 

@@ -19,6 +19,7 @@
 #include "domain/hold.h"
 #include "domain/idempotency.h"
 #include "domain/mail.h"
+#include "domain/outbound.h"
 #include "domain/stripe_webhook.h"
 #include "integration/stripe.h"
 #include "jobs/stripe_calls.h"
@@ -27,6 +28,7 @@
 #include "store/db.h"
 
 #define BATCH 16
+#define OUTBOUND_PER_PASS 64 /* webhook deliveries attempted in one pass, at most */
 #define SEAL_CHECK_SECONDS 10
 #define IDEMPOTENCY_PURGE_SECONDS 60 /* records are kept a day; a minute's lag is nothing */
 #define IDEMPOTENCY_PURGE_BATCH 1000
@@ -176,11 +178,12 @@ static void purge_idempotency_keys(struct tg_ctx *ctx)
 }
 
 /* pass: apply due webhook events, send due mail, expire grace periods
- * and holds,
- * seal the audit log, purge old Idempotency-Keys, resume due Stripe calls;
- * returns how much work it
+ * and holds, seal the audit log, purge old Idempotency-Keys, resume due
+ * Stripe calls, send due webhooks to the product (with sender); returns
+ * how much work it
  * claimed, and in *connected whether the database could be reached. */
-static size_t pass(struct service *svc, struct arena *a, bool *connected)
+static size_t pass(struct service *svc, struct arena *a, struct webhook_send *sender,
+                   bool *connected)
 {
     struct tg_ctx ctx;
     ctx_init(&ctx, a, svc, "worker");
@@ -198,7 +201,8 @@ static size_t pass(struct service *svc, struct arena *a, bool *connected)
     prune_rate_limits(&ctx);
     seal_audit_log(&ctx);
     purge_idempotency_keys(&ctx);
-    return events + stripe_calls_process_due(&ctx, BATCH, &stopping);
+    events += stripe_calls_process_due(&ctx, BATCH, &stopping);
+    return events + outbound_deliver_due(&ctx, sender, OUTBOUND_PER_PASS, &stopping);
 }
 
 int jobs_run(const struct config *cfg, long interval_ms, int once)
@@ -213,8 +217,9 @@ int jobs_run(const struct config *cfg, long interval_ms, int once)
     struct arena *a = arena_new(16384);
     struct db *db = db_new(cfg->database, cfg->statement_timeout_ms);
     struct service svc = {.cfg = cfg, .db = db, .progress = on_progress};
+    struct webhook_send *sender = webhook_send_open();
     int rc = 0;
-    if (a == NULL || db == NULL) {
+    if (a == NULL || db == NULL || sender == NULL) {
         rc = 1;
         goto out;
     }
@@ -227,7 +232,7 @@ int jobs_run(const struct config *cfg, long interval_ms, int once)
     unsigned long long done = 0;
     while (!stopping) {
         bool connected;
-        size_t n = pass(&svc, a, &connected);
+        size_t n = pass(&svc, a, sender, &connected);
         arena_reset(a);
         done += n;
         report(done, connected);
@@ -242,6 +247,7 @@ int jobs_run(const struct config *cfg, long interval_ms, int once)
     log_msg(LOG_INFO, "worker stopped");
 out:
     stripe_free(svc.stripe);
+    webhook_send_free(sender);
     db_free(db);
     arena_free(a);
     return rc;

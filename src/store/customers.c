@@ -56,6 +56,10 @@ static const struct db_statement payment_failed_st = {
 static const struct db_statement payment_succeeded_st = {
     "customers_payment_succeeded", "SELECT id FROM customer_payment_succeeded($1)", 1};
 
+static const struct db_statement set_threshold_st = {
+    "customers_set_low_balance_threshold",
+    "SELECT " CUSTOMER_COLS " FROM customer_set_low_balance_threshold($1::uuid, $2::bigint) c", 2};
+
 static const struct db_statement expire_grace_st = {"customers_expire_grace",
                                                     "SELECT id FROM grace_periods_expire()", 0};
 
@@ -69,7 +73,7 @@ static const struct db_statement by_tier_st = {
 const struct db_statement *const customers_statements[] = {
     &signup_st,         &get_st,         &find_by_id_st, &find_by_email_st,
     &list_st,           &account_st,     &set_stripe_st, &payment_failed_st,
-    &payment_succeeded_st, &expire_grace_st, &by_tier_st, NULL};
+    &payment_succeeded_st, &expire_grace_st, &by_tier_st, &set_threshold_st, NULL};
 
 void customers_from_row(const PGresult *r, int i, int col, struct customer *c)
 {
@@ -90,6 +94,8 @@ void customers_from_row(const PGresult *r, int i, int col, struct customer *c)
     c->spend_limit.monthly_cents = db_ll(r, i, col + 13);
     c->spend_limit.currency = db_str(r, i, col + 14);
     c->spend_limit.spent_cents = db_ll(r, i, col + 15);
+    c->low_balance_threshold = db_ll(r, i, col + 16);
+    c->credit_state = db_str(r, i, col + 17);
 }
 
 enum tg_err customers_signup(struct tg_ctx *ctx, const char *email, const char *name,
@@ -241,4 +247,15 @@ enum tg_err customers_count_by_tier(struct tg_ctx *ctx, struct customers_tier_co
         (*out)[i].credits = db_ll(r, (int)i, 2);
     }
     return TG_OK;
+}
+
+enum tg_err customers_set_low_balance_threshold(struct tg_ctx *ctx, const char *id,
+                                                long long threshold, struct customer *out)
+{
+    const char *p[2] = {id, db_text_ll(ctx, threshold)};
+    PGresult *r;
+    enum tg_err e = db_exec_one(ctx, &set_threshold_st, p, &r);
+    if (e == TG_OK)
+        customers_from_row(r, 0, 0, out);
+    return e;
 }

@@ -31,6 +31,8 @@ struct customer {
     bool billing_enabled;       /* the billing_enabled flag (kill switch) for this customer */
     long long credits_held;     /* credits reserved by active credit holds (domain/hold.h) */
     struct spend_limit spend_limit; /* the monthly cap on charges (domain/spend_limit.h) */
+    long long low_balance_threshold; /* credits: its own, else the configuration's */
+    const char *credit_state;   /* ok | low | depleted (sql/functions/credit_thresholds.sql) */
 };
 
 /* Everything about a customer an operator sees (tollgatectl customers
@@ -122,5 +124,13 @@ enum tg_err customers_expire_grace(struct tg_ctx *ctx, const char ***ids, size_t
  * *out (*n, arena-owned). TG_EDB. */
 enum tg_err customers_count_by_tier(struct tg_ctx *ctx, struct customers_tier_count **out,
                                     size_t *n) __attribute__((warn_unused_result));
+
+/* customers_set_low_balance_threshold: customer id's threshold becomes
+ * threshold credits (customer_set_low_balance_threshold in SQL: audited,
+ * the rule applied at once); *out is the customer after it. TG_ENOTFOUND,
+ * TG_EDB. */
+enum tg_err customers_set_low_balance_threshold(struct tg_ctx *ctx, const char *id,
+                                                long long threshold, struct customer *out)
+    __attribute__((warn_unused_result));
 
 #endif

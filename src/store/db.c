@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/log.h"
 
 #define DB_PREPARED_MAX 256
@@ -96,12 +97,20 @@ static bool is_prepared(const struct db *db, const struct db_statement *st)
     return false;
 }
 
-/* session_setup: session settings, then every registered statement. */
-static bool session_setup(struct db *db)
+/* session_setup: session settings -- the statement timeout, and the
+ * default low-balance threshold the database's rules read
+ * (sql/functions/credit_thresholds.sql; cfg NULL: theirs) -- then every
+ * registered statement. */
+static bool session_setup(struct db *db, const struct config *cfg)
 {
-    const char *params[1] = {db->statement_timeout};
-    PGresult *t = PQexecParams(db->conn, "SELECT set_config('statement_timeout', $1, false)", 1,
-                               NULL, params, NULL, NULL, 0);
+    char threshold[24] = "";
+    if (cfg != NULL)
+        snprintf(threshold, sizeof(threshold), "%ld", cfg->low_balance_threshold);
+    const char *params[2] = {db->statement_timeout, threshold};
+    PGresult *t = PQexecParams(db->conn,
+                               "SELECT set_config('statement_timeout', $1, false),"
+                               " set_config('tollgate.low_balance_threshold', $2, false)",
+                               2, NULL, params, NULL, NULL, 0);
     bool set = PQresultStatus(t) == PGRES_TUPLES_OK;
     PQclear(t);
     if (!set) {
@@ -148,7 +157,7 @@ static enum tg_err connect_db(struct tg_ctx *ctx, struct db *db)
         return ctx_fail(ctx, TG_EDB, "the database is unreachable; retry shortly");
     }
     PQsetNoticeReceiver(db->conn, on_notice, db);
-    if (!session_setup(db)) {
+    if (!session_setup(db, ctx->svc->cfg)) {
         drop(db);
         return ctx_fail(ctx, TG_EDB, "the database is unreachable; retry shortly");
     }

@@ -12,5 +12,6 @@ const struct db_statement *const *const db_modules[] = {
     payment_methods_statements,
     schema_statements,         staging_statements,         stripe_events_statements,
     stripe_requests_statements,
-    subscriptions_statements,  usage_events_statements,    NULL,
+    subscriptions_statements,  usage_events_statements,
+    webhook_endpoints_statements, outbound_deliveries_statements, NULL,
 };

@@ -29,5 +29,7 @@ extern const struct db_statement *const stripe_events_statements[];
 extern const struct db_statement *const stripe_requests_statements[];
 extern const struct db_statement *const subscriptions_statements[];
 extern const struct db_statement *const usage_events_statements[];
+extern const struct db_statement *const webhook_endpoints_statements[];
+extern const struct db_statement *const outbound_deliveries_statements[];
 
 #endif

@@ -23,8 +23,9 @@
     "(SELECT l.monthly_cents FROM spend_limits l WHERE l.customer_id = c.id), "                 \
     "(SELECT l.currency::text FROM spend_limits l WHERE l.customer_id = c.id), "                \
     "(SELECT spend_limit_spent(c.id, l.currency::text) FROM spend_limits l"                     \
-    " WHERE l.customer_id = c.id)"
-#define CUSTOMER_NCOLS 16
+    " WHERE l.customer_id = c.id), "                                                  \
+    "coalesce(c.low_balance_threshold, credits_default_threshold()), c.credit_state"
+#define CUSTOMER_NCOLS 18
 void customers_from_row(const PGresult *r, int i, int col, struct customer *c);
 
 /* A ledger entry (table alias t). */

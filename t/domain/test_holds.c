@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "domain/hold.h"
+#include "domain/ledger.h"
 #include "domain/customer.h"
 #include "domain/payment.h"
 #include "domain/spend_limit.h"
@@ -123,6 +124,10 @@ Test(holds, usage_cannot_take_a_held_credit)
     struct tg_ctx *ctx = fixture_ctx();
     cr_assert_eq(usage_record_fix(ctx, c.api_key, "u-1", body, strlen(body), "fix-u", NULL, &u),
                  TG_EINSUFFICIENT, "usage took the held credit");
+    cr_assert_eq(fixture_balance(&c), 1);
+    /* Nor can an operator's adjustment take it away. */
+    long long entry, after;
+    cr_assert_eq(ledger_adjust(fixture_ctx(), c.id, -1, "test", &entry, &after), TG_ECONFLICT);
     cr_assert_eq(fixture_balance(&c), 1);
     /* Released, the credit is usage's again. */
     cr_assert_eq(hold_release(fixture_ctx(), c.api_key, h.hold.id, &x), TG_OK);

@@ -478,7 +478,7 @@ Test(bad_input, wrong_method_names_the_allowed_ones)
     } cases[] = {
         {"PUT", "/api/v1/customers", "POST"},     {"GET", "/api/v1/customers", "POST"},
         {"DELETE", "/api/v1/usage", "POST"},      {"POST", "/health", "GET"},
-        {"PATCH", "/api/v1/customers/me", "GET"}, {"POST", "/api/v1/credits/transactions", "GET"},
+        {"PUT", "/api/v1/customers/me", "PATCH"}, {"POST", "/api/v1/credits/transactions", "GET"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct it_response r;

@@ -28,6 +28,10 @@
 #include "harness_stripe.h"
 
 TestSuite(holds, .init = it_stripe_init, .fini = it_stripe_fini, .timeout = 180);
+/* One test at a time: verify_ledger_reports_held_beyond_the_balance breaks
+ * the ledger invariant for a moment, which another test's fini (it runs
+ * verify-ledger) would see. */
+IT_SERIAL_MAIN()
 
 /* take: POST /api/v1/holds for fix_id under key idem (NULL: none). */
 static void take(const struct it_customer *c, const char *idem, const char *fix_id,

@@ -348,3 +348,19 @@ Test(check_config, timeouts_are_ordered)
     cr_expect_not_null(finding(&c, "request_timeout_ms", CTL_CHECK_WARNING), "request ~ nginx");
     cr_expect_eq(c.errors, 0);
 }
+
+/* outbound_allow_http (http:// webhook endpoints on loopback, for tests)
+ * is an error in production and nothing to report elsewhere. */
+Test(check_config, outbound_allow_http_only_outside_production)
+{
+    static struct ctl_checks c;
+    struct config cfg = good("production");
+    cfg.outbound_allow_http = 1;
+    run(&cfg, &c);
+    cr_expect_not_null(finding(&c, "outbound_allow_http", CTL_CHECK_ERROR));
+    cfg = good("development");
+    cfg.outbound_allow_http = 1;
+    run(&cfg, &c);
+    cr_expect_eq(c.errors, 0);
+    cr_expect_eq(c.warnings, 0);
+}

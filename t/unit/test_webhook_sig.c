@@ -139,3 +139,29 @@ Test(webhook_sig, github_documented_example)
     cr_assert_eq(webhook_sig_github(secret, sig + 7, body, strlen(body)), WEBHOOK_SIG_MALFORMED);
     cr_assert_eq(webhook_sig_github(secret, NULL, body, strlen(body)), WEBHOOK_SIG_MALFORMED);
 }
+
+/* Outbound webhooks (webhook_sig_sign): one v1 per secret, each verifying
+ * with its own secret as Stripe's verifier reads them; the one-secret form
+ * equals webhook_sig_stripe_header's; too small a buffer is refused. */
+Test(webhook_sig, sign_with_one_and_two_secrets)
+{
+    const char *body = "{\"id\":\"evt_1\"}";
+    const char *secrets[2] = {"whsec_new", "whsec_old"};
+    char one[256], two[256], ref[256];
+    cr_assert_eq(webhook_sig_sign(secrets, 1, body, strlen(body), 1700000000, one, sizeof(one)), 0);
+    cr_assert_eq(webhook_sig_stripe_header("whsec_new", body, strlen(body), 1700000000, ref,
+                                           sizeof(ref)),
+                 0);
+    cr_assert_str_eq(one, ref);
+    cr_assert_eq(webhook_sig_sign(secrets, 2, body, strlen(body), 1700000000, two, sizeof(two)), 0);
+    cr_assert_eq(strncmp(two, one, strlen(one)), 0, "the new secret's v1 comes first");
+    cr_assert_not_null(strstr(two + strlen(one), ",v1="));
+    for (size_t i = 0; i < 2; i++)
+        cr_assert_eq(webhook_sig_stripe(secrets[i], two, body, strlen(body), 1700000000, 300),
+                     WEBHOOK_SIG_OK);
+    cr_assert_eq(webhook_sig_stripe("whsec_other", two, body, strlen(body), 1700000000, 300),
+                 WEBHOOK_SIG_MISMATCH);
+    cr_assert_eq(webhook_sig_sign(secrets, 2, body, strlen(body), 1700000000, two, 100), -1);
+    cr_assert_eq(webhook_sig_sign(secrets, 0, body, strlen(body), 1700000000, two, sizeof(two)),
+                 -1);
+}
