@@ -195,6 +195,7 @@ static void *map_path(const char *path, const struct header *want)
             close(fd);
             return NULL;
         }
+        /* (every path below unlocks: close releases an unmapped file's lock) */
         struct stat st;
         int ok = header_ok(fd, want);
         if (!ok && fstat(fd, &st) == 0 && st.st_size == 0)
@@ -208,7 +209,10 @@ static void *map_path(const char *path, const struct header *want)
             continue;
         }
         void *p = mmap(NULL, want->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        close(fd); /* also releases the lock */
+        /* Explicitly: the mapping keeps the open file, and with it the
+         * lock, alive after close. */
+        flock(fd, LOCK_UN);
+        close(fd);
         return p == MAP_FAILED ? NULL : p;
     }
     errno = EAGAIN;
@@ -535,9 +539,9 @@ static void write_labels(FILE *out, const struct metrics_family_def *d, size_t i
     fputc('}', out);
 }
 
-/* Families of few series show every series, zeros too (so rates exist
- * from the start); larger ones only the series that have counted. */
-#define WRITE_ALL_MAX 32
+/* Families show every series, zeros too (so that rates exist from the
+ * start), but for the sparse ones (many combinations, most never seen):
+ * those only the series that have counted. */
 
 static void write_histogram(FILE *out, const struct metrics_family_def *d, const uint64_t *s,
                             size_t idx)
@@ -572,7 +576,7 @@ static void write_family(FILE *out, enum metrics_family f)
     for (size_t i = 0; i < n; i++) {
         const uint64_t *s = &shm->slots[offsets[f] + i * per];
         uint64_t v = get(&s[d->type == MT_HISTOGRAM ? (size_t)d->nbuckets : 0]);
-        if (v == 0 && n > WRITE_ALL_MAX)
+        if (v == 0 && d->sparse)
             continue;
         if (d->type == MT_HISTOGRAM) {
             write_histogram(out, d, s, i);

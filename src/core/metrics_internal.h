@@ -29,6 +29,7 @@ struct metrics_family_def {
     const int64_t *bucket_us;  /* histograms: upper bounds, microseconds */
     const char *const *bucket_le;
     int nbuckets;
+    int sparse; /* 1: only the series that have counted are written */
 };
 
 extern const struct metrics_family_def metrics_families[MF_COUNT];

@@ -39,9 +39,13 @@ static int stat_fields(int pid, long long *cpu_ticks, long long *start_ticks, lo
     char *p = strrchr(buf, ')');
     if (p == NULL)
         return -1;
-    /* Fields from 3 (state) on; utime is 14, stime 15, starttime 22, rss 24. */
+    /* Field 3 is the state (a letter); numbers from 4 on: utime is 14,
+     * stime 15, starttime 22, rss 24. */
     long long f[25] = {0};
-    int i = 3;
+    int i = 4;
+    p += 2;
+    if (*p == '\0' || p[1] != ' ')
+        return -1;
     for (char *tok = p + 2; *tok != '\0' && i <= 24; i++) {
         char *end;
         f[i] = strtoll(tok, &end, 10);
