@@ -154,8 +154,7 @@ void metrics_proc_memory(struct metrics_proc *p)
 
 /* gauge: one family over the groups, v picking the figure. */
 static void family(FILE *out, const char *name, const char *type, const char *help,
-                   const char *const *names, const struct metrics_proc *p, int n,
-                   size_t field)
+                   const char *const *names, const struct metrics_proc *p, int n, size_t field)
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
     for (int i = 0; i < n; i++) {
@@ -178,8 +177,8 @@ void metrics_proc_write(FILE *out, const char *const *names, const struct metric
     family(out, "process_cpu_seconds_total", "counter",
            "User and system CPU time of the processes.", names, p, n,
            offsetof(struct metrics_proc, cpu_us));
-    family(out, "process_open_fds", "gauge", "Open file descriptors of the processes.", names, p,
-           n, offsetof(struct metrics_proc, open_fds));
+    family(out, "process_open_fds", "gauge", "Open file descriptors of the processes.", names, p, n,
+           offsetof(struct metrics_proc, open_fds));
     family(out, "process_max_fds", "gauge",
            "File descriptors the processes may open (summed over a group).", names, p, n,
            offsetof(struct metrics_proc, max_fds));
@@ -190,6 +189,6 @@ void metrics_proc_write(FILE *out, const char *const *names, const struct metric
            "Memory the process's cgroup holds (else its RSS).", names, p, n,
            offsetof(struct metrics_proc, mem_bytes));
     family(out, "tollgate_memory_limit_bytes", "gauge",
-           "Memory the process may hold: its cgroup's memory.max, else the machine's.", names,
-           p, n, offsetof(struct metrics_proc, mem_limit));
+           "Memory the process may hold: its cgroup's memory.max, else the machine's.", names, p, n,
+           offsetof(struct metrics_proc, mem_limit));
 }

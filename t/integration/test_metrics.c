@@ -141,8 +141,10 @@ Test(metrics, journey_counts_exactly)
     it_db_str(&c,
               "SELECT coalesce(sum(amount_paid), 0) FROM stripe_invoices WHERE customer_id = $1",
               pro_paid, sizeof(pro_paid));
-    it_db_str(&c, "SELECT included_credits FROM pricing_tiers WHERE tier = 'pro' AND $1::uuid IS NOT NULL",
-              pro_credits, sizeof(pro_credits));
+    it_db_str(
+        &c,
+        "SELECT included_credits FROM pricing_tiers WHERE tier = 'pro' AND $1::uuid IS NOT NULL",
+        pro_credits, sizeof(pro_credits));
 
     char *after = scrape();
     assert_delta(before, after, "tollgate_signups_total{source=\"api\"}", 1);
@@ -171,9 +173,9 @@ Test(metrics, journey_counts_exactly)
                  "tollgate_stripe_requests_total{operation=\"create_payment_intent\","
                  "status_class=\"2xx\"}",
                  1);
-    assert_delta(before, after,
-                 "tollgate_stripe_request_duration_seconds_count{operation=\"create_payment_intent\"}",
-                 1);
+    assert_delta(
+        before, after,
+        "tollgate_stripe_request_duration_seconds_count{operation=\"create_payment_intent\"}", 1);
     assert_delta(before, after,
                  "tollgate_stripe_requests_total{operation=\"create_customer\","
                  "status_class=\"2xx\"}",
@@ -200,8 +202,7 @@ Test(metrics, journey_counts_exactly)
                  "tollgate_payment_amount_cents_total{kind=\"invoice\",outcome=\"succeeded\","
                  "currency=\"usd\"}",
                  atof(pro_paid));
-    assert_delta(before, after,
-                 "tollgate_credits_granted_total{kind=\"pro_subscription_payment\"}",
+    assert_delta(before, after, "tollgate_credits_granted_total{kind=\"pro_subscription_payment\"}",
                  atof(pro_credits));
     assert_delta(before, after, "tollgate_tier_transitions_total{from=\"payg\",to=\"pro\"}", 1);
     assert_delta(before, after, "tollgate_tier_transitions_total{from=\"pro\",to=\"payg\"}", 1);
@@ -226,8 +227,8 @@ Test(metrics, journey_counts_exactly)
     double lag = value(after, "tollgate_webhook_lag_seconds_count{source=\"stripe\"}") -
                  value(before, "tollgate_webhook_lag_seconds_count{source=\"stripe\"}");
     cr_expect_geq(lag, 1, "the lag of the applied events was observed");
-    cr_expect_gt(value(after, "tollgate_worker_job_last_run_timestamp_seconds{job=\"webhook_events\"}"),
-                 0);
+    cr_expect_gt(
+        value(after, "tollgate_worker_job_last_run_timestamp_seconds{job=\"webhook_events\"}"), 0);
     free(before);
     free(after);
 }
