@@ -15,7 +15,8 @@ stack_die() { printf '%s\n' "dev: error: $*" >&2; exit 1; }
 STACK_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev libpq-dev
  libjansson-dev libssl-dev libcurl4-openssl-dev libinih-dev libsystemd-dev
  libcriterion-dev postgresql-15 postgresql-contrib nginx-light curl wrk python3
- python3-aiosmtpd python3-yaml python3-jsonschema jq"
+ python3-aiosmtpd python3-yaml python3-jsonschema jq
+ prometheus"
 # node and npm run the pinned Redocly CLI (make lint-openapi, t/openapi/lint).
 # They are installed by command, not by package: a host may have them from
 # elsewhere (e.g. NodeSource's nodejs, which bundles npm and conflicts with
@@ -140,6 +141,7 @@ smtp_from = tollgate <billing@tollgate.test>"
 environment = development
 database = host=$dir/pg port=$port user=tollgate dbname=tollgate connect_timeout=2
 fcgi_socket = $dir/fcgi.sock
+metrics_path = $dir/metrics.counters
 workers = ${TOLLGATE_WORKERS:-4}
 sql_dir = $STACK_SRC/sql
 disposable_domains_file = $STACK_SRC/data/disposable-domains.txt
