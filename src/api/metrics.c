@@ -32,10 +32,16 @@ enum {
     V_DELINQUENT,
     V_CONNECTIONS,
     V_MAX_CONNECTIONS,
+    V_OUTBOUND,
+    V_OUTBOUND_AGE,
+    V_OUTBOUND_DEAD,
+    V_HOLDS_CREDIT,
+    V_HOLDS_CHARGE,
     V_TIERS, /* customers then credits of each of tiers[] */
     V_COUNT = V_TIERS + 6
 };
 static const char *const tiers[] = {"trial", "payg", "pro"};
+_Static_assert(V_COUNT <= METRICS_DB_VALUES, "the shared cache holds every value");
 
 /* query: the values from the database into v; 1 when it answered. */
 static int query(struct http_request *req, int64_t *v)
@@ -57,7 +63,12 @@ static int query(struct http_request *req, int64_t *v)
                      o.customers_grace,
                      o.customers_delinquent,
                      o.connections,
-                     o.max_connections};
+                     o.max_connections,
+                     o.outbound_pending,
+                     o.outbound_oldest_s,
+                     o.outbound_dead,
+                     o.holds_credit,
+                     o.holds_charge};
     memcpy(v, got, sizeof(got));
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < 3; k++)
@@ -91,13 +102,26 @@ static void write_db_gauges(struct http_request *req, FILE *out)
     for (int i = 0; i < 3; i++)
         fprintf(out, "tollgate_queue_items{queue=\"%s\"} %lld\n", queues[i],
                 (long long)v[V_STRIPE_CALLS + i]);
+    fprintf(out, "tollgate_queue_items{queue=\"outbound_webhooks\"} %lld\n",
+            (long long)v[V_OUTBOUND]);
     gauge(out, "tollgate_queue_oldest_age_seconds",
           "Age of the oldest waiting item of each queue (0: empty).");
     for (int i = 0; i < 3; i++)
         fprintf(out, "tollgate_queue_oldest_age_seconds{queue=\"%s\"} %lld\n", queues[i],
                 (long long)v[V_STRIPE_CALLS_AGE + i]);
-    gauge(out, "tollgate_dead_letters", "Webhook events whose handler gave up.");
-    fprintf(out, "tollgate_dead_letters{queue=\"webhook_events\"} %lld\n", (long long)v[V_DEAD]);
+    fprintf(out, "tollgate_queue_oldest_age_seconds{queue=\"outbound_webhooks\"} %lld\n",
+            (long long)v[V_OUTBOUND_AGE]);
+    gauge(out, "tollgate_dead_letters",
+          "Webhook events whose handler gave up, and webhooks to the product given up.");
+    fprintf(out,
+            "tollgate_dead_letters{queue=\"webhook_events\"} %lld\n"
+            "tollgate_dead_letters{queue=\"outbound_webhooks\"} %lld\n",
+            (long long)v[V_DEAD], (long long)v[V_OUTBOUND_DEAD]);
+    gauge(out, "tollgate_holds_active", "Credit holds not yet settled, released or expired.");
+    fprintf(out,
+            "tollgate_holds_active{reserves=\"credit\"} %lld\n"
+            "tollgate_holds_active{reserves=\"charge\"} %lld\n",
+            (long long)v[V_HOLDS_CREDIT], (long long)v[V_HOLDS_CHARGE]);
     gauge(out, "tollgate_customers_billing_state",
           "Customers in their grace period after a failed payment, and delinquent.");
     fprintf(out,

@@ -52,6 +52,7 @@ enum metrics_family {
     MF_WEBHOOK_LAG,            /* source (histogram, microseconds) */
     MF_JOB_RUNS,               /* job, outcome */
     MF_JOB_LAST_RUN,           /* job (gauge: unix seconds) */
+    MF_OUTBOUND_DELIVERIES,    /* outcome */
     MF_COUNT
 };
 
@@ -119,7 +120,7 @@ void metrics_write(FILE *out);
 /* Database-state gauges, cached in the region so that N scrapes within
  * METRICS_DB_CACHE_SECONDS make one query (store/overview.c). */
 #define METRICS_DB_CACHE_SECONDS 5
-#define METRICS_DB_VALUES 24
+#define METRICS_DB_VALUES 32
 
 /* metrics_db_cached: copy the cached values (n <= METRICS_DB_VALUES) into
  * v when they are younger than METRICS_DB_CACHE_SECONDS at now (unix s);

@@ -86,6 +86,8 @@ static const char *const jobs[] = {"webhook_events", "emails",     "grace_period
                                    "rate_limits",    "audit_seal", "idempotency_purge",
                                    "stripe_calls",   "holds",      "outbound_webhooks"};
 static const char *const job_outcomes[] = {"ok", "error"};
+/* What an attempt at a webhook to the product came to (outbound.c). */
+static const char *const delivery_outcomes[] = {"delivered", "retry", "dead_letter", "other"};
 
 /* Histogram buckets, microseconds, and as the text writes them. */
 static const int64_t stripe_us[] = {50000,   100000,  250000,   500000,   1000000,
@@ -239,4 +241,10 @@ const struct metrics_family_def metrics_families[MF_COUNT] = {
                          1,
                          {DIM("job", jobs)},
                          .sparse = 0},
+    [MF_OUTBOUND_DELIVERIES] = {"tollgate_outbound_deliveries_total",
+                                "Attempts at webhooks to the product, by what they came to.",
+                                MT_COUNTER,
+                                1,
+                                {DIM("outcome", delivery_outcomes)},
+                                .sparse = 0},
 };

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/hash.h"
+#include "core/metrics.h"
 #include "integration/webhook_sig.h"
 
 #define CLAIM_BATCH 16
@@ -140,6 +141,12 @@ static void deliver(struct tg_ctx *ctx, struct webhook_send *sender,
     ctx_clear_error(ctx);
     enum tg_err e = outbound_deliveries_done(ctx, d->id, res.delivered, res.status, res.error,
                                              cfg->outbound_retry_seconds, &status);
+    if (e == TG_OK)
+        metrics_add(MF_OUTBOUND_DELIVERIES, 1,
+                    strcmp(status, "pending") == 0 ? "retry"
+                    : strcmp(status, "dead") == 0  ? "dead_letter"
+                                                   : status,
+                    NULL, NULL, NULL);
     ctx_log(ctx, res.delivered ? LOG_INFO : LOG_WARN,
             json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s?}", "msg",
                       "webhook delivery", "delivery", (json_int_t)d->id, "event", d->event_id,

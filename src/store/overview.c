@@ -32,7 +32,15 @@ static const struct db_statement read_st = {
     " (SELECT coalesce(extract(epoch FROM now() - min(received_at)), 0)::bigint"
     "    FROM stripe_events WHERE status = 'pending'),"
     " (SELECT count(*) FROM customers WHERE billing_status = 'past_due'),"
-    " (SELECT count(*) FROM customers WHERE billing_status = 'delinquent')",
+    " (SELECT count(*) FROM customers WHERE billing_status = 'delinquent'),"
+    /* Webhooks to the product (sql/011) and credit holds (sql/010): each
+     * count reads a partial index (012 adds the dead deliveries'). */
+    " (SELECT count(*) FROM outbound_deliveries WHERE status = 'pending'),"
+    " (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::bigint"
+    "    FROM outbound_deliveries WHERE status = 'pending'),"
+    " (SELECT count(*) FROM outbound_deliveries WHERE status = 'dead'),"
+    " (SELECT count(*) FROM holds WHERE status = 'active' AND reserves = 'credit'),"
+    " (SELECT count(*) FROM holds WHERE status = 'active' AND reserves = 'charge')",
     0};
 
 const struct db_statement *const overview_statements[] = {&read_st, NULL};
@@ -59,5 +67,10 @@ enum tg_err overview_read(struct tg_ctx *ctx, struct overview *out)
     out->webhooks_oldest_s = db_ll(r, 0, 13);
     out->customers_grace = db_ll(r, 0, 14);
     out->customers_delinquent = db_ll(r, 0, 15);
+    out->outbound_pending = db_ll(r, 0, 16);
+    out->outbound_oldest_s = db_ll(r, 0, 17);
+    out->outbound_dead = db_ll(r, 0, 18);
+    out->holds_credit = db_ll(r, 0, 19);
+    out->holds_charge = db_ll(r, 0, 20);
     return TG_OK;
 }

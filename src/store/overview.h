@@ -26,6 +26,11 @@ struct overview {
     long long webhooks_oldest_s;    /* ... of the oldest pending Stripe event */
     long long customers_grace;      /* billing_status past_due (in their grace period) */
     long long customers_delinquent; /* billing_status delinquent */
+    long long outbound_pending;     /* webhooks to the product not yet delivered */
+    long long outbound_oldest_s;    /* age of the oldest of them, seconds; 0: none */
+    long long outbound_dead;        /* ... retried until the horizon: dead letters */
+    long long holds_credit;         /* active holds that reserve a credit */
+    long long holds_charge;         /* active holds that reserve a charge */
 };
 
 /* overview_read: fill out from one read-only statement (strings borrowed

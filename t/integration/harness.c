@@ -239,6 +239,30 @@ void it_get(const char *path, const char *api_key, struct it_response *out)
     cr_assert_eq(it_request(NULL, "GET", path, headers, NULL, 0, out), 0, "GET %s failed", path);
 }
 
+char *it_metrics_scrape(void)
+{
+    struct it_response r;
+    it_get("/metrics", NULL, &r);
+    cr_assert_eq(r.status, 200, "GET /metrics: %ld", r.status);
+    char *text = strdup(r.body);
+    it_response_free(&r);
+    cr_assert_not_null(text);
+    return text;
+}
+
+double it_metrics_value(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    return 0;
+}
+
 void it_post_json(const char *path, const char *api_key, const char *idempotency_key,
                   const char *body, struct it_response *out)
 {

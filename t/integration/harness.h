@@ -63,6 +63,13 @@ void it_send(const char *method, const char *path, const char *const *headers, c
 void it_get(const char *path, const char *api_key, struct it_response *out);
 void it_post_json(const char *path, const char *api_key, const char *idempotency_key,
                   const char *body, struct it_response *out);
+/* it_metrics_scrape: GET /metrics (asserted 200); the caller frees the
+ * text. it_metrics_value: the sample of series (name and labels exactly
+ * as written, e.g. tollgate_dead_letters{queue="webhook_events"}) in
+ * text; 0 when absent (a counter not yet counted). */
+char *it_metrics_scrape(void);
+double it_metrics_value(const char *text, const char *series);
+
 /* it_post_usage: POST /api/v1/usage {"kind":"fix_deployed","fix_id":fix_id}. */
 void it_post_usage(const struct it_customer *c, const char *idempotency_key, const char *fix_id,
                    struct it_response *out);

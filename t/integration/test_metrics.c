@@ -23,33 +23,6 @@
 
 TestSuite(metrics, .init = wh_init, .fini = wh_fini, .timeout = 120);
 
-/* scrape: GET /metrics (asserted 200); the caller frees the text. */
-static char *scrape(void)
-{
-    struct it_response r;
-    it_get("/metrics", NULL, &r);
-    cr_assert_eq(r.status, 200, "GET /metrics: %ld", r.status);
-    char *text = strdup(r.body);
-    it_response_free(&r);
-    cr_assert_not_null(text);
-    return text;
-}
-
-/* value: the sample of series (name with its labels, exactly as written)
- * in text; 0 when absent (a counter not yet counted). */
-static double value(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; p != NULL && *p != '\0';) {
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-        p = strchr(p, '\n');
-        if (p != NULL)
-            p++;
-    }
-    return 0;
-}
-
 /* sum: the sum of the samples of every series starting with prefix. */
 static double sum(const char *text, const char *prefix)
 {
@@ -70,7 +43,7 @@ static double sum(const char *text, const char *prefix)
 
 static void assert_delta(const char *before, const char *after, const char *series, double want)
 {
-    double got = value(after, series) - value(before, series);
+    double got = it_metrics_value(after, series) - it_metrics_value(before, series);
     cr_expect_eq(got, want, "%s: increased by %g, expected %g", series, got, want);
 }
 
@@ -118,7 +91,7 @@ Test(metrics, journey_counts_exactly)
 {
     struct it_customer c;
     struct it_response r;
-    char *before = scrape();
+    char *before = it_metrics_scrape();
 
     onboard(&c);
     it_add_card(&c, "pm_card_visa", true, &r);
@@ -146,7 +119,7 @@ Test(metrics, journey_counts_exactly)
         "SELECT included_credits FROM pricing_tiers WHERE tier = 'pro' AND $1::uuid IS NOT NULL",
         pro_credits, sizeof(pro_credits));
 
-    char *after = scrape();
+    char *after = it_metrics_scrape();
     assert_delta(before, after, "tollgate_signups_total{source=\"api\"}", 1);
     assert_delta(before, after, "tollgate_signups_total{source=\"github_marketplace\"}", 0);
     assert_delta(before, after, "tollgate_payment_methods_added_total", 1);
@@ -224,11 +197,11 @@ Test(metrics, journey_counts_exactly)
                      sum(before, "tollgate_webhooks_applied_total{source=\"stripe\","
                                  "type=\"invoice.paid\",");
     cr_expect_eq(applied, 1, "invoice.paid applied %g times", applied);
-    double lag = value(after, "tollgate_webhook_lag_seconds_count{source=\"stripe\"}") -
-                 value(before, "tollgate_webhook_lag_seconds_count{source=\"stripe\"}");
+    double lag = it_metrics_value(after, "tollgate_webhook_lag_seconds_count{source=\"stripe\"}") -
+                 it_metrics_value(before, "tollgate_webhook_lag_seconds_count{source=\"stripe\"}");
     cr_expect_geq(lag, 1, "the lag of the applied events was observed");
     cr_expect_gt(
-        value(after, "tollgate_worker_job_last_run_timestamp_seconds{job=\"webhook_events\"}"), 0);
+        it_metrics_value(after, "tollgate_worker_job_last_run_timestamp_seconds{job=\"webhook_events\"}"), 0);
     free(before);
     free(after);
 }
@@ -239,7 +212,7 @@ Test(metrics, promtool_check_metrics)
 {
     if (system("command -v promtool >/dev/null 2>&1") != 0)
         cr_skip_test("promtool not installed (Debian: prometheus)");
-    char *text = scrape();
+    char *text = it_metrics_scrape();
     char path[] = "/tmp/tollgate-metrics-XXXXXX";
     int fd = mkstemp(path);
     cr_assert(fd >= 0);

@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -180,6 +181,7 @@ Test(outbound, dead_letter_then_replay_keeps_the_id, .fini = stop_rx)
     rx_start(&rx);
     rx_register(&rx, "credits.granted");
     rx_actions(&rx, NULL, "500");
+    char *m0 = it_metrics_scrape();
     struct it_customer c;
     onboard(&c);
     cr_assert_eq(rx_wait_events(&rx, c.id, 1, 20), 1);
@@ -193,6 +195,23 @@ Test(outbound, dead_letter_then_replay_keeps_the_id, .fini = stop_rx)
              " FROM outbound_events e WHERE e.seq = d.event_seq AND e.id = $1",
              1, p);
     cr_assert(rx_wait_status(&rx, id, "dead", 20), "no dead letter");
+    /* GET /metrics: the attempt that gave up, and the dead letter (the
+     * gauge is cached for up to 5 seconds). */
+    char *m1 = NULL;
+    for (int i = 0; i < 80; i++) {
+        free(m1);
+        m1 = it_metrics_scrape();
+        if (it_metrics_value(m1, "tollgate_dead_letters{queue=\"outbound_webhooks\"}") >= 1)
+            break;
+        usleep(100 * 1000);
+    }
+    cr_assert_geq(it_metrics_value(m1, "tollgate_dead_letters{queue=\"outbound_webhooks\"}"), 1,
+                  "the dead letter is not in tollgate_dead_letters");
+    cr_assert_geq(
+        it_metrics_value(m1, "tollgate_outbound_deliveries_total{outcome=\"dead_letter\"}") -
+            it_metrics_value(m0, "tollgate_outbound_deliveries_total{outcome=\"dead_letter\"}"),
+        1);
+    free(m1);
     char out[8192];
     const char *list[] = {"webhooks", "deliveries", "--failed", NULL};
     cr_assert_eq(it_ctl(list, false, out, sizeof(out)), 0);
@@ -202,6 +221,17 @@ Test(outbound, dead_letter_then_replay_keeps_the_id, .fini = stop_rx)
     const char *replay[] = {"webhooks", "replay", id, NULL};
     cr_assert_eq(it_ctl(replay, false, out, sizeof(out)), 0, "%s", out);
     cr_assert(rx_wait_status(&rx, id, "delivered", 20));
+    m1 = it_metrics_scrape();
+    cr_assert_geq(
+        it_metrics_value(m1, "tollgate_outbound_deliveries_total{outcome=\"delivered\"}") -
+            it_metrics_value(m0, "tollgate_outbound_deliveries_total{outcome=\"delivered\"}"),
+        1, "the replayed delivery was not counted");
+    cr_assert_geq(
+        it_metrics_value(m1, "tollgate_outbound_deliveries_total{outcome=\"retry\"}") -
+            it_metrics_value(m0, "tollgate_outbound_deliveries_total{outcome=\"retry\"}"),
+        1, "the 500s were not counted as retries");
+    free(m0);
+    free(m1);
     ev = rx_events_of(&rx, c.id);
     cr_assert_gt(json_array_size(ev), before);
     cr_assert_str_eq(ev_str(ev, json_array_size(ev) - 1, "id"), id);
