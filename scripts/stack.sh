@@ -15,7 +15,7 @@ stack_die() { printf '%s\n' "dev: error: $*" >&2; exit 1; }
 STACK_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev libpq-dev
  libjansson-dev libssl-dev libcurl4-openssl-dev libinih-dev libsystemd-dev
  libcriterion-dev postgresql-15 postgresql-contrib nginx-light curl wrk python3
- python3-aiosmtpd"
+ python3-aiosmtpd prometheus"
 
 # stack_deps: install whatever of STACK_PACKAGES is missing (root only).
 # A policy-rc.d keeps the packages' own services (nginx, the main
@@ -128,6 +128,7 @@ smtp_from = tollgate <billing@tollgate.test>"
 environment = development
 database = host=$dir/pg port=$port user=tollgate dbname=tollgate connect_timeout=2
 fcgi_socket = $dir/fcgi.sock
+metrics_path = $dir/metrics.counters
 workers = ${TOLLGATE_WORKERS:-4}
 sql_dir = $STACK_SRC/sql
 disposable_domains_file = $STACK_SRC/data/disposable-domains.txt

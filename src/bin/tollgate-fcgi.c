@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <fcgiapp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -114,8 +115,11 @@ int main(int argc, char **argv)
         route_names[nroutes] = api_routes[nroutes].name;
         nroutes++;
     }
-    if (metrics_init(route_names, nroutes) != 0)
-        log_msg(LOG_WARN, "metrics: no shared memory; /metrics shows database gauges only");
+    metrics_set_routes(route_names, nroutes);
+    if (metrics_open(cfg.metrics_path, "tollgate-fcgi") != 0)
+        log_msg(LOG_WARN, "metrics: cannot map %s (%s); /metrics shows database gauges only",
+                cfg.metrics_path, strerror(errno));
+    metrics_fcgi_pid((int)getpid(), 1);
     bool owned;
     int fd = open_listener(&cfg, &owned);
     int rc = fd < 0 ? 1 : master_run(&cfg, &bl, config_path, fd, owned ? cfg.fcgi_socket : NULL);

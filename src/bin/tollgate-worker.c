@@ -5,13 +5,16 @@
 #include <config.h>
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 #include "jobs/jobs.h"
 #include "store/schema.h"
@@ -60,6 +63,9 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    if (metrics_open(cfg.metrics_path, "tollgate-worker") != 0)
+        log_msg(LOG_WARN, "metrics: cannot map %s (%s); this worker's counts are not shown",
+                cfg.metrics_path, strerror(errno));
     notify_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = jobs_run(&cfg, interval, once);

@@ -27,6 +27,7 @@ struct config {
     char *environment;            /* production | staging | development */
     char *database;               /* libpq conninfo string */
     char *fcgi_socket;            /* FastCGI unix socket path */
+    char *metrics_path;           /* shared counters file (core/metrics.h) */
     long workers;                 /* pre-forked FastCGI workers */
     long max_body_bytes;          /* hard cap on any request body */
     long json_max_depth;          /* nesting limit for request JSON */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/metrics.h"
 #include "core/text.h"
 
 void ctx_init(struct tg_ctx *ctx, struct arena *a, const struct service *svc,
@@ -106,4 +107,38 @@ void ctx_log(const struct tg_ctx *ctx, enum log_level level, json_t *line)
     if (ctx->customer_id != NULL)
         json_object_set_new(line, "customer_id", json_string(ctx->customer_id));
     log_json(level, line);
+}
+
+void ctx_count(struct tg_ctx *ctx, int slot, uint64_t n)
+{
+    if (slot < 0)
+        return;
+    int max = (int)(sizeof(ctx->metrics_pending) / sizeof(ctx->metrics_pending[0]));
+    if (!ctx->metrics_hold || ctx->metrics_npending == max) {
+        /* Nothing held, or (never in practice) more than a transaction's
+         * worth: counted now rather than lost. */
+        metrics_add_slot(slot, n);
+        return;
+    }
+    ctx->metrics_pending[ctx->metrics_npending].slot = slot;
+    ctx->metrics_pending[ctx->metrics_npending++].n = n;
+}
+
+void ctx_count_hold(struct tg_ctx *ctx)
+{
+    ctx->metrics_hold = 1;
+    ctx->metrics_npending = 0;
+}
+
+void ctx_count_commit(struct tg_ctx *ctx)
+{
+    for (int i = 0; i < ctx->metrics_npending; i++)
+        metrics_add_slot(ctx->metrics_pending[i].slot, ctx->metrics_pending[i].n);
+    ctx_count_drop(ctx);
+}
+
+void ctx_count_drop(struct tg_ctx *ctx)
+{
+    ctx->metrics_hold = 0;
+    ctx->metrics_npending = 0;
 }

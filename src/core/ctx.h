@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "core/arena.h"
@@ -55,6 +56,15 @@ struct tg_ctx {
                                   * runs, its record's id: Stripe calls begun for it
                                   * take keys derived from it, so that its retry
                                   * repeats none (store/stripe_requests.h) */
+    /* Counts of the work (ctx_count) while a transaction is open: added to
+     * the shared counters at its COMMIT, dropped at its ROLLBACK, so that
+     * /metrics counts only what was committed. */
+    int metrics_hold;
+    int metrics_npending;
+    struct {
+        int slot;
+        uint64_t n;
+    } metrics_pending[8];
 };
 
 /* ctx_init: a context for one unit of work over arena a (borrowed) and
@@ -100,6 +110,18 @@ long long ctx_budget_left_ms(const struct tg_ctx *ctx);
  * over: call svc->progress, if any, so a watchdog sees the work moving on
  * however long the whole takes. */
 void ctx_progress(const struct tg_ctx *ctx);
+
+/* ctx_count: add n to the shared counter series slot (metrics_slot) for
+ * this work: at once, or, while a transaction is open (ctx_count_hold),
+ * at its commit. */
+void ctx_count(struct tg_ctx *ctx, int slot, uint64_t n);
+
+/* ctx_count_hold: a transaction began: hold the counts from here on.
+ * ctx_count_commit: it committed: add them. ctx_count_drop: it rolled
+ * back: forget them. */
+void ctx_count_hold(struct tg_ctx *ctx);
+void ctx_count_commit(struct tg_ctx *ctx);
+void ctx_count_drop(struct tg_ctx *ctx);
 
 /* ctx_log: log line (stolen) with the context's request_id and, once
  * known, customer_id added. */

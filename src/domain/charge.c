@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/failpoint.h"
+#include "core/metrics.h"
 #include "domain/outbox.h"
 #include "integration/stripe.h"
 #include "store/charges.h"
@@ -194,9 +195,38 @@ static enum tg_err settle(struct tg_ctx *ctx, long long charge_id,
                           out != NULL ? out : &ignored);
 }
 
+/* count_settled: the metrics of a charge settled as s (not pending):
+ * the payment with its amount, a decline's code, and, when its fix was
+ * paid with it (event charged), the credit bought and consumed. */
+static void count_settled(struct tg_ctx *ctx, const struct stripe_request *call,
+                          const struct charge_settlement *s, bool found,
+                          const struct usage_event *ev)
+{
+    if (strcmp(s->outcome, "pending") == 0)
+        return;
+    json_t *amount = json_object_get(call->params, "amount");
+    const char *currency = json_string_value(json_object_get(call->params, "currency"));
+    ctx_count(ctx, metrics_slot(MF_PAYMENTS, "fix_charge", s->outcome, NULL, NULL), 1);
+    if (json_is_integer(amount) && json_integer_value(amount) > 0)
+        ctx_count(ctx, metrics_slot(MF_PAYMENT_AMOUNT, "fix_charge", s->outcome, currency, NULL),
+                  (uint64_t)json_integer_value(amount));
+    if (strcmp(s->outcome, "failed") == 0)
+        ctx_count(ctx, metrics_slot(MF_PAYMENT_FAILURES, "fix_charge",
+                                    s->decline_code != NULL ? s->decline_code : s->failure_code,
+                                    NULL, NULL),
+                  1);
+    if (found && ev->outcome != NULL && strcmp(ev->outcome, "charged") == 0) {
+        ctx_count(ctx, metrics_slot(MF_CREDITS_GRANTED, "purchased", NULL, NULL, NULL), 1);
+        ctx_count(ctx, metrics_slot(MF_CREDITS_CONSUMED, NULL, NULL, NULL, NULL), 1);
+    }
+}
+
 enum tg_err charge_run(struct tg_ctx *ctx, long long charge_id, const struct stripe_request *call,
                        struct usage_event *out)
 {
+    struct usage_event local;
+    if (out == NULL)
+        out = &local;
     struct stripe_result r;
     bool found = false;
     failpoint("charge.before_send");
@@ -205,9 +235,11 @@ enum tg_err charge_run(struct tg_ctx *ctx, long long charge_id, const struct str
     if (sent == TG_ENOMEM || sent == TG_EINTERNAL)
         return sent;
     struct charge_settlement s = judge(sent, &r);
+    memset(out, 0, sizeof(*out));
     enum tg_err e = settle(ctx, charge_id, &s, r.body, &found, out);
     if (e != TG_OK)
         return e;
+    count_settled(ctx, call, &s, found, out);
     if (strcmp(s.outcome, "failed") == 0 && !found) {
         if (r.outcome == STRIPE_OK) /* e.g. left requiring authentication */
             r.outcome = STRIPE_CARD_ERROR;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/metrics.h"
 #include "domain/email.h"
 
 #define SIGNUP_CLOSED_RETRY_SECONDS 3600
@@ -55,6 +56,12 @@ enum tg_err customer_onboard(struct tg_ctx *ctx, const char *email, const char *
         return e;
     }
     ctx->customer_id = out->id;
+    /* The signup's grant is its balance: the customer is new. */
+    ctx_count(ctx, metrics_slot(MF_SIGNUPS, "api", NULL, NULL, NULL), 1);
+    ctx_count(ctx, metrics_slot(MF_TIER_TRANSITIONS, "none", out->tier, NULL, NULL), 1);
+    if (out->credit_balance > 0)
+        ctx_count(ctx, metrics_slot(MF_CREDITS_GRANTED, "trial_signup", NULL, NULL, NULL),
+                  (uint64_t)out->credit_balance);
     return TG_OK;
 }
 

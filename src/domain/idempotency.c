@@ -103,6 +103,7 @@ enum tg_err idempotency_start(struct tg_ctx *ctx, const char *scope, const char 
         return e;
     }
     idem->in_transaction = true;
+    ctx_count_hold(ctx);
     return TG_OK;
 }
 
@@ -123,14 +124,17 @@ enum tg_err idempotency_finish(struct tg_ctx *ctx, struct idempotency *idem,
         if (!idem->in_transaction)
             return TG_OK;
         idem->in_transaction = false;
+        ctx_count_drop(ctx);
         if (idempotency_keys_rollback(ctx) != TG_OK)
             ctx_clear_error(ctx); /* the failure below says it */
         return ctx_fail(ctx, TG_EIDEMPOTENCYBUSY,
                         "this request outlived its "
                         "Idempotency-Key's lease; retry for the answer");
     }
-    if (e == TG_OK && idem->in_transaction && (e = idempotency_keys_commit(ctx)) == TG_OK)
+    if (e == TG_OK && idem->in_transaction && (e = idempotency_keys_commit(ctx)) == TG_OK) {
         idem->in_transaction = false;
+        ctx_count_commit(ctx);
+    }
     if (e != TG_OK) {
         idempotency_abandon(ctx, idem);
         return e;
@@ -152,6 +156,7 @@ void idempotency_abandon(struct tg_ctx *ctx, struct idempotency *idem)
     bool rolled_back = true;
     if (idem->in_transaction) {
         idem->in_transaction = false;
+        ctx_count_drop(ctx);
         rolled_back = idempotency_keys_rollback(ctx) == TG_OK;
     }
     if (rolled_back && idempotency_keys_release(ctx, idem->id, idem->attempt) != TG_OK)

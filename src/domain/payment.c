@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/failpoint.h"
+#include "core/metrics.h"
 #include "domain/charge.h"
 #include "domain/customer.h"
 #include "domain/outbox.h"
@@ -88,6 +89,21 @@ static enum tg_err attach(struct tg_ctx *ctx, const struct stripe_request *call,
                 r);
 }
 
+/* count_added: the metrics of a card recorded for customer before ->
+ * after: the method, a trial's move to payg and its bonus (the credits
+ * the same statement added: trial_billing_added, once per customer). */
+static void count_added(struct tg_ctx *ctx, const struct customer *before,
+                        const struct customer *after)
+{
+    ctx_count(ctx, metrics_slot(MF_PAYMENT_METHODS_ADDED, NULL, NULL, NULL, NULL), 1);
+    if (strcmp(before->tier, after->tier) == 0)
+        return;
+    ctx_count(ctx, metrics_slot(MF_TIER_TRANSITIONS, before->tier, after->tier, NULL, NULL), 1);
+    if (strcmp(before->tier, "trial") == 0 && after->credit_balance > before->credit_balance)
+        ctx_count(ctx, metrics_slot(MF_CREDITS_GRANTED, "trial_billing_added", NULL, NULL, NULL),
+                  (uint64_t)(after->credit_balance - before->credit_balance));
+}
+
 enum tg_err payment_method_run(struct tg_ctx *ctx, const struct stripe_request *call,
                                struct customer *out)
 {
@@ -110,6 +126,7 @@ enum tg_err payment_method_run(struct tg_ctx *ctx, const struct stripe_request *
     failpoint("payment.before_apply");
     if ((e = payment_methods_added(ctx, call->id, call->customer_id, attached, &after)) != TG_OK)
         return e == TG_ENOTFOUND ? ctx_fail(ctx, e, "no such customer") : e;
+    count_added(ctx, &c, &after);
     /* With billing switched off nothing is charged: what is owed stays owed
      * (Stripe's own invoice retries go on) until the next card. (after is
      * read in the same statement that recorded the card.) */

@@ -10,8 +10,10 @@
 #include "domain/stripe_webhook.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "core/config.h"
+#include "core/metrics.h"
 #include "domain/audit.h"
 #include "domain/charge.h"
 #include "domain/invoice.h"
@@ -261,16 +263,27 @@ enum tg_err stripe_webhook_apply(struct tg_ctx *ctx, json_t *event, bool *ignore
     return TG_OK;
 }
 
+void stripe_webhook_rejected(const char *reason)
+{
+    metrics_add(MF_WEBHOOKS_RECEIVED, 1, "stripe", "other", "rejected", reason);
+}
+
 enum tg_err stripe_webhook_verify(struct tg_ctx *ctx, const char *signature, const char *body,
                                   size_t len)
 {
     const struct config *cfg = ctx->svc->cfg;
-    if (cfg->stripe_webhook_secret == NULL)
+    if (cfg->stripe_webhook_secret == NULL) {
+        stripe_webhook_rejected("unconfigured");
         return ctx_fail(ctx, TG_EUNAVAILABLE, "Stripe webhooks are not configured here");
+    }
     enum webhook_sig v = webhook_sig_stripe(cfg->stripe_webhook_secret, signature, body, len,
                                             (long long)ctx->now, cfg->webhook_tolerance_seconds);
-    if (v != WEBHOOK_SIG_OK)
+    if (v != WEBHOOK_SIG_OK) {
+        stripe_webhook_rejected(v == WEBHOOK_SIG_TOO_OLD   ? "too_old"
+                                : v == WEBHOOK_SIG_TOO_NEW ? "too_new"
+                                                           : "signature");
         return ctx_fail(ctx, TG_EWEBHOOKSIGNATURE, "%s", webhook_sig_str(v));
+    }
     return TG_OK;
 }
 
@@ -284,11 +297,19 @@ enum tg_err stripe_webhook_receive(struct tg_ctx *ctx, json_t *event, const char
     if (!stripe_id_valid(id, "evt_") || type == NULL || strlen(type) > 100 || !json_is_integer(created) ||
         !json_is_object(json_object_get(json_object_get(event, "data"), "object")) ||
         (version != NULL && !json_is_null(version) && !json_is_string(version)))
+    {
+        stripe_webhook_rejected("malformed");
         return ctx_fail(ctx, TG_EINVALID, "not a Stripe event (id, type, created, "
                                           "data.object)");
-    return stripe_events_store(ctx, id, type, json_string_value(version),
-                               (long long)json_integer_value(created),
-                               json_is_true(json_object_get(event, "livemode")), body, duplicate);
+    }
+    enum tg_err e = stripe_events_store(ctx, id, type, json_string_value(version),
+                                        (long long)json_integer_value(created),
+                                        json_is_true(json_object_get(event, "livemode")), body,
+                                        duplicate);
+    if (e == TG_OK)
+        metrics_add(MF_WEBHOOKS_RECEIVED, 1, "stripe", type, *duplicate ? "duplicate" : "stored",
+                    "");
+    return e;
 }
 
 /* apply_one: apply stored event ev as its own actor; the error as text
@@ -309,6 +330,24 @@ static const char *apply_one(struct tg_ctx *ctx, const struct stripe_event *ev, 
     return ctx->error.detail != NULL ? ctx->error.detail : tg_strerror(e);
 }
 
+/* count_applied: the metrics of event ev, now in status (stripe_events:
+ * processed, ignored, pending again, dead): its outcome and, when final,
+ * its lag from receipt. */
+static void count_applied(const struct stripe_event *ev, const char *status)
+{
+    const char *outcome = strcmp(status, "processed") == 0 ? "applied"
+                          : strcmp(status, "ignored") == 0 ? "ignored"
+                          : strcmp(status, "dead") == 0    ? "dead_letter"
+                                                           : "retry";
+    metrics_add(MF_WEBHOOKS_APPLIED, 1, "stripe", ev->type, outcome, NULL);
+    if (strcmp(outcome, "retry") != 0 && ev->received_us > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        metrics_observe_us(MF_WEBHOOK_LAG, "stripe",
+                           (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 - ev->received_us);
+    }
+}
+
 size_t stripe_webhook_process_due(struct tg_ctx *ctx, int limit)
 {
     struct stripe_event *events;
@@ -323,6 +362,8 @@ size_t stripe_webhook_process_due(struct tg_ctx *ctx, int limit)
                                error != NULL ? "error" : (ignored ? "ignored" : "processed"),
                                error, ctx->svc->cfg->webhook_max_attempts, &status) != TG_OK)
             status = "unknown";
+        else
+            count_applied(&events[i], status);
         ctx_log(ctx, error == NULL ? LOG_INFO : LOG_WARN,
                 json_pack("{s:s, s:s, s:s, s:s, s:s?}", "msg", "stripe event", "event",
                           events[i].id, "type", events[i].type, "status", status, "error", error));

@@ -63,4 +63,9 @@ enum tg_err stripe_webhook_event(struct tg_ctx *ctx, const char *id,
 enum tg_err stripe_webhook_replay(struct tg_ctx *ctx, const char *id, const char ***ids,
                                   size_t *n) __attribute__((warn_unused_result));
 
+/* stripe_webhook_rejected: count an inbound Stripe webhook refused for
+ * reason (signature, too_old, too_new, malformed, too_large,
+ * unconfigured) in tollgate_webhooks_received_total. */
+void stripe_webhook_rejected(const char *reason);
+
 #endif

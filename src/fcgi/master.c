@@ -63,6 +63,8 @@ static pid_t spawn(struct master *m)
     }
     if (pid < 0)
         log_msg(LOG_ERROR, "fork: %s", strerror(errno));
+    else
+        metrics_fcgi_pid((int)pid, 1);
     return pid;
 }
 
@@ -100,6 +102,7 @@ static void reap(struct master *m)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         bool found = false;
+        metrics_fcgi_pid((int)pid, 0);
         for (size_t i = 0; i < m->nretiring && !found; i++)
             if (m->retiring[i] == pid) {
                 m->retiring[i] = m->retiring[--m->nretiring];

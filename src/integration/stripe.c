@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 struct stripe {
     CURL *curl;
@@ -32,6 +33,7 @@ struct exchange {
     bool too_large;
     int should_retry; /* Stripe-Should-Retry: -1 absent, 0 false, 1 true */
     char request_id[64];
+    bool replayed; /* Idempotent-Replayed: true */
 };
 
 struct stripe *stripe_new(const struct stripe_config *cfg)
@@ -149,12 +151,19 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
 {
     struct exchange *x = user;
     size_t len = size * n;
-    static const char retry[] = "stripe-should-retry:", rid[] = "request-id:";
+    static const char retry[] = "stripe-should-retry:", rid[] = "request-id:",
+                      replayed[] = "idempotent-replayed:";
     if (len > sizeof(retry) - 1 && strncasecmp(data, retry, sizeof(retry) - 1) == 0) {
         const char *v = data + sizeof(retry) - 1;
         while (*v == ' ')
             v++;
         x->should_retry = strncasecmp(v, "true", 4) == 0 ? 1 : 0;
+    } else if (len > sizeof(replayed) - 1 &&
+               strncasecmp(data, replayed, sizeof(replayed) - 1) == 0) {
+        const char *v = data + sizeof(replayed) - 1;
+        while (*v == ' ')
+            v++;
+        x->replayed = strncasecmp(v, "true", 4) == 0;
     } else if (len > sizeof(rid) - 1 && strncasecmp(data, rid, sizeof(rid) - 1) == 0) {
         const char *v = data + sizeof(rid) - 1;
         while (*v == ' ')
@@ -274,6 +283,76 @@ static enum tg_err not_sent(struct tg_ctx *ctx, const char *method, const char *
     return TG_EUPSTREAM;
 }
 
+/* The operations tollgate calls, by method and path ("*" one id). */
+static const struct {
+    const char *method, *path, *name;
+} operation_names[] = {
+    {"POST", "/v1/customers", "create_customer"},
+    {"POST", "/v1/customers/*", "update_customer"},
+    {"POST", "/v1/payment_methods/*/attach", "attach_payment_method"},
+    {"GET", "/v1/payment_methods/*", "get_payment_method"},
+    {"POST", "/v1/payment_intents", "create_payment_intent"},
+    {"GET", "/v1/payment_intents", "list_payment_intents"},
+    {"GET", "/v1/payment_intents/*", "get_payment_intent"},
+    {"POST", "/v1/subscriptions", "create_subscription"},
+    {"POST", "/v1/subscriptions/*", "update_subscription"},
+    {"DELETE", "/v1/subscriptions/*", "cancel_subscription"},
+    {"GET", "/v1/subscriptions", "list_subscriptions"},
+    {"GET", "/v1/subscriptions/*", "get_subscription"},
+    {"GET", "/v1/invoices", "list_invoices"},
+    {"GET", "/v1/invoices/upcoming", "preview_invoice"},
+    {"GET", "/v1/invoices/*", "get_invoice"},
+    {"POST", "/v1/invoices/*/pay", "pay_invoice"},
+    {"GET", "/v1/charges/*", "get_charge"},
+};
+
+/* path_matches: path (its query ignored) against pattern, where "*" is
+ * one segment. */
+static bool path_matches(const char *pattern, const char *path)
+{
+    while (*pattern != '\0') {
+        if (*pattern == '*') {
+            size_t seg = strcspn(path, "/?");
+            if (seg == 0)
+                return false;
+            path += seg;
+            pattern++;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *path == '\0' || *path == '?';
+}
+
+const char *stripe_operation(const char *method, const char *path)
+{
+    for (size_t i = 0; i < sizeof(operation_names) / sizeof(operation_names[0]); i++)
+        if (strcmp(operation_names[i].method, method) == 0 &&
+            path_matches(operation_names[i].path, path))
+            return operation_names[i].name;
+    return "other";
+}
+
+/* count_attempt: the metrics of one HTTP attempt begun at t0. */
+static void count_attempt(const char *operation, const struct timespec *t0, CURLcode rc,
+                          long status, bool replayed, bool retry)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t us = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 + (t1.tv_nsec - t0->tv_nsec) / 1000;
+    const char *cls = rc != CURLE_OK || status == 0 ? "network"
+                      : status >= 200 && status < 300 ? "2xx"
+                      : status >= 400 && status < 500 ? "4xx"
+                      : status >= 500 && status < 600 ? "5xx"
+                                                      : "other";
+    metrics_add(MF_STRIPE_REQUESTS, 1, operation, cls, NULL, NULL);
+    metrics_observe_us(MF_STRIPE_DURATION, operation, us);
+    if (retry)
+        metrics_add(MF_STRIPE_RETRIES, 1, operation, NULL, NULL, NULL);
+    if (replayed)
+        metrics_add(MF_STRIPE_REPLAYS, 1, operation, NULL, NULL, NULL);
+}
+
 static void log_call(const struct tg_ctx *ctx, const char *method, const char *path,
                      const char *key, const struct stripe_result *out, CURLcode rc)
 {
@@ -320,11 +399,15 @@ enum tg_err stripe_call(struct tg_ctx *ctx, const char *method, const char *path
 
     CURLcode rc = CURLE_OK;
     long status = 0;
+    const char *operation = stripe_operation(method, path);
     struct exchange x = {.should_retry = -1};
     for (out->attempts = 1;; out->attempts++) {
         free(x.body);
         x = (struct exchange){.should_retry = -1};
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = attempt(s, method, url, form, h, limit, &x, &status);
+        count_attempt(operation, &t0, rc, status, x.replayed, out->attempts > 1);
         ctx_progress(ctx); /* an attempt takes at most timeout_ms */
         if (!retryable(rc, status, x.should_retry) || out->attempts > s->max_retries)
             break;

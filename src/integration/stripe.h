@@ -99,4 +99,9 @@ char *stripe_form_encode(struct arena *a, const struct stripe_param *params, siz
  * exponential from 250 ms, capped at 2 s, with jitter in [half, full]. */
 long stripe_backoff_ms(int attempt);
 
+/* stripe_operation: the name of the call method path makes, for metrics
+ * (create_customer, get_invoice, ...; "other" for an unknown one). A
+ * static string. */
+const char *stripe_operation(const char *method, const char *path);
+
 #endif

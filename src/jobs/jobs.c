@@ -13,6 +13,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 #include "domain/audit.h"
 #include "domain/health.h"
@@ -165,24 +166,42 @@ static void purge_idempotency_keys(struct tg_ctx *ctx)
  * seal the audit log, purge old Idempotency-Keys, resume due Stripe calls;
  * returns how much work it
  * claimed, and in *connected whether the database could be reached. */
+/* job_done: the heartbeat of job (tollgate_worker_job_*): it ran now,
+ * failing when it left an error of its own in ctx (which is cleared). */
+static void job_done(struct tg_ctx *ctx, const char *job)
+{
+    metrics_set(MF_JOB_LAST_RUN, (int64_t)time(NULL), job, NULL);
+    metrics_add(MF_JOB_RUNS, 1, job, ctx->error.code == TG_OK ? "ok" : "error", NULL, NULL);
+    ctx_clear_error(ctx);
+}
+
 static size_t pass(struct service *svc, struct arena *a, bool *connected)
 {
     struct tg_ctx ctx;
     ctx_init(&ctx, a, svc, "worker");
+    metrics_publish_self();
     *connected = health_connect(&ctx) == TG_OK;
     if (!*connected)
         return 0;
     listen_for_work(svc->db);
     size_t events = stripe_webhook_process_due(&ctx, BATCH);
+    job_done(&ctx, "webhook_events");
     /* What follows is the worker's own doing (each event set its actor). */
     if (audit_set_actor(&ctx, "worker") != TG_OK)
         return events;
     events += mail_send_due(&ctx, BATCH);
+    job_done(&ctx, "emails");
     expire_grace_periods(&ctx);
+    job_done(&ctx, "grace_periods");
     prune_rate_limits(&ctx);
+    job_done(&ctx, "rate_limits");
     seal_audit_log(&ctx);
+    job_done(&ctx, "audit_seal");
     purge_idempotency_keys(&ctx);
-    return events + stripe_calls_process_due(&ctx, BATCH, &stopping);
+    job_done(&ctx, "idempotency_purge");
+    events += stripe_calls_process_due(&ctx, BATCH, &stopping);
+    job_done(&ctx, "stripe_calls");
+    return events;
 }
 
 int jobs_run(const struct config *cfg, long interval_ms, int once)

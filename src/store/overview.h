@@ -21,6 +21,11 @@ struct overview {
     long long connections;          /* sessions connected to any database */
     long long max_connections;      /* the server's max_connections */
     long long schema_version;       /* the highest migration applied */
+    long long stripe_calls_oldest_s; /* age of the oldest pending call, seconds; 0: none */
+    long long emails_oldest_s;      /* ... of the oldest pending mail */
+    long long webhooks_oldest_s;    /* ... of the oldest pending Stripe event */
+    long long customers_grace;      /* billing_status past_due (in their grace period) */
+    long long customers_delinquent; /* billing_status delinquent */
 };
 
 /* overview_read: fill out from one read-only statement (strings borrowed

@@ -22,7 +22,8 @@ static const struct db_statement claim_st = {
     "                 WHERE status = 'pending' AND next_attempt_at <= now()"
     "                 ORDER BY created, received_at LIMIT $1"
     "                 FOR UPDATE SKIP LOCKED)"
-    " RETURNING e.id, e.type, e.payload::text",
+    " RETURNING e.id, e.type, e.payload::text,"
+    "           (extract(epoch FROM e.received_at) * 1000000)::bigint",
     1};
 
 static const struct db_statement done_st = {
@@ -85,6 +86,7 @@ enum tg_err stripe_events_claim(struct tg_ctx *ctx, int limit, struct stripe_eve
         (*out)[i].id = db_str(r, (int)i, 0);
         (*out)[i].type = db_str(r, (int)i, 1);
         (*out)[i].payload = db_str(r, (int)i, 2);
+        (*out)[i].received_us = db_ll(r, (int)i, 3);
     }
     return TG_OK;
 }

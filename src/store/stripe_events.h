@@ -17,6 +17,7 @@ struct stripe_event {
     const char *id;      /* evt_... */
     const char *type;    /* invoice.paid, ... */
     const char *payload; /* the event as received (JSON text) */
+    long long received_us; /* when it was received, unix microseconds */
 };
 
 /* An event with its processing state, as operators see it; strings

@@ -1,0 +1,164 @@
+/*
+ * test_metrics: GET /metrics counts exactly what a known journey did.
+ * One customer signs up, adds a card with billing consent, deploys a fix
+ * with a credit, one at balance 0 (charged through the Stripe emulator),
+ * repeats that request (a replay, not a new fix), and a Stripe webhook
+ * with a bad signature is refused; each counter's increase between a
+ * scrape before and one after is asserted exactly. The run-metrics
+ * wrapper gives this program a stack of its own (nothing else runs
+ * against it), so global counters move only by what it does; it still
+ * pauses tollgate-worker so that no leftover background work counts.
+ * Then the scrape is fed to `promtool check metrics` (skipped when
+ * promtool is not installed).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness_webhooks.h"
+
+TestSuite(metrics, .init = wh_init, .fini = wh_fini, .timeout = 120);
+
+/* scrape: GET /metrics (asserted 200); the caller frees the text. */
+static char *scrape(void)
+{
+    struct it_response r;
+    it_get("/metrics", NULL, &r);
+    cr_assert_eq(r.status, 200, "GET /metrics: %ld", r.status);
+    char *text = strdup(r.body);
+    it_response_free(&r);
+    cr_assert_not_null(text);
+    return text;
+}
+
+/* value: the sample of series (name with its labels, exactly as written)
+ * in text; 0 when absent (a counter not yet counted). */
+static double value(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    return 0;
+}
+
+static void assert_delta(const char *before, const char *after, const char *series, double want)
+{
+    double got = value(after, series) - value(before, series);
+    cr_expect_eq(got, want, "%s: increased by %g, expected %g", series, got, want);
+}
+
+/* bad_signature: a well-formed event signed with a secret that is not
+ * the stack's, now: refused 400 for its signature. */
+static void bad_signature(void)
+{
+    char id[64], sig[256];
+    wh_event_id(id, sizeof(id));
+    json_t *obj = json_pack("{s:s, s:s}", "id", "in_metricsbadsig", "object", "invoice");
+    char *body = wh_event(id, "invoice.paid", obj);
+    json_decref(obj);
+    wh_sign("whsec_not_the_stacks_secret", body, strlen(body), (long long)time(NULL), sig,
+            sizeof(sig));
+    struct it_response r;
+    wh_post(body, strlen(body), sig, &r);
+    cr_assert_eq(r.status, 400, "bad signature: %ld %s", r.status, r.body);
+    it_response_free(&r);
+    free(body);
+}
+
+Test(metrics, journey_counts_exactly)
+{
+    struct it_customer c;
+    struct it_response r;
+    it_worker_pause();
+    char *before = scrape();
+
+    onboard(&c);
+    it_add_card(&c, "pm_card_visa", true, &r);
+    cr_assert_eq(r.status, 200, "add card: %ld %s", r.status, r.body);
+    it_response_free(&r);
+    it_post_usage(&c, "metrics-fix-1", "fix-1", &r);
+    cr_assert_eq(r.status, 201, "fix with a credit: %ld %s", r.status, r.body);
+    it_response_free(&r);
+    it_zero_balance(&c);
+    it_post_usage(&c, "metrics-fix-2", "fix-2", &r);
+    cr_assert_eq(r.status, 201, "fix charged: %ld %s", r.status, r.body);
+    it_response_free(&r);
+    it_post_usage(&c, "metrics-fix-2", "fix-2", &r);
+    cr_assert_eq(r.status, 201, "replay: %ld %s", r.status, r.body);
+    cr_assert_str_eq(it_header(&r, "Idempotent-Replayed"), "true");
+    it_response_free(&r);
+    bad_signature();
+
+    char *after = scrape();
+    it_worker_resume();
+    assert_delta(before, after, "tollgate_signups_total{source=\"api\"}", 1);
+    assert_delta(before, after, "tollgate_signups_total{source=\"github_marketplace\"}", 0);
+    assert_delta(before, after, "tollgate_payment_methods_added_total", 1);
+    assert_delta(before, after, "tollgate_tier_transitions_total{from=\"none\",to=\"trial\"}", 1);
+    assert_delta(before, after, "tollgate_tier_transitions_total{from=\"trial\",to=\"payg\"}", 1);
+    assert_delta(before, after, "tollgate_credits_granted_total{kind=\"trial_signup\"}", 5);
+    assert_delta(before, after, "tollgate_credits_granted_total{kind=\"trial_billing_added\"}", 5);
+    assert_delta(before, after, "tollgate_credits_granted_total{kind=\"purchased\"}", 1);
+    assert_delta(before, after, "tollgate_credits_consumed_total", 2);
+    assert_delta(before, after, "tollgate_usage_events_total{outcome=\"credit\"}", 1);
+    assert_delta(before, after, "tollgate_usage_events_total{outcome=\"charged\"}", 1);
+    assert_delta(before, after, "tollgate_usage_events_total{outcome=\"replayed\"}", 1);
+    assert_delta(before, after, "tollgate_usage_events_total{outcome=\"refused\"}", 0);
+    assert_delta(before, after, "tollgate_usage_events_total{outcome=\"unbilled\"}", 0);
+    assert_delta(before, after,
+                 "tollgate_payments_total{kind=\"fix_charge\",outcome=\"succeeded\"}", 1);
+    assert_delta(before, after, "tollgate_payments_total{kind=\"fix_charge\",outcome=\"failed\"}",
+                 0);
+    assert_delta(before, after,
+                 "tollgate_payment_amount_cents_total{kind=\"fix_charge\",outcome=\"succeeded\","
+                 "currency=\"usd\"}",
+                 2900);
+    assert_delta(before, after,
+                 "tollgate_stripe_requests_total{operation=\"create_payment_intent\","
+                 "status_class=\"2xx\"}",
+                 1);
+    assert_delta(before, after,
+                 "tollgate_stripe_request_duration_seconds_count{operation=\"create_payment_intent\"}",
+                 1);
+    assert_delta(before, after,
+                 "tollgate_stripe_requests_total{operation=\"create_customer\","
+                 "status_class=\"2xx\"}",
+                 1);
+    assert_delta(before, after,
+                 "tollgate_webhooks_received_total{source=\"stripe\",type=\"other\","
+                 "outcome=\"rejected\",reason=\"signature\"}",
+                 1);
+    assert_delta(before, after,
+                 "tollgate_http_requests_total{route=\"usage_create\",status=\"201\"}", 3);
+    free(before);
+    free(after);
+}
+
+/* promtool check metrics on a scrape after the traffic above and of the
+ * other programs. */
+Test(metrics, promtool_check_metrics)
+{
+    if (system("command -v promtool >/dev/null 2>&1") != 0)
+        cr_skip_test("promtool not installed (Debian: prometheus)");
+    char *text = scrape();
+    char path[] = "/tmp/tollgate-metrics-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    char out[8192];
+    const char *argv[] = {"/bin/sh", "-c", "promtool check metrics < \"$0\" 2>&1", path, NULL};
+    int rc = it_run(argv, NULL, out, sizeof(out));
+    unlink(path);
+    cr_expect_eq(rc, 0, "promtool check metrics: %s", out);
+    free(text);
+}
