@@ -126,3 +126,36 @@ BEGIN
     PERFORM customer_settle_if_clear(s.customer_id);
     RETURN NEXT s;
 END $$;
+
+-- subscription_apply_observed: subscription_apply (above), returning with
+-- the subscription what it changed, for tollgate's metrics
+-- (docs/operations/metrics.md): the subscription's status and
+-- cancel_at_period_end and its customer's tier before, read under the lock
+-- subscription_apply takes (so two concurrent applies of one change see it
+-- once), and the tier after.
+CREATE FUNCTION subscription_apply_observed(p_subscription uuid, p_stripe_id text,
+                                            p_status text, p_period_start timestamptz,
+                                            p_period_end timestamptz,
+                                            p_cancel_at_period_end boolean,
+                                            p_canceled_at timestamptz, p_invoice_id text,
+                                            p_invoice_paid boolean)
+RETURNS TABLE (sub subscriptions, prev_status text, prev_cancel_at_period_end boolean,
+               prev_tier text, tier text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    before subscriptions%ROWTYPE;
+    t      text;
+BEGIN
+    SELECT c.tier INTO t FROM customers c JOIN subscriptions x ON x.customer_id = c.id
+     WHERE x.id = p_subscription FOR UPDATE OF c;
+    SELECT * INTO STRICT before FROM subscriptions x WHERE x.id = p_subscription;
+    SELECT a.* INTO sub
+      FROM subscription_apply(p_subscription, p_stripe_id, p_status, p_period_start,
+                              p_period_end, p_cancel_at_period_end, p_canceled_at,
+                              p_invoice_id, p_invoice_paid) a;
+    prev_status := before.status;
+    prev_cancel_at_period_end := before.cancel_at_period_end;
+    prev_tier := t;
+    SELECT c.tier INTO tier FROM customers c WHERE c.id = before.customer_id;
+    RETURN NEXT;
+END $$;

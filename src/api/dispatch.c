@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "domain/apikey.h"
 #include "domain/health.h"
+#include "domain/stripe_webhook.h"
 
 #define BODY_SMALL 4096               /* every v1 body is a few small fields */
 #define USAGE_BODY_MAX 16384          /* a fix's metadata: 50 keys of Stripe's sizes */
@@ -182,8 +183,11 @@ static enum tg_err pipeline(struct http_request *req, char **envp, struct http_i
         max = (size_t)cfg->max_body_bytes;
     if (route->body_max == 0 && req->content_length > 0)
         return http_fail(req, TG_ETOOLARGE, "%s %s takes no body", route->method, route->path);
-    if ((e = http_read_body(req, io, max)) != TG_OK)
+    if ((e = http_read_body(req, io, max)) != TG_OK) {
+        if (e == TG_ETOOLARGE && route->handler == api_webhooks_stripe)
+            stripe_webhook_rejected("too_large");
         return e;
+    }
 
     /* Health and metrics answer (and say so) without a database. */
     if (route->handler != api_health && route->handler != api_metrics &&

@@ -20,8 +20,18 @@
 
 /* The cached values, in this order. */
 enum {
-    V_UP, V_STRIPE_CALLS, V_EMAILS, V_WEBHOOKS, V_DEAD, V_STRIPE_CALLS_AGE, V_EMAILS_AGE,
-    V_WEBHOOKS_AGE, V_GRACE, V_DELINQUENT, V_CONNECTIONS, V_MAX_CONNECTIONS,
+    V_UP,
+    V_STRIPE_CALLS,
+    V_EMAILS,
+    V_WEBHOOKS,
+    V_DEAD,
+    V_STRIPE_CALLS_AGE,
+    V_EMAILS_AGE,
+    V_WEBHOOKS_AGE,
+    V_GRACE,
+    V_DELINQUENT,
+    V_CONNECTIONS,
+    V_MAX_CONNECTIONS,
     V_TIERS, /* customers then credits of each of tiers[] */
     V_COUNT = V_TIERS + 6
 };
@@ -34,13 +44,20 @@ static int query(struct http_request *req, int64_t *v)
     struct customers_tier_count *t = NULL;
     size_t n = 0;
     memset(v, 0, V_COUNT * sizeof(*v));
-    if (health_overview(req->ctx, &o) != TG_OK ||
-        customer_count_by_tier(req->ctx, &t, &n) != TG_OK)
+    if (health_overview(req->ctx, &o) != TG_OK || customer_count_by_tier(req->ctx, &t, &n) != TG_OK)
         return 0;
-    int64_t got[] = {1, o.stripe_calls_pending, o.emails_pending, o.webhooks_pending,
-                     o.dead_letters, o.stripe_calls_oldest_s, o.emails_oldest_s,
-                     o.webhooks_oldest_s, o.customers_grace, o.customers_delinquent,
-                     o.connections, o.max_connections};
+    int64_t got[] = {1,
+                     o.stripe_calls_pending,
+                     o.emails_pending,
+                     o.webhooks_pending,
+                     o.dead_letters,
+                     o.stripe_calls_oldest_s,
+                     o.emails_oldest_s,
+                     o.webhooks_oldest_s,
+                     o.customers_grace,
+                     o.customers_delinquent,
+                     o.connections,
+                     o.max_connections};
     memcpy(v, got, sizeof(got));
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < 3; k++)
@@ -87,14 +104,14 @@ static void write_db_gauges(struct http_request *req, FILE *out)
             "tollgate_customers_billing_state{state=\"grace\"} %lld\n"
             "tollgate_customers_billing_state{state=\"delinquent\"} %lld\n",
             (long long)v[V_GRACE], (long long)v[V_DELINQUENT]);
-    gauge(out, "tollgate_database_connections", "Sessions connected to PostgreSQL (all databases).");
+    gauge(out, "tollgate_database_connections",
+          "Sessions connected to PostgreSQL (all databases).");
     fprintf(out, "tollgate_database_connections %lld\n", (long long)v[V_CONNECTIONS]);
     gauge(out, "tollgate_database_connections_max", "PostgreSQL's max_connections.");
     fprintf(out, "tollgate_database_connections_max %lld\n", (long long)v[V_MAX_CONNECTIONS]);
     gauge(out, "tollgate_customers", "Customers, by tier.");
     for (int k = 0; k < 3; k++)
-        fprintf(out, "tollgate_customers{tier=\"%s\"} %lld\n", tiers[k],
-                (long long)v[V_TIERS + k]);
+        fprintf(out, "tollgate_customers{tier=\"%s\"} %lld\n", tiers[k], (long long)v[V_TIERS + k]);
     gauge(out, "tollgate_credits_outstanding", "Unused credits held by customers, by tier.");
     for (int k = 0; k < 3; k++)
         fprintf(out, "tollgate_credits_outstanding{tier=\"%s\"} %lld\n", tiers[k],

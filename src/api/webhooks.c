@@ -18,12 +18,16 @@ enum tg_err api_webhooks_stripe(struct http_request *req)
     if (e != TG_OK)
         return e;
 
-    if (http_json_depth(req->body, req->body_len, EVENT_MAX_DEPTH) > EVENT_MAX_DEPTH)
+    if (http_json_depth(req->body, req->body_len, EVENT_MAX_DEPTH) > EVENT_MAX_DEPTH) {
+        stripe_webhook_rejected("malformed");
         return http_fail(req, TG_EBADJSON, "event nested deeper than %d", EVENT_MAX_DEPTH);
+    }
     json_error_t jerr;
     json_t *event = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (event == NULL)
+    if (event == NULL) {
+        stripe_webhook_rejected("malformed");
         return http_fail(req, TG_EBADJSON, "%s", jerr.text);
+    }
     if (arena_defer(req->arena, arena_json_decref, event) != 0)
         return TG_ENOMEM;
     bool duplicate = false;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "core/metrics.h"
 #include "domain/marketplace.h"
 
 #define DELIVERY_MAX_DEPTH 64
@@ -75,6 +76,15 @@ enum tg_err api_webhooks_github(struct http_request *req)
     }
     if (e != TG_OK)
         return e;
+    /* Applied as received: both counts at once. */
+    metrics_add(MF_WEBHOOKS_RECEIVED, 1, "github", event, res.duplicate ? "duplicate" : "stored",
+                "");
+    if (!res.duplicate)
+        metrics_add(MF_WEBHOOKS_APPLIED, 1, "github", event,
+                    strcmp(res.outcome, "ignored") == 0 || strcmp(res.outcome, "recorded") == 0
+                        ? "ignored"
+                        : "applied",
+                    NULL);
     return http_reply_json(req, 200,
                            json_pack("{s:b, s:s, s:s, s:s?, s:s, s:b}", "received", 1, "delivery",
                                      delivery, "event", event, "action", action, "outcome",

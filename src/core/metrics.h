@@ -77,8 +77,8 @@ int metrics_slot(enum metrics_family f, const char *l0, const char *l1, const ch
 void metrics_add_slot(int slot, uint64_t n);
 
 /* metrics_add: metrics_add_slot(metrics_slot(...), n). */
-void metrics_add(enum metrics_family f, uint64_t n, const char *l0, const char *l1,
-                 const char *l2, const char *l3);
+void metrics_add(enum metrics_family f, uint64_t n, const char *l0, const char *l1, const char *l2,
+                 const char *l3);
 
 /* metrics_set: set gauge series of f (labels as metrics_slot) to v. */
 void metrics_set(enum metrics_family f, int64_t v, const char *l0, const char *l1);

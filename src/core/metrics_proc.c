@@ -39,9 +39,13 @@ static int stat_fields(int pid, long long *cpu_ticks, long long *start_ticks, lo
     char *p = strrchr(buf, ')');
     if (p == NULL)
         return -1;
-    /* Fields from 3 (state) on; utime is 14, stime 15, starttime 22, rss 24. */
+    /* Field 3 is the state (a letter); numbers from 4 on: utime is 14,
+     * stime 15, starttime 22, rss 24. */
     long long f[25] = {0};
-    int i = 3;
+    int i = 4;
+    p += 2;
+    if (*p == '\0' || p[1] != ' ')
+        return -1;
     for (char *tok = p + 2; *tok != '\0' && i <= 24; i++) {
         char *end;
         f[i] = strtoll(tok, &end, 10);
@@ -150,8 +154,7 @@ void metrics_proc_memory(struct metrics_proc *p)
 
 /* gauge: one family over the groups, v picking the figure. */
 static void family(FILE *out, const char *name, const char *type, const char *help,
-                   const char *const *names, const struct metrics_proc *p, int n,
-                   size_t field)
+                   const char *const *names, const struct metrics_proc *p, int n, size_t field)
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
     for (int i = 0; i < n; i++) {
@@ -174,8 +177,8 @@ void metrics_proc_write(FILE *out, const char *const *names, const struct metric
     family(out, "process_cpu_seconds_total", "counter",
            "User and system CPU time of the processes.", names, p, n,
            offsetof(struct metrics_proc, cpu_us));
-    family(out, "process_open_fds", "gauge", "Open file descriptors of the processes.", names, p,
-           n, offsetof(struct metrics_proc, open_fds));
+    family(out, "process_open_fds", "gauge", "Open file descriptors of the processes.", names, p, n,
+           offsetof(struct metrics_proc, open_fds));
     family(out, "process_max_fds", "gauge",
            "File descriptors the processes may open (summed over a group).", names, p, n,
            offsetof(struct metrics_proc, max_fds));
@@ -186,6 +189,6 @@ void metrics_proc_write(FILE *out, const char *const *names, const struct metric
            "Memory the process's cgroup holds (else its RSS).", names, p, n,
            offsetof(struct metrics_proc, mem_bytes));
     family(out, "tollgate_memory_limit_bytes", "gauge",
-           "Memory the process may hold: its cgroup's memory.max, else the machine's.", names,
-           p, n, offsetof(struct metrics_proc, mem_limit));
+           "Memory the process may hold: its cgroup's memory.max, else the machine's.", names, p, n,
+           offsetof(struct metrics_proc, mem_limit));
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/metrics.h"
 #include "integration/stripe.h"
 
 /* id_of: an expandable field: the id string, or the object's id. */
@@ -111,6 +112,47 @@ enum invoices_verdict invoice_judge(json_t *inv, const char *subscription_id, co
     return rec->verdict;
 }
 
+/* count_granted: the metrics of a qualifying invoice rec that granted
+ * credits now (once per invoice id, however often Stripe tells of it):
+ * paid, a Pro subscription started or renewed, the payment and the
+ * credits. */
+static void count_granted(struct tg_ctx *ctx, const struct invoices_record *rec,
+                          long long credits)
+{
+    ctx_count(ctx, metrics_slot(MF_INVOICES, "paid", NULL, NULL, NULL), 1);
+    ctx_count(ctx, metrics_slot(strcmp(rec->billing_reason, "subscription_create") == 0
+                                    ? MF_SUBSCRIPTIONS_CREATED
+                                    : MF_SUBSCRIPTIONS_RENEWED,
+                                "pro", NULL, NULL, NULL),
+              1);
+    ctx_count(ctx, metrics_slot(MF_PAYMENTS, "invoice", "succeeded", NULL, NULL), 1);
+    ctx_count(ctx, metrics_slot(MF_PAYMENT_AMOUNT, "invoice", "succeeded", rec->currency, NULL),
+              (uint64_t)rec->amount_paid);
+    if (credits > 0)
+        ctx_count(ctx, metrics_slot(MF_CREDITS_GRANTED, "pro_subscription_payment", NULL, NULL,
+                                    NULL),
+                  (uint64_t)credits);
+}
+
+/* invoice_count_failed: an invoice payment of one of our customers failed
+ * (invoice.payment_failed applied). */
+void invoice_count_failed(struct tg_ctx *ctx, json_t *inv)
+{
+    json_t *due = json_object_get(inv, "amount_due");
+    const char *currency = json_string_value(json_object_get(inv, "currency"));
+    ctx_count(ctx, metrics_slot(MF_INVOICES, "payment_failed", NULL, NULL, NULL), 1);
+    ctx_count(ctx, metrics_slot(MF_PAYMENTS, "invoice", "failed", NULL, NULL), 1);
+    if (json_is_integer(due) && json_integer_value(due) > 0)
+        ctx_count(ctx, metrics_slot(MF_PAYMENT_AMOUNT, "invoice", "failed", currency, NULL),
+                  (uint64_t)json_integer_value(due));
+    /* An invoice carries no decline code; its charge does (not fetched). */
+    json_t *err = json_object_get(inv, "last_finalization_error");
+    ctx_count(ctx, metrics_slot(MF_PAYMENT_FAILURES, "invoice",
+                                json_string_value(json_object_get(err, "decline_code")), NULL,
+                                NULL),
+              1);
+}
+
 enum tg_err invoice_apply(struct tg_ctx *ctx, const char *subscription_id, json_t *inv)
 {
     struct invoices_record rec;
@@ -118,7 +160,10 @@ enum tg_err invoice_apply(struct tg_ctx *ctx, const char *subscription_id, json_
     invoice_judge(inv, subscription_id, ctx->svc->cfg->stripe_price_pro, &rec);
     if (!stripe_id_valid(rec.id, "in_"))
         return ctx_fail(ctx, TG_EUPSTREAM, "Stripe answered an invoice without an id");
-    enum tg_err e = invoices_record(ctx, &rec, &granted);
+    long long credits = 0;
+    enum tg_err e = invoices_record(ctx, &rec, &granted, &credits);
+    if (e == TG_OK && granted)
+        count_granted(ctx, &rec, credits);
     if (e == TG_OK)
         ctx_log(ctx, LOG_INFO,
                 json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:s?, s:b}", "msg", "stripe invoice",
@@ -137,5 +182,6 @@ enum tg_err invoice_reject(struct tg_ctx *ctx, const char *id, const char *why)
     const struct invoices_record rec = {
         .id = id, .amount_paid = -1, .verdict = INVOICES_REJECTED, .reason = why};
     bool granted;
-    return invoices_record(ctx, &rec, &granted);
+    long long credits;
+    return invoices_record(ctx, &rec, &granted, &credits);
 }

@@ -47,4 +47,9 @@ enum tg_err invoice_apply(struct tg_ctx *ctx, const char *subscription_id, json_
 enum tg_err invoice_reject(struct tg_ctx *ctx, const char *id, const char *why)
     __attribute__((warn_unused_result));
 
+/* invoice_count_failed: count a failed payment of invoice inv (Stripe's,
+ * borrowed) of one of our customers: tollgate_invoices_total
+ * {outcome="payment_failed"}, tollgate_payments_total and the amount due. */
+void invoice_count_failed(struct tg_ctx *ctx, json_t *inv);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/metrics.h"
 #include "core/text.h"
 #include "domain/apikey.h"
 #include "domain/audit.h"
@@ -44,12 +45,16 @@ enum tg_err marketplace_verify(struct tg_ctx *ctx, const char *signature, const 
                                size_t len)
 {
     const char *secret = ctx->svc->cfg->github_webhook_secret;
-    if (secret == NULL)
+    if (secret == NULL) {
+        metrics_add(MF_WEBHOOKS_RECEIVED, 1, "github", "other", "rejected", "unconfigured");
         return ctx_fail(ctx, TG_EUNAVAILABLE, "GitHub webhooks are not configured here");
+    }
     enum webhook_sig v = webhook_sig_github(secret, signature, body, len);
-    if (v != WEBHOOK_SIG_OK)
+    if (v != WEBHOOK_SIG_OK) {
+        metrics_add(MF_WEBHOOKS_RECEIVED, 1, "github", "other", "rejected", "signature");
         return ctx_fail(ctx, TG_EWEBHOOKSIGNATURE, "X-Hub-Signature-256: %s",
                         webhook_sig_str(v));
+    }
     return TG_OK;
 }
 
@@ -155,6 +160,10 @@ enum tg_err marketplace_apply(struct tg_ctx *ctx, const char *delivery, const ch
         return e;
     out->outcome = o.outcome;
     out->customer_id = o.customer_id;
+    if (strcmp(o.outcome, "created") == 0) {
+        ctx_count(ctx, metrics_slot(MF_SIGNUPS, "github_marketplace", NULL, NULL, NULL), 1);
+        ctx_count(ctx, metrics_slot(MF_TIER_TRANSITIONS, "none", "trial", NULL, NULL), 1);
+    }
     out->duplicate = strcmp(o.outcome, "duplicate") == 0;
     if (out->customer_id != NULL)
         ctx->customer_id = out->customer_id;

@@ -17,6 +17,7 @@
 
 #include "core/config.h"
 #include "core/failpoint.h"
+#include "core/metrics.h"
 #include "domain/customer.h"
 #include "domain/flag.h"
 #include "domain/invoice.h"
@@ -33,8 +34,46 @@ static long long epoch(json_t *obj, const char *name)
     return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
 }
 
+static enum tg_err apply(struct tg_ctx *ctx, const char *id, json_t *obj, json_t *invoice,
+                         struct subscription *out, const char *cancel_why);
+
+/* count_changes: the metrics of what one apply changed of a subscription
+ * (now after; obj Stripe's): a cancellation (why: given by the caller, or
+ * the payments failing, or scheduled for the period's end) and its
+ * customer's change of tier. Started and renewed are counted by their
+ * invoices (invoice.c). */
+static void count_changes(struct tg_ctx *ctx, const struct subscription *after,
+                          const struct subscriptions_change *chg, json_t *obj, const char *why)
+{
+    if (chg->prev_status == NULL || chg->prev_tier == NULL || chg->tier == NULL)
+        return;
+    if (strcmp(after->status, "canceled") == 0 && strcmp(chg->prev_status, "canceled") != 0) {
+        const char *stripe_why = json_string_value(
+            json_object_get(json_object_get(obj, "cancellation_details"), "reason"));
+        bool unpaid = strcmp(chg->prev_status, "past_due") == 0 ||
+                      strcmp(chg->prev_status, "unpaid") == 0 ||
+                      (stripe_why != NULL && strcmp(stripe_why, "payment_failed") == 0);
+        if (why == NULL) /* else the caller knows: a cancellation asked now */
+            why = unpaid                           ? "nonpayment"
+                  : chg->prev_cancel_at_period_end ? "period_end"
+                                                   : "immediately";
+        ctx_count(ctx, metrics_slot(MF_SUBSCRIPTIONS_CANCELED, after->plan, why, NULL, NULL), 1);
+    }
+    if (strcmp(chg->prev_tier, chg->tier) != 0)
+        ctx_count(ctx, metrics_slot(MF_TIER_TRANSITIONS, chg->prev_tier, chg->tier, NULL, NULL),
+                  1);
+}
+
 enum tg_err subscription_apply_stripe(struct tg_ctx *ctx, const char *id, json_t *obj,
                                       json_t *invoice, struct subscription *out)
+{
+    return apply(ctx, id, obj, invoice, out, NULL);
+}
+
+/* apply: subscription_apply_stripe, cancel_why the reason of a
+ * cancellation the caller made (NULL: judged from the states). */
+static enum tg_err apply(struct tg_ctx *ctx, const char *id, json_t *obj, json_t *invoice,
+                         struct subscription *out, const char *cancel_why)
 {
     /* API 2025-03-31 moved the period onto the subscription items. */
     json_t *period = obj;
@@ -54,15 +93,24 @@ enum tg_err subscription_apply_stripe(struct tg_ctx *ctx, const char *id, json_t
     };
     if (st.status == NULL)
         return ctx_fail(ctx, TG_EUPSTREAM, "Stripe answered a subscription without a status");
-    enum tg_err e = subscriptions_apply(ctx, id, &st, out);
-    return e == TG_OK && invoice != NULL ? invoice_apply(ctx, id, invoice) : e;
+    struct subscription after;
+    struct subscriptions_change chg;
+    enum tg_err e = subscriptions_apply(ctx, id, &st, &after, &chg);
+    if (e != TG_OK)
+        return e;
+    count_changes(ctx, &after, &chg, obj, cancel_why);
+    if (invoice != NULL && (e = invoice_apply(ctx, id, invoice)) != TG_OK)
+        return e;
+    if (out != NULL)
+        *out = after;
+    return TG_OK;
 }
 
 /* expire: a subscription Stripe refused to create is not live. */
 static enum tg_err expire(struct tg_ctx *ctx, const char *id)
 {
     const struct subscription_state st = {.status = "incomplete_expired"};
-    return subscriptions_apply(ctx, id, &st, NULL);
+    return subscriptions_apply(ctx, id, &st, NULL, NULL);
 }
 
 /* find_created: the Stripe subscription (latest_invoice expanded) whose
@@ -178,7 +226,7 @@ static enum tg_err run_cancel(struct tg_ctx *ctx, const struct stripe_request *c
         return ctx_fail(ctx, e, NULL);
     if (r.outcome != STRIPE_OK)
         return outbox_finish_failed(ctx, call, outbox_fail(ctx, &r, "subscription"), r.body);
-    if ((e = subscription_apply_stripe(ctx, id, r.body, NULL, out)) != TG_OK)
+    if ((e = apply(ctx, id, r.body, NULL, out, at_end ? NULL : "immediately")) != TG_OK)
         return e;
     return outbox_finish(ctx, call, "succeeded", NULL);
 }

@@ -8,13 +8,18 @@
 
 static const struct db_statement record_st = {
     "invoices_record",
-    "SELECT outcome, entry_id FROM invoice_record($1, $2, $3, $4, $5, $6, $7::bigint, $8, $9,"
-    " $10)",
+    /* The grant is the plan's included credits (invoice_record; the entry
+     * it writes is not visible to this statement's snapshot). */
+    "SELECT r.outcome, r.entry_id,"
+    " (SELECT p.included_credits FROM subscriptions s"
+    "    JOIN pricing_tiers p ON p.tier = s.plan WHERE s.id = $2)"
+    " FROM invoice_record($1, $2, $3, $4, $5, $6, $7::bigint, $8, $9, $10) r",
     10};
 
 const struct db_statement *const invoices_statements[] = {&record_st, NULL};
 
-enum tg_err invoices_record(struct tg_ctx *ctx, const struct invoices_record *rec, bool *granted)
+enum tg_err invoices_record(struct tg_ctx *ctx, const struct invoices_record *rec, bool *granted,
+                            long long *credits)
 {
     static const char *const verdicts[] = {[INVOICES_QUALIFIES] = "qualifies",
                                            [INVOICES_NOT_QUALIFYING] = "not_qualifying",
@@ -40,7 +45,9 @@ enum tg_err invoices_record(struct tg_ctx *ctx, const struct invoices_record *re
         return ctx_fail(ctx, TG_EINTERNAL, "invoice_record answered no row");
     if (e == TG_OK)
         e = db_outcome(ctx, r, 0, outcomes, 4, &o);
-    if (e == TG_OK)
+    if (e == TG_OK) {
         *granted = o == 0;
+        *credits = *granted && !PQgetisnull(r, 0, 2) ? db_ll(r, 0, 2) : 0;
+    }
     return e;
 }

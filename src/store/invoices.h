@@ -35,9 +35,10 @@ struct invoices_record {
 /* invoices_record: record rec in stripe_invoices (one row per invoice id,
  * updated by later verdicts; a granted invoice stays granted) and, for
  * INVOICES_QUALIFIES, grant the plan's credits unless that invoice did
- * already. *granted is true when credits were written by this call.
+ * already. *granted is true when credits were written by this call,
+ * *credits how many (0 when none).
  * Errors: TG_EDB. */
-enum tg_err invoices_record(struct tg_ctx *ctx, const struct invoices_record *rec, bool *granted)
-    __attribute__((warn_unused_result));
+enum tg_err invoices_record(struct tg_ctx *ctx, const struct invoices_record *rec, bool *granted,
+                            long long *credits) __attribute__((warn_unused_result));
 
 #endif

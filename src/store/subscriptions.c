@@ -23,9 +23,11 @@ static const struct db_statement begin_st = {
 
 static const struct db_statement apply_st = {
     "subscriptions_apply",
-    "SELECT " SUBSCRIPTION_COLS
-    " FROM subscription_apply($1, $2, $3, to_timestamp($4::bigint), to_timestamp($5::bigint),"
-    " $6::boolean, to_timestamp($7::bigint), $8, $9::boolean) s",
+    "SELECT " SUBSCRIPTION_COLS ", o.prev_status, o.prev_cancel_at_period_end, o.prev_tier,"
+    " o.tier"
+    " FROM subscription_apply_observed($1, $2, $3, to_timestamp($4::bigint),"
+    " to_timestamp($5::bigint), $6::boolean, to_timestamp($7::bigint), $8, $9::boolean) o,"
+    " LATERAL (SELECT (o.sub).*) s",
     9};
 
 static const struct db_statement current_st = {
@@ -121,7 +123,8 @@ enum tg_err subscriptions_begin(struct tg_ctx *ctx, const char *customer_id, con
 }
 
 enum tg_err subscriptions_apply(struct tg_ctx *ctx, const char *id,
-                                const struct subscription_state *st, struct subscription *out)
+                                const struct subscription_state *st, struct subscription *out,
+                                struct subscriptions_change *change)
 {
     const char *p[9] = {
         id,
@@ -138,6 +141,9 @@ enum tg_err subscriptions_apply(struct tg_ctx *ctx, const char *id,
     enum tg_err e = db_exec(ctx, &apply_st, p, NULL, NULL, &r);
     if (e == TG_OK && out != NULL && PQntuples(r) == 1)
         from_row(r, out);
+    if (e == TG_OK && change != NULL && PQntuples(r) == 1)
+        *change = (struct subscriptions_change){db_str(r, 0, 11), db_bool(r, 0, 12),
+                                                db_str(r, 0, 13), db_str(r, 0, 14)};
     return e;
 }
 

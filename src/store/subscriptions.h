@@ -56,11 +56,24 @@ enum tg_err subscriptions_begin(struct tg_ctx *ctx, const char *customer_id, con
                                 const char **subscription_id, struct stripe_request *call)
     __attribute__((warn_unused_result));
 
+/* What one subscriptions_apply changed (strings borrowed from the
+ * context's arena): the state before, read under the apply's own lock, so
+ * that of two concurrent applies only one sees a change. */
+struct subscriptions_change {
+    const char *prev_status;
+    bool prev_cancel_at_period_end;
+    const char *prev_tier; /* the customer's */
+    const char *tier;      /* ... after */
+};
+
 /* subscriptions_apply: record Stripe's state st of subscription id (a
  * paid invoice grants the plan's credits once per invoice; the customer's
- * tier follows). *out (may be NULL) is the subscription now. TG_EDB. */
+ * tier follows). *out (may be NULL) is the subscription now, *change (may
+ * be NULL) what changed (sql/functions/subscriptions.sql,
+ * subscription_apply_observed). TG_EDB. */
 enum tg_err subscriptions_apply(struct tg_ctx *ctx, const char *id,
-                                const struct subscription_state *st, struct subscription *out)
+                                const struct subscription_state *st, struct subscription *out,
+                                struct subscriptions_change *change)
     __attribute__((warn_unused_result));
 
 /* subscriptions_current: customer_id's live subscription. TG_ENOTFOUND. */

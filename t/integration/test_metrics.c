@@ -2,12 +2,13 @@
  * test_metrics: GET /metrics counts exactly what a known journey did.
  * One customer signs up, adds a card with billing consent, deploys a fix
  * with a credit, one at balance 0 (charged through the Stripe emulator),
- * repeats that request (a replay, not a new fix), and a Stripe webhook
- * with a bad signature is refused; each counter's increase between a
+ * repeats that request (a replay, not a new fix), a Stripe webhook with
+ * a bad signature is refused, and the customer subscribes to Pro (its
+ * first invoice paid; Stripe's invoice.paid applied by tollgate-worker)
+ * and cancels it at once; each counter's increase between a
  * scrape before and one after is asserted exactly. The run-metrics
  * wrapper gives this program a stack of its own (nothing else runs
- * against it), so global counters move only by what it does; it still
- * pauses tollgate-worker so that no leftover background work counts.
+ * against it), so global counters move only by what it does.
  * Then the scrape is fed to `promtool check metrics` (skipped when
  * promtool is not installed).
  */
@@ -49,6 +50,24 @@ static double value(const char *text, const char *series)
     return 0;
 }
 
+/* sum: the sum of the samples of every series starting with prefix. */
+static double sum(const char *text, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    double total = 0;
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        if (strncmp(p, prefix, n) == 0) {
+            const char *sp = strchr(p, ' ');
+            if (sp != NULL)
+                total += strtod(sp + 1, NULL);
+        }
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    return total;
+}
+
 static void assert_delta(const char *before, const char *after, const char *series, double want)
 {
     double got = value(after, series) - value(before, series);
@@ -73,11 +92,32 @@ static void bad_signature(void)
     free(body);
 }
 
+/* subscribe_and_cancel: Pro for c (201: Stripe's first invoice paid at
+ * once), then cancelled now (200, canceled); Stripe's webhooks about it
+ * (invoice.paid among them) applied by tollgate-worker. */
+static void subscribe_and_cancel(const struct it_customer *c)
+{
+    struct it_response r;
+    char cus[64], auth[160];
+    it_post_json("/api/v1/subscriptions", c->api_key, NULL, "{\"plan\":\"pro\"}", &r);
+    json_decref(it_assert_json(&r, 201));
+    it_response_free(&r);
+    it_stripe_customer(c, cus, sizeof(cus));
+    wh_settle(cus, 30);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->api_key);
+    const char *headers[] = {auth, NULL};
+    it_send("DELETE", "/api/v1/subscriptions/current", headers, NULL, 0, &r);
+    json_t *j = it_assert_json(&r, 200);
+    cr_assert_str_eq(it_jstr(j, "status"), "canceled");
+    json_decref(j);
+    it_response_free(&r);
+    wh_settle(cus, 30);
+}
+
 Test(metrics, journey_counts_exactly)
 {
     struct it_customer c;
     struct it_response r;
-    it_worker_pause();
     char *before = scrape();
 
     onboard(&c);
@@ -96,9 +136,17 @@ Test(metrics, journey_counts_exactly)
     cr_assert_str_eq(it_header(&r, "Idempotent-Replayed"), "true");
     it_response_free(&r);
     bad_signature();
+    subscribe_and_cancel(&c);
+    char pro_paid[32], pro_credits[32];
+    it_db_str(&c,
+              "SELECT coalesce(sum(amount_paid), 0) FROM stripe_invoices WHERE customer_id = $1",
+              pro_paid, sizeof(pro_paid));
+    it_db_str(
+        &c,
+        "SELECT included_credits FROM pricing_tiers WHERE tier = 'pro' AND $1::uuid IS NOT NULL",
+        pro_credits, sizeof(pro_credits));
 
     char *after = scrape();
-    it_worker_resume();
     assert_delta(before, after, "tollgate_signups_total{source=\"api\"}", 1);
     assert_delta(before, after, "tollgate_signups_total{source=\"github_marketplace\"}", 0);
     assert_delta(before, after, "tollgate_payment_methods_added_total", 1);
@@ -125,9 +173,9 @@ Test(metrics, journey_counts_exactly)
                  "tollgate_stripe_requests_total{operation=\"create_payment_intent\","
                  "status_class=\"2xx\"}",
                  1);
-    assert_delta(before, after,
-                 "tollgate_stripe_request_duration_seconds_count{operation=\"create_payment_intent\"}",
-                 1);
+    assert_delta(
+        before, after,
+        "tollgate_stripe_request_duration_seconds_count{operation=\"create_payment_intent\"}", 1);
     assert_delta(before, after,
                  "tollgate_stripe_requests_total{operation=\"create_customer\","
                  "status_class=\"2xx\"}",
@@ -138,6 +186,49 @@ Test(metrics, journey_counts_exactly)
                  1);
     assert_delta(before, after,
                  "tollgate_http_requests_total{route=\"usage_create\",status=\"201\"}", 3);
+    /* Pro: started by its first invoice, paid; cancelled now. */
+    assert_delta(before, after, "tollgate_subscriptions_created_total{plan=\"pro\"}", 1);
+    assert_delta(before, after, "tollgate_subscriptions_renewed_total{plan=\"pro\"}", 0);
+    assert_delta(before, after,
+                 "tollgate_subscriptions_canceled_total{plan=\"pro\",reason=\"immediately\"}", 1);
+    assert_delta(before, after,
+                 "tollgate_subscriptions_canceled_total{plan=\"pro\",reason=\"period_end\"}", 0);
+    assert_delta(before, after, "tollgate_invoices_total{outcome=\"paid\"}", 1);
+    assert_delta(before, after, "tollgate_invoices_total{outcome=\"payment_failed\"}", 0);
+    assert_delta(before, after, "tollgate_payments_total{kind=\"invoice\",outcome=\"succeeded\"}",
+                 1);
+    cr_assert_gt(atof(pro_paid), 0, "the Pro invoice was recorded as paid");
+    assert_delta(before, after,
+                 "tollgate_payment_amount_cents_total{kind=\"invoice\",outcome=\"succeeded\","
+                 "currency=\"usd\"}",
+                 atof(pro_paid));
+    assert_delta(before, after, "tollgate_credits_granted_total{kind=\"pro_subscription_payment\"}",
+                 atof(pro_credits));
+    assert_delta(before, after, "tollgate_tier_transitions_total{from=\"payg\",to=\"pro\"}", 1);
+    assert_delta(before, after, "tollgate_tier_transitions_total{from=\"pro\",to=\"payg\"}", 1);
+    assert_delta(before, after,
+                 "tollgate_stripe_requests_total{operation=\"create_subscription\","
+                 "status_class=\"2xx\"}",
+                 1);
+    assert_delta(before, after,
+                 "tollgate_stripe_requests_total{operation=\"cancel_subscription\","
+                 "status_class=\"2xx\"}",
+                 1);
+    /* Stripe's invoice.paid: stored once and applied once by tollgate-worker. */
+    assert_delta(before, after,
+                 "tollgate_webhooks_received_total{source=\"stripe\",type=\"invoice.paid\","
+                 "outcome=\"stored\",reason=\"\"}",
+                 1);
+    double applied = sum(after, "tollgate_webhooks_applied_total{source=\"stripe\","
+                                "type=\"invoice.paid\",") -
+                     sum(before, "tollgate_webhooks_applied_total{source=\"stripe\","
+                                 "type=\"invoice.paid\",");
+    cr_expect_eq(applied, 1, "invoice.paid applied %g times", applied);
+    double lag = value(after, "tollgate_webhook_lag_seconds_count{source=\"stripe\"}") -
+                 value(before, "tollgate_webhook_lag_seconds_count{source=\"stripe\"}");
+    cr_expect_geq(lag, 1, "the lag of the applied events was observed");
+    cr_expect_gt(
+        value(after, "tollgate_worker_job_last_run_timestamp_seconds{job=\"webhook_events\"}"), 0);
     free(before);
     free(after);
 }

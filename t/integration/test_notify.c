@@ -126,8 +126,11 @@ static void listen_notify(void)
 static void start(const char *program, const char *const *args, const char *const *env,
                   long watchdog_usec)
 {
-    char path[4096], conf[4096], log[4096];
+    char path[4096], conf[4096], log[4096], counters[4096];
     const char *dir = it_env("TOLLGATE_TEST_DIR");
+    /* Counters of its own (one tollgate-fcgi per metrics_path): the
+     * status line's count of requests served is this daemon's only. */
+    snprintf(counters, sizeof(counters), "%s/notify-metrics.counters", dir);
     snprintf(path, sizeof(path), "%s/%s", it_env("TOLLGATE_BUILD"), program);
     snprintf(conf, sizeof(conf), "%s/tollgate.conf", dir);
     snprintf(log, sizeof(log), "%s/notify-%s.log", dir, program);
@@ -148,6 +151,7 @@ static void start(const char *program, const char *const *args, const char *cons
         setenv("WATCHDOG_USEC", usec, 1);
         setenv("WATCHDOG_PID", me, 1);
         setenv("TOLLGATE_FCGI_SOCKET", d.fcgi_path, 1);
+        setenv("TOLLGATE_METRICS_PATH", counters, 1);
         setenv("TOLLGATE_WORKERS", workers, 1);
         for (size_t i = 0; env[i] != NULL; i++)
             putenv((char *)env[i]);
