@@ -166,3 +166,32 @@ Test(stripe, num_parse_is_strict)
         cr_assert(!num_parse(bad[i], (size_t)-1, 999999999999999999LL, &v), "\"%s\"", bad[i]);
     cr_assert(!num_parse("11", (size_t)-1, 10, &v), "over max");
 }
+
+/* The operation names of tollgate_stripe_* (docs/operations/metrics.md):
+ * ids are one segment, the query is ignored, anything else is "other". */
+Test(stripe, operations_are_named_for_metrics)
+{
+    static const struct {
+        const char *method, *path, *want;
+    } cases[] = {
+        {"POST", "/v1/customers", "create_customer"},
+        {"POST", "/v1/customers/cus_123", "update_customer"},
+        {"POST", "/v1/payment_methods/pm_card_visa/attach", "attach_payment_method"},
+        {"POST", "/v1/payment_intents", "create_payment_intent"},
+        {"GET", "/v1/payment_intents?customer=cus_1&limit=100", "list_payment_intents"},
+        {"GET", "/v1/payment_intents/pi_9", "get_payment_intent"},
+        {"DELETE", "/v1/subscriptions/sub_1", "cancel_subscription"},
+        {"POST", "/v1/subscriptions/sub_1", "update_subscription"},
+        {"GET", "/v1/invoices/upcoming?customer=cus_1", "preview_invoice"},
+        {"GET", "/v1/invoices/in_1", "get_invoice"},
+        {"POST", "/v1/invoices/in_1/pay", "pay_invoice"},
+        {"GET", "/v1/charges/ch_1", "get_charge"},
+        {"GET", "/v1/customers", "other"},
+        {"POST", "/v1/payment_methods//attach", "other"},
+        {"POST", "/v1/invoices/in_1/void", "other"},
+        {"GET", "/v1/balance", "other"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        cr_expect_str_eq(stripe_operation(cases[i].method, cases[i].path), cases[i].want, "%s %s",
+                         cases[i].method, cases[i].path);
+}
