@@ -201,7 +201,7 @@ Test(metrics, journey_counts_exactly)
                  it_metrics_value(before, "tollgate_webhook_lag_seconds_count{source=\"stripe\"}");
     cr_expect_geq(lag, 1, "the lag of the applied events was observed");
     cr_expect_gt(
-        it_metrics_value(after, "tollgate_worker_job_last_run_timestamp_seconds{job=\"webhook_events\"}"), 0);
+        it_metrics_value(after, "tollgate_worker_job_last_run_timestamp_seconds{worker_job=\"webhook_events\"}"), 0);
     free(before);
     free(after);
 }

@@ -74,7 +74,7 @@ Test(metrics, counts_show_in_the_text_format)
                           "\"create_customer\",le=\"0.25\"} 1"));
     cr_expect(has_line(t, "tollgate_stripe_request_duration_seconds_sum{operation="
                           "\"create_customer\"} 0.120000"));
-    cr_expect(has_line(t, "tollgate_worker_job_last_run_timestamp_seconds{job=\"emails\"} "
+    cr_expect(has_line(t, "tollgate_worker_job_last_run_timestamp_seconds{worker_job=\"emails\"} "
                           "1700000000"));
     /* Sparse: a Stripe operation that never counted shows no series. */
     cr_expect_null(strstr(t, "operation=\"pay_invoice\""));
