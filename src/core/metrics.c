@@ -172,15 +172,21 @@ static void *map_path(const char *path, const struct header *want)
     return NULL;
 }
 
+/* header_of: the header this build writes and expects. */
+static void header_of(struct header *want)
+{
+    memset(want, 0, sizeof(*want));
+    memcpy(want->magic, MAGIC, sizeof(want->magic));
+    want->version = VERSION;
+    want->header_size = sizeof(struct shared);
+    want->layout = layout();
+    want->size = sizeof(struct shared) + nslots * sizeof(uint64_t);
+}
+
 int metrics_open(const char *path, const char *process)
 {
     struct header want;
-    memset(&want, 0, sizeof(want));
-    memcpy(want.magic, MAGIC, sizeof(want.magic));
-    want.version = VERSION;
-    want.header_size = sizeof(struct shared);
-    want.layout = layout();
-    want.size = sizeof(struct shared) + nslots * sizeof(uint64_t);
+    header_of(&want);
     struct shared *p = map_path(path, &want);
     if (p == NULL)
         return -1;
@@ -266,10 +272,66 @@ void metrics_observe_us(enum metrics_family f, const char *l0, int64_t us)
     add(&s[d->nbuckets + 1], (uint64_t)us);
 }
 
+/* recent_add: count one in ring's slot of second now (a slot still
+ * holding an older second starts again at 1). Lock-free and exact: the
+ * second and the count change in one compare-and-swap. */
+static void recent_add(uint64_t *ring, int64_t now)
+{
+    uint64_t *slot = &ring[(uint64_t)now % METRICS_RECENT];
+    uint64_t sec = (uint64_t)(uint32_t)now << 32;
+    uint64_t w = __atomic_load_n(slot, __ATOMIC_RELAXED), next;
+    do
+        next = (w & ~(uint64_t)UINT32_MAX) == sec ? w + 1 : sec | 1;
+    while (!__atomic_compare_exchange_n(slot, &w, next, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+}
+
+/* recent_sum: the counts of ring for the seconds now-seconds .. now-1. */
+static uint64_t recent_sum(const uint64_t *ring, int64_t now, int seconds)
+{
+    uint64_t n = 0;
+    for (int64_t s = now - seconds; s < now; s++) {
+        uint64_t w = metrics_get(&ring[(uint64_t)s % METRICS_RECENT]);
+        if (w >> 32 == (uint64_t)(uint32_t)s)
+            n += w & UINT32_MAX;
+    }
+    return n;
+}
+
+int metrics_recent(const char *path, int64_t now, int seconds, uint64_t *requests,
+                   uint64_t *errors)
+{
+    if (seconds < 1 || seconds >= METRICS_RECENT) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct header want;
+    header_of(&want);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (!header_ok(fd, &want)) {
+        close(fd);
+        errno = EPROTO; /* another build's layout, or being replaced */
+        return -1;
+    }
+    const struct shared *p = mmap(NULL, want.size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -1;
+    *requests = recent_sum(p->recent_requests, now, seconds);
+    *errors = recent_sum(p->recent_errors, now, seconds);
+    munmap((void *)p, want.size);
+    return 0;
+}
+
 void metrics_observe(int route, int status, int64_t duration_us)
 {
     if (metrics_shm == NULL)
         return;
+    int64_t now = (int64_t)time(NULL);
+    recent_add(metrics_shm->recent_requests, now);
+    if (status >= 500)
+        recent_add(metrics_shm->recent_errors, now);
     struct route_stats *r =
         &metrics_shm->routes[route >= 0 && route < metrics_nroutes ? route : metrics_nroutes];
     size_t s = 0;

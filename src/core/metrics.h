@@ -92,6 +92,14 @@ void metrics_observe_us(enum metrics_family f, const char *l0, int64_t us);
  * with status after duration_us microseconds. No-op before metrics_open. */
 void metrics_observe(int route, int status, int64_t duration_us);
 
+/* metrics_recent: the requests answered, and of them the 5xx, in the
+ * seconds seconds (1 to 63) before the second now (unix time), read from
+ * the counters file at path (read-only; tollgatectl status). Returns 0, or
+ * -1 with errno (EPROTO: a file of another layout, e.g. an older build's;
+ * EINVAL: seconds out of range). */
+int metrics_recent(const char *path, int64_t now, int seconds, uint64_t *requests,
+                   uint64_t *errors) __attribute__((warn_unused_result));
+
 /* metrics_worker_restarted: count a worker the master had to replace. */
 void metrics_worker_restarted(void);
 

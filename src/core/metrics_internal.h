@@ -50,6 +50,7 @@ struct metrics_proc {
 /* The shared region's layout (metrics.c maps it). */
 #define METRICS_NSTATUS 16 /* the status codes tollgate answers, and "other" */
 #define METRICS_NBUCKET 15 /* request duration buckets, up to 60 s */
+#define METRICS_RECENT 64  /* seconds of requests kept for "the last minute" */
 
 struct route_stats {
     uint64_t requests[METRICS_NSTATUS];
@@ -89,6 +90,10 @@ struct shared {
     int32_t fcgi_pids[METRICS_MAX_FCGI_PIDS]; /* 0: free */
     struct published worker;
     struct db_cache db;
+    /* Requests and 5xx answers of each of the last METRICS_RECENT seconds:
+     * a slot is (second mod 2^32) << 32 | count, for second mod 64. */
+    uint64_t recent_requests[METRICS_RECENT];
+    uint64_t recent_errors[METRICS_RECENT];
     uint64_t slots[]; /* the families, at metrics_offsets[] */
 };
 

@@ -3,15 +3,18 @@
  * counters file is made, shared and written in the text format; a file
  * of another layout is replaced, not misread; label values outside their
  * set count as "other"; counts held in a transaction are added at its
- * commit and dropped at its rollback.
+ * commit and dropped at its rollback; the requests of the last minute
+ * (tollgatectl status) are read back exactly, a second at a time.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/ctx.h"
@@ -120,6 +123,52 @@ Test(metrics, a_file_of_another_layout_is_replaced)
     char *t = scrape();
     cr_expect(has_line(t, "tollgate_signups_total{source=\"api\"} 0"), "%s", t);
     free(t);
+}
+
+/* Issue 11: tollgatectl status's "requests in the last minute" and their
+ * 5xx, summed by two processes into the file and read back read-only. */
+Test(metrics, the_last_minute_of_requests_is_read_back)
+{
+    cr_assert_eq(metrics_open(path, "tollgate-fcgi"), 0);
+    int64_t t0 = (int64_t)time(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        for (int i = 0; i < 40; i++)
+            metrics_observe(0, i % 4 == 0 ? 503 : 201, 1000);
+        _exit(0);
+    }
+    for (int i = 0; i < 60; i++)
+        metrics_observe(-1, i % 10 == 0 ? 500 : 404, 1000);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    int64_t t1 = (int64_t)time(NULL);
+    uint64_t requests, errors;
+    /* Every request fell in [t0, t1]: the seconds before t1 + 1 hold them. */
+    cr_assert_eq(metrics_recent(path, t1 + 1, (int)(t1 - t0) + 1, &requests, &errors), 0);
+    cr_expect_eq(requests, 100);
+    cr_expect_eq(errors, 10 + 6, "the 503s and the 500s, not the 404s");
+    /* A minute later they are out of the window, even though their
+     * slots were never reused. */
+    cr_assert_eq(metrics_recent(path, t1 + 61, 60, &requests, &errors), 0);
+    cr_expect_eq(requests, 0);
+    cr_expect_eq(errors, 0);
+    cr_expect_eq(metrics_recent(path, t1, 64, &requests, &errors), -1, "beyond the ring");
+    cr_expect_eq(errno, EINVAL);
+}
+
+Test(metrics, the_last_minute_of_another_layout_is_unknown)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "TGMETRC0", 8), 8);
+    close(fd);
+    uint64_t requests = 7, errors = 7;
+    cr_expect_eq(metrics_recent(path, (int64_t)time(NULL), 60, &requests, &errors), -1);
+    cr_expect_eq(errno, EPROTO);
+    unlink(path);
+    cr_expect_eq(metrics_recent(path, (int64_t)time(NULL), 60, &requests, &errors), -1);
+    cr_expect_eq(errno, ENOENT);
 }
 
 Test(metrics, held_counts_wait_for_the_commit)
