@@ -19,7 +19,9 @@
 --   credits.granted                           credit_transactions AFTER INSERT (a grant)
 --   payment.succeeded / payment.failed        charges AFTER UPDATE OF status (fix charges);
 --                                             payment.succeeded of an invoice: the ledger
---                                             entry its credits make
+--                                             entry its credits make; payment.failed of an
+--                                             invoice: outbound_invoice_failed (its
+--                                             invoice.payment_failed event applied)
 --   subscription.created / .renewed /
 --     .canceled                               subscriptions AFTER UPDATE
 --   credits.low / .depleted / .recovered      sql/functions/credit_thresholds.sql
@@ -168,6 +170,24 @@ CREATE TRIGGER charges_outbound AFTER UPDATE OF status ON charges
     FOR EACH ROW
     WHEN (OLD.status = 'pending' AND NEW.status IN ('succeeded', 'failed'))
     EXECUTE FUNCTION outbound_charge();
+
+-- payment.failed of an invoice: Stripe's invoice.payment_failed event was
+-- applied to the customers of p_stripe_customer (tollgate-worker, in that
+-- event's transaction: once per Stripe event, as each failed attempt of
+-- an invoice is an event of its own, numbered by attempt_count). p_amount
+-- is the invoice's amount_due in minor units of p_currency. Returns how
+-- many events were written.
+CREATE FUNCTION outbound_invoice_failed(p_stripe_customer text, p_invoice text,
+                                        p_amount_cents bigint, p_currency text,
+                                        p_attempt integer)
+RETURNS integer LANGUAGE sql AS $$
+    SELECT count(outbound_emit('payment.failed', c.id,
+               jsonb_build_object('object', 'payment', 'kind', 'invoice',
+                                  'invoice', p_invoice, 'status', 'failed',
+                                  'amount_cents', p_amount_cents, 'currency', p_currency,
+                                  'attempt_count', p_attempt)))::integer
+      FROM customers c WHERE c.stripe_customer_id = p_stripe_customer;
+$$;
 
 -- subscription.created (Stripe's first answer makes it active or
 -- trialing), subscription.renewed (a new period began), subscription.canceled.

@@ -134,6 +134,19 @@ static void count_granted(struct tg_ctx *ctx, const struct invoices_record *rec,
                   (uint64_t)credits);
 }
 
+enum tg_err invoice_report_failed(struct tg_ctx *ctx, const char *stripe_customer_id, json_t *inv)
+{
+    json_t *due = json_object_get(inv, "amount_due");
+    json_t *attempt = json_object_get(inv, "attempt_count");
+    const char *id = json_string_value(json_object_get(inv, "id"));
+    if (!stripe_id_valid(id, "in_"))
+        return ctx_fail(ctx, TG_EUPSTREAM, "Stripe answered an invoice without an id");
+    return invoices_report_failed(ctx, stripe_customer_id, id,
+                                  json_is_integer(due) ? json_integer_value(due) : -1,
+                                  json_string_value(json_object_get(inv, "currency")),
+                                  json_is_integer(attempt) ? json_integer_value(attempt) : 0);
+}
+
 /* invoice_count_failed: an invoice payment of one of our customers failed
  * (invoice.payment_failed applied). */
 void invoice_count_failed(struct tg_ctx *ctx, json_t *inv)

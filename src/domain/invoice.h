@@ -47,6 +47,15 @@ enum tg_err invoice_apply(struct tg_ctx *ctx, const char *subscription_id, json_
 enum tg_err invoice_reject(struct tg_ctx *ctx, const char *id, const char *why)
     __attribute__((warn_unused_result));
 
+/* invoice_report_failed: tell the product (webhook payment.failed, kind
+ * invoice; docs/outbound-webhooks.md) that a payment of invoice inv
+ * (Stripe's copy, borrowed) of the customers of stripe_customer_id
+ * failed. Call in the transaction applying Stripe's invoice.payment_failed
+ * event, so each failed attempt is told once. Errors: TG_EUPSTREAM (no
+ * invoice id), TG_EDB. */
+enum tg_err invoice_report_failed(struct tg_ctx *ctx, const char *stripe_customer_id, json_t *inv)
+    __attribute__((warn_unused_result));
+
 /* invoice_count_failed: count a failed payment of invoice inv (Stripe's,
  * borrowed) of one of our customers: tollgate_invoices_total
  * {outcome="payment_failed"}, tollgate_payments_total and the amount due. */

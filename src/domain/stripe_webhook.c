@@ -150,6 +150,8 @@ static enum tg_err on_invoice_failed(struct tg_ctx *ctx, json_t *payload, bool *
         TG_OK)
         return e;
     *ignored = !ours;
+    if (ours && (e = invoice_report_failed(ctx, cus, now)) != TG_OK)
+        return e;
     if (ours)
         invoice_count_failed(ctx, now);
     const char *sub = invoice_subscription_id(now);

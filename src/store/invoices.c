@@ -16,7 +16,22 @@ static const struct db_statement record_st = {
     " FROM invoice_record($1, $2, $3, $4, $5, $6, $7::bigint, $8, $9, $10) r",
     10};
 
-const struct db_statement *const invoices_statements[] = {&record_st, NULL};
+static const struct db_statement failed_st = {
+    "invoices_report_failed", "SELECT outbound_invoice_failed($1, $2, $3::bigint, $4, $5::integer)",
+    5};
+
+const struct db_statement *const invoices_statements[] = {&record_st, &failed_st, NULL};
+
+enum tg_err invoices_report_failed(struct tg_ctx *ctx, const char *stripe_customer_id,
+                                   const char *invoice_id, long long amount_cents,
+                                   const char *currency, long long attempt)
+{
+    const char *p[5] = {stripe_customer_id, invoice_id,
+                        amount_cents >= 0 ? db_text_ll(ctx, amount_cents) : NULL, currency,
+                        attempt > 0 ? db_text_ll(ctx, attempt) : NULL};
+    PGresult *r;
+    return db_exec_one(ctx, &failed_st, p, &r);
+}
 
 enum tg_err invoices_record(struct tg_ctx *ctx, const struct invoices_record *rec, bool *granted,
                             long long *credits)

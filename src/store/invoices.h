@@ -41,4 +41,15 @@ struct invoices_record {
 enum tg_err invoices_record(struct tg_ctx *ctx, const struct invoices_record *rec, bool *granted,
                             long long *credits) __attribute__((warn_unused_result));
 
+/* invoices_report_failed: write the webhooks to the product
+ * (payment.failed, kind invoice; docs/outbound-webhooks.md) for a failed
+ * payment of Stripe invoice invoice_id of the customers of
+ * stripe_customer_id: amount_cents in minor units of currency (negative:
+ * unknown), attempt Stripe's attempt_count (0: unknown). In the caller's
+ * transaction. Errors: TG_EDB. */
+enum tg_err invoices_report_failed(struct tg_ctx *ctx, const char *stripe_customer_id,
+                                   const char *invoice_id, long long amount_cents,
+                                   const char *currency, long long attempt)
+    __attribute__((warn_unused_result));
+
 #endif

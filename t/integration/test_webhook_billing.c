@@ -28,6 +28,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "harness_outbound.h"
 #include "harness_webhooks.h"
 
 TestSuite(webhook_billing, .init = wh_init, .fini = wh_fini, .timeout = 240);
@@ -211,6 +212,42 @@ static void fail_renewal(const struct it_customer *c, const char *cus, const cha
              grace_days());
     cr_assert_eq(it_db_count(c, sql), 1, "grace_period_ends_at is not now + %ld days",
                  grace_days());
+}
+
+static struct rx rx;
+
+static void stop_rx(void)
+{
+    rx_stop(&rx);
+}
+
+/* Issue 14: the product learns of a failed renewal from a signed
+ * payment.failed of kind invoice, once for the failed attempt (Stripe's
+ * invoice.payment_failed, applied by tollgate-worker). */
+Test(webhook_billing, a_failed_renewal_is_told_to_the_product, .fini = stop_rx)
+{
+    rx_start(&rx);
+    rx_register(&rx, "payment.failed");
+    struct it_customer c;
+    char cus[64], sub[64];
+    wh_pro_customer(&c, "pm_card_visa", cus, sub);
+    fail_renewal(&c, cus, sub);
+    cr_assert_eq(rx_wait_events(&rx, c.id, 1, 30), 1);
+    it_pause_ms(1500); /* a second event for the same attempt would land meanwhile */
+    json_t *ev = rx_events_of(&rx, c.id);
+    cr_assert_eq(json_array_size(ev), 1, "one failed attempt, one event");
+    json_t *e = json_array_get(ev, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "type")), "payment.failed");
+    json_t *o = json_object_get(json_object_get(e, "data"), "object");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "kind")), "invoice");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "failed");
+    cr_assert_eq(strncmp(json_string_value(json_object_get(o, "invoice")), "in_", 3), 0);
+    cr_assert_eq(json_integer_value(json_object_get(o, "amount_cents")), 59900);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "currency")), "usd");
+    cr_assert_eq(json_integer_value(json_object_get(o, "attempt_count")), 1);
+    cr_assert(rx_verify(&rx, (size_t)json_integer_value(json_object_get(e, "_index")), rx.secret),
+              "signed with the endpoint's secret");
+    json_decref(ev);
 }
 
 Test(webhook_billing, a_failed_renewal_runs_past_due_then_delinquent_until_paid)
