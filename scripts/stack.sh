@@ -151,6 +151,9 @@ stripe_webhook_secret_file = $dir/stripe-webhook-secret
 stripe_price_pro = price_tollgate_pro_monthly
 github_webhook_secret_file = $dir/github-webhook-secret
 token_signing_key_file = $dir/token-signing-key
+# Webhooks to the product may go to a receiver on loopback over http
+# (tollgatectl webhooks add http://127.0.0.1:PORT/...); never in production.
+outbound_allow_http = 1
 $smtp_lines
 CONF
 }
